@@ -1,0 +1,41 @@
+# latentbridge: `make demo` sets everything up and runs the main job; `make test` runs the tests.
+# Both install what they need (Debian/Ubuntu packages via apt, Python packages in .venv).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := python3-venv libportaudio2 jackd2 fluid-soundfont-gm timgm6mb-soundfont espeak-ng
+DEMO_DIR ?= demo_out
+
+.PHONY: setup demo test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	# tinysoundfont declares pyaudio (a source build) for playback only; we render offline.
+	$(PY) -m pip install -q --no-deps tinysoundfont==0.3.7
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/latentbridge doctor
+	$(VENV)/bin/latentbridge dataset notes --out $(DEMO_DIR)/notes --limit 200 --force
+	$(VENV)/bin/latentbridge dataset plot $(DEMO_DIR)/notes --out $(DEMO_DIR)/notes.png --force
+	@echo "demo written to $(DEMO_DIR)/ (open $(DEMO_DIR)/notes.png)"
+
+test: setup
+	$(PY) -m ruff check models export realtime plugin_host tests
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

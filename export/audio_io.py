@@ -1,0 +1,116 @@
+"""Audio file I/O, validation, resampling and atomic output paths, all through `pedalboard.io`.
+
+Arrays are float32, shaped (channels, frames), in [-1, 1]; `MODEL_RATE` (16 kHz) is the
+rate every model runs at. Outputs are written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from export.errors import LatentbridgeError
+
+MODEL_RATE = 16000
+BIT_DEPTHS = {"wav16": 16, "wav24": 24, "wav32f": 32}
+
+
+def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
+    """Return `audio` as float32 (channels, frames); reject empty, non-finite or badly shaped input."""
+    arr = np.asarray(audio)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise LatentbridgeError(f"{name}: expected (channels, frames) audio, got shape {arr.shape}")
+    if arr.shape[1] == 0 or arr.shape[0] == 0:
+        raise LatentbridgeError(f"{name}: audio is empty (0 samples)")
+    if not np.all(np.isfinite(arr)):
+        raise LatentbridgeError(f"{name}: audio contains NaN or Inf samples")
+    return arr.astype(np.float32, copy=False)
+
+
+def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None,
+               mono: bool = False) -> tuple[np.ndarray, int]:
+    """Read any format pedalboard reads; optionally resample to `sample_rate` and mix to mono."""
+    from pedalboard.io import AudioFile
+
+    p = Path(path)
+    if not p.is_file():
+        raise LatentbridgeError(f"{p}: no such audio file")
+    try:
+        with AudioFile(str(p)) as f:
+            reader = f.resampled_to(sample_rate) if sample_rate and f.samplerate != sample_rate else f
+            rate = int(round(reader.samplerate))
+            audio = reader.read(reader.frames)
+    except LatentbridgeError:
+        raise
+    except Exception as exc:  # pedalboard raises several unrelated types for corrupt files
+        raise LatentbridgeError(f"{p}: cannot decode audio ({exc})") from exc
+    audio = check_audio(audio, str(p))
+    if mono and audio.shape[0] > 1:
+        audio = audio.mean(axis=0, keepdims=True)
+    return audio, rate
+
+
+def read_mono(path: str | os.PathLike[str], sample_rate: int = MODEL_RATE) -> np.ndarray:
+    """Read a file as a 1-D float32 mono signal at `sample_rate` (16 kHz by default)."""
+    audio, _ = read_audio(path, sample_rate=sample_rate, mono=True)
+    return audio[0]
+
+
+def resample(audio: np.ndarray, source_rate: float, target_rate: float) -> np.ndarray:
+    """Resample (channels, frames) or (frames,) audio; the output is time-aligned with the input."""
+    from pedalboard.io import StreamResampler
+
+    if source_rate == target_rate:
+        return np.asarray(audio, dtype=np.float32)
+    arr = check_audio(audio)
+    resampler = StreamResampler(source_rate, target_rate, arr.shape[0])
+    out = np.concatenate([resampler.process(arr), resampler.process(None)], axis=1)
+    return out[0] if np.ndim(audio) == 1 else out
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise LatentbridgeError(f"{target}: already exists (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix or ".tmp",
+                                    dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int,
+                fmt: str = "wav16", force: bool = False) -> Path:
+    """Write audio atomically; `fmt` is wav16, wav24, wav32f or flac (24-bit)."""
+    from pedalboard.io import AudioFile
+
+    arr = check_audio(audio, str(path))
+    target = Path(path)
+    if fmt == "flac":
+        bit_depth, suffix = 24, ".flac"
+    elif fmt in BIT_DEPTHS:
+        bit_depth, suffix = BIT_DEPTHS[fmt], ".wav"
+    else:
+        raise LatentbridgeError(f"unknown audio format {fmt!r} (choose wav16, wav24, wav32f or flac)")
+    if target.suffix.lower() != suffix:
+        raise LatentbridgeError(f"{target}: format {fmt} needs a {suffix} file name")
+    with atomic_output(target, force=force) as tmp:
+        with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=arr.shape[0],
+                       bit_depth=bit_depth) as f:
+            f.write(np.clip(arr, -1.0, 1.0) if bit_depth < 32 else arr)
+    return target

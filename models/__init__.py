@@ -1,0 +1,1 @@
+"""Training layer (PyTorch): datasets, models, training and evaluation."""

@@ -1,0 +1,1 @@
+"""Dataset renderers and readers in the official NSynth, MagnaTagATune and VCTK layouts."""

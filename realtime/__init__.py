@@ -1,0 +1,1 @@
+"""Streaming engine: audio devices, worker thread, OSC control (ONNX Runtime only, no torch)."""

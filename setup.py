@@ -1,0 +1,30 @@
+"""latentbridge: a neural audio host bridge (NSynth-style resynthesis, latent morphing, OSC)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="latentbridge",
+    version="0.1.0",
+    description="Neural audio host bridge: NSynth-style resynthesis, timbre morphing, OSC control",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["models*", "export*", "realtime*", "plugin_host*"]),
+    include_package_data=True,
+    install_requires=[
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "torch>=2.2",
+        "onnx>=1.16",
+        "onnxruntime-gpu>=1.18",
+        "pedalboard>=0.9.12",
+        "python-osc>=1.10.2",
+        "sounddevice>=0.4.6",
+        "tqdm>=4.66",
+        "matplotlib>=3.8",
+        "mido>=1.3",
+        "PyYAML>=6.0",
+    ],
+    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10"]},
+    entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
+)
