@@ -17,9 +17,12 @@ APT_HINT = "install them with: sudo apt-get install fluid-soundfont-gm timgm6mb-
 
 
 def search_dirs() -> list[Path]:
-    """Directories searched for the default SoundFonts (LATENTBRIDGE_SF2_PATH, ':'-separated, first)."""
-    extra = [d for d in os.environ.get("LATENTBRIDGE_SF2_PATH", "").split(":") if d]
-    return [Path(d) for d in (*extra, *SEARCH_DIRS)]
+    """Directories searched for the default SoundFonts: LATENTBRIDGE_SF2_PATH (':'-separated) when set,
+    else the system directories."""
+    override = os.environ.get("LATENTBRIDGE_SF2_PATH")
+    if override is not None:
+        return [Path(d) for d in override.split(":") if d]
+    return [Path(d) for d in SEARCH_DIRS]
 
 
 def find_default_soundfonts() -> list[Path]:

@@ -1,0 +1,37 @@
+"""The default models shipped inside the repository (`export/bundled/*.json` model cards).
+
+A model card is a JSON file named after the model, with at least `name`, `kind`,
+`format_version` and `file` (the artifact beside it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from export.errors import LatentbridgeError
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    kind: str
+    format_version: int
+    path: Path
+    card: dict
+
+
+def bundled_models(directory: Path = BUNDLED_DIR) -> list[BundledModel]:
+    """Every model card in `directory`, sorted by name; a malformed card is a one-line error."""
+    models = []
+    for card_path in sorted(directory.glob("*.json")):
+        try:
+            card = json.loads(card_path.read_text())
+            models.append(BundledModel(card["name"], card["kind"], int(card["format_version"]),
+                                       card_path.parent / card["file"], card))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise LatentbridgeError(f"{card_path}: malformed model card ({exc})") from exc
+    return models
