@@ -1,0 +1,1 @@
+"""NSynth-style autoencoder with explicit pitch / loudness controls and a harmonic-plus-noise decoder."""

@@ -1,0 +1,168 @@
+"""Causal YIN pitch tracker in torch (vectorised, ONNX opset-17 exportable): audio -> (f0, periodicity).
+
+Audio [B, T] float32 at `sample_rate` (16 kHz). Frame i (F = T // hop frames) analyses the window
+audio[(i + 1) * hop - window : (i + 1) * hop], zeros before the start, so a prefix gives the same frames.
+f0 [B, F] in Hz within [fmin, fmax]; periodicity [B, F] in [0, 1] (1 - the cumulative-mean-normalised
+difference at the chosen lag).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from export.errors import LatentbridgeError
+
+
+@dataclass(frozen=True)
+class PitchConfig:
+    """YIN settings. Lags tau_min = floor(sr / fmax) .. tau_max = ceil(sr / fmin); the difference function
+    compares the newest `window - tau_max - 1` samples of a frame with the same span `tau` samples earlier.
+
+    A frame is voiced when the normalised difference has a trough below `threshold`. An unvoiced frame
+    takes the f0 of the nearest voiced frame at most `hold` frames earlier, else its own best estimate (the
+    lag of the global minimum; for digital silence that is fmax). So a frame depends on the last
+    `history` = window + hold * hop samples only: a stream that keeps that many gives identical values.
+    """
+
+    sample_rate: int = 16000
+    hop: int = 128
+    window: int = 1024
+    fmin: float = 40.0
+    fmax: float = 1600.0
+    threshold: float = 0.15
+    hold: int = 8
+
+    def __post_init__(self) -> None:
+        if self.hop < 1 or self.hop > self.window:
+            raise LatentbridgeError(f"PitchConfig.hop must be in [1, window={self.window}], got {self.hop}")
+        if not 0.0 < self.fmin < self.fmax < self.sample_rate / 2:
+            raise LatentbridgeError(f"PitchConfig needs 0 < fmin < fmax < sample_rate / 2, got "
+                                    f"fmin={self.fmin}, fmax={self.fmax}, sample_rate={self.sample_rate}")
+        if self.tau_min < 2:
+            raise LatentbridgeError(f"PitchConfig.fmax={self.fmax} is too high for {self.sample_rate} Hz "
+                                    f"(needs a lag of at least 2 samples)")
+        if self.integration < self.tau_max:
+            raise LatentbridgeError(f"PitchConfig.window={self.window} is too short for fmin={self.fmin} Hz "
+                                    f"(needs at least {2 * self.tau_max + 1} samples)")
+        if not 0.0 < self.threshold < 1.0:
+            raise LatentbridgeError(f"PitchConfig.threshold must be in (0, 1), got {self.threshold}")
+        if self.hold < 0:
+            raise LatentbridgeError(f"PitchConfig.hold must be >= 0, got {self.hold}")
+
+    @property
+    def tau_min(self) -> int:
+        return int(math.floor(self.sample_rate / self.fmax))
+
+    @property
+    def tau_max(self) -> int:
+        return int(math.ceil(self.sample_rate / self.fmin))
+
+    @property
+    def integration(self) -> int:
+        """Samples summed by the difference function (lags 0 .. tau_max + 1 are computed)."""
+        return self.window - self.tau_max - 1
+
+    @property
+    def history(self) -> int:
+        """Samples of past audio, ending at a frame's end, that determine that frame's values."""
+        return self.window + self.hold * self.hop
+
+
+@functools.lru_cache(maxsize=8)
+def _bases(cfg: PitchConfig, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """Real DFT of length `window` as matrices: forward [window, 2K] (cos | -sin), inverse [2K, lags] with
+    the one-sided weights and 1/N folded in, so that lag-correlation = irfft(B * conj(A)) is two matmuls."""
+    n, lags = cfg.window, cfg.tau_max + 2
+    k = torch.arange(n // 2 + 1, dtype=torch.float64)
+    angle = 2 * math.pi * torch.outer(torch.arange(n, dtype=torch.float64), k) / n
+    forward = torch.cat([torch.cos(angle), -torch.sin(angle)], dim=1)
+    weight = torch.full_like(k, 2.0)
+    weight[0] = 1.0
+    weight[-1] = 1.0 if n % 2 == 0 else 2.0
+    lag_angle = 2 * math.pi * torch.outer(k, torch.arange(lags, dtype=torch.float64)) / n
+    inv_cos = weight[:, None] * torch.cos(lag_angle) / n
+    inv_sin = weight[:, None] * torch.sin(lag_angle) / n
+    # the reference span (the newest `integration` samples, zeros elsewhere) needs only those rows
+    ref = forward[n - cfg.integration:]
+    return (forward.to(device, dtype), ref.to(device, dtype),
+            torch.cat([inv_cos, inv_sin], dim=0).to(device, dtype))
+
+
+def frames(audio: Tensor, hop: int, window: int) -> Tensor:
+    """audio [B, T] -> causal frames [B, T // hop, window]: frame i ends at sample (i + 1) * hop."""
+    padded = F.pad(audio, (window - hop, 0))
+    n_frames = audio.shape[1] // hop
+    index = (torch.arange(n_frames, device=audio.device) * hop)[:, None] \
+        + torch.arange(window, device=audio.device)[None, :]
+    return padded[:, index]
+
+
+def cmnd(x: Tensor, cfg: PitchConfig) -> Tensor:
+    """Frames [..., window] -> cumulative-mean-normalised difference d' [..., tau_max + 2] (lags 0 ..).
+
+    d(tau) = sum over the newest `integration` samples j of (x[j] - x[j - tau])^2; d'(0) = 1,
+    d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k) (1 where that sum vanishes: silence)."""
+    forward, ref_basis, inverse = _bases(cfg, x.device, x.dtype)
+    n, w, lags = cfg.window, cfg.integration, cfg.tau_max + 2
+    spec_a = x @ forward  # [..., 2K]: (Re A | Im A)
+    spec_b = x[..., n - w:] @ ref_basis
+    k = spec_a.shape[-1] // 2
+    ar, ai, br, bi = spec_a[..., :k], spec_a[..., k:], spec_b[..., :k], spec_b[..., k:]
+    # B * conj(A) = (br ar + bi ai) + i (bi ar - br ai); c(tau) = sum_k wk (Re cos - Im sin) / N
+    cross = torch.cat([br * ar + bi * ai, -(bi * ar - br * ai)], dim=-1) @ inverse
+    energy = F.pad(torch.cumsum(x * x, dim=-1), (1, 0))  # energy[m] = sum of x[:m]
+    tau = torch.arange(lags, device=x.device)
+    lagged = energy[..., n - tau] - energy[..., n - w - tau]
+    reference = lagged[..., :1]
+    diff = (reference + lagged - 2.0 * cross).clamp_min(0.0)
+    cumulative = torch.cumsum(diff, dim=-1)
+    scale = tau.to(x.dtype)
+    tiny = torch.finfo(x.dtype).tiny / torch.finfo(x.dtype).eps
+    floor = reference * 1e-7 + tiny  # below this the running sum is rounding noise
+    normalised = torch.where(cumulative > floor, diff * scale / cumulative.clamp_min(tiny),
+                             torch.ones_like(diff))
+    return torch.cat([torch.ones_like(normalised[..., :1]), normalised[..., 1:]], dim=-1)
+
+
+def _shift(x: Tensor, steps: int) -> Tensor:
+    """[B, F] -> values `steps` frames earlier (zeros before the first frame)."""
+    return F.pad(x, (steps, 0))[:, : x.shape[1]]
+
+
+def yin(audio: Tensor, cfg: PitchConfig = PitchConfig()) -> tuple[Tensor, Tensor]:
+    """audio [B, T] -> (f0 [B, T // hop] in Hz, periodicity [B, T // hop] in [0, 1]); see PitchConfig."""
+    if audio.dim() != 2:
+        raise LatentbridgeError(f"yin expects audio [batch, samples], got shape {tuple(audio.shape)}")
+    d = cmnd(frames(audio, cfg.hop, cfg.window), cfg)  # [B, F, tau_max + 2]
+    lo, hi = cfg.tau_min, cfg.tau_max
+    centre, before, after = d[..., lo: hi + 1], d[..., lo - 1: hi], d[..., lo + 1: hi + 2]
+    trough = (centre < before) & (centre <= after) & (centre < cfg.threshold)
+    voiced = trough.any(dim=-1)
+    first = torch.argmax(trough.to(d.dtype), dim=-1)  # first trough below the threshold
+    best = torch.argmin(centre, dim=-1)  # fallback: the global minimum
+    tau = torch.where(voiced, first, best) + lo
+    left = torch.gather(d, -1, (tau - 1)[..., None])[..., 0]
+    mid = torch.gather(d, -1, tau[..., None])[..., 0]
+    right = torch.gather(d, -1, (tau + 1)[..., None])[..., 0]
+    curve = left - 2.0 * mid + right
+    safe = torch.where(curve.abs() > 1e-12, curve, torch.ones_like(curve))
+    offset = torch.where(curve.abs() > 1e-12, 0.5 * (left - right) / safe, torch.zeros_like(curve))
+    offset = offset.clamp(-0.5, 0.5)
+    f0 = (cfg.sample_rate / (tau.to(d.dtype) + offset)).clamp(cfg.fmin, cfg.fmax)
+    periodicity = (1.0 - (mid - 0.25 * (left - right) * offset)).clamp(0.0, 1.0)
+    # unvoiced: f0 of the nearest voiced frame within `hold` frames (nearest first), else its own estimate
+    voiced_f = voiced.to(d.dtype)
+    held, filled = f0 * voiced_f, voiced_f
+    for steps in range(1, cfg.hold + 1):
+        earlier = _shift(voiced_f, steps)
+        take = (1.0 - filled) * earlier
+        held = held + take * _shift(f0, steps)
+        filled = filled + take
+    f0 = torch.where(filled > 0.5, held, f0)
+    return f0, periodicity

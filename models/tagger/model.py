@@ -1,0 +1,88 @@
+"""Sample-level CNN music tagger (Lee et al. 2017): raw 16 kHz audio windows -> multi-label tag logits.
+
+forward: audio [B, n_samples] (float32, [-1, 1]) -> logits [B, n_tags]; `predict_proba` applies the sigmoid.
+`predict_clip` tags a clip of any length (numpy [T] -> numpy [n_tags]) by averaging window probabilities.
+No data-dependent control flow in forward (ONNX-exportable; any window length >= 3^(1 + blocks) works).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from export.errors import LatentbridgeError
+from models.tagger.configs import POOL, TaggerConfig
+
+
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """3-tap conv (same length) -> batch norm -> ReLU -> max-pool 3."""
+    return nn.Sequential(nn.Conv1d(c_in, c_out, 3, padding=1), nn.BatchNorm1d(c_out), nn.ReLU(),
+                         nn.MaxPool1d(POOL))
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
+    """Window offsets 0, hop, 2 hop, ... plus one window ending at the clip's end if the tail is not covered;
+    [0] for a clip no longer than one window (which is then zero-padded)."""
+    if hop < 1:
+        raise LatentbridgeError(f"window hop must be >= 1 sample, got {hop}")
+    if n_samples <= window:
+        return [0]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return starts
+
+
+class SampleCNN(nn.Module):
+    """Sample-level CNN tagger; `cfg.tag_names` labels the output columns."""
+
+    def __init__(self, cfg: TaggerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.frontend = nn.Sequential(nn.Conv1d(1, cfg.first_channels, 3, stride=POOL),
+                                      nn.BatchNorm1d(cfg.first_channels), nn.ReLU())
+        widths = (cfg.first_channels, *cfg.block_channels)
+        self.blocks = nn.Sequential(*(conv_block(c_in, c_out)
+                                      for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)))
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * widths[-1], cfg.hidden), nn.ReLU(),
+                                  nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.n_tags))
+
+    def features(self, audio: Tensor) -> Tensor:
+        """audio [B, T] -> feature frames [B, C, T // 3 ** (1 + blocks)] before global pooling."""
+        return self.blocks(self.frontend(audio.unsqueeze(1)))
+
+    def forward(self, audio: Tensor) -> Tensor:
+        h = self.features(audio)
+        pooled = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=1)
+        return self.head(pooled)
+
+    def predict_proba(self, audio: Tensor) -> Tensor:
+        """Tag probabilities [B, n_tags] (sigmoid of the logits)."""
+        return torch.sigmoid(self(audio))
+
+    @torch.no_grad()
+    def predict_clip(self, audio: np.ndarray, hop: int | None = None, batch_size: int = 16) -> np.ndarray:
+        """Mean tag probabilities [n_tags] over windows of a mono clip [T] (see `window_starts`); eval mode.
+
+        hop defaults to the window length (no overlap); a clip shorter than a window is zero-padded.
+        """
+        clip = np.asarray(audio, dtype=np.float32)
+        if clip.ndim != 1 or clip.size == 0:
+            raise LatentbridgeError(f"predict_clip expects a non-empty mono clip [samples], "
+                                    f"got shape {clip.shape}")
+        window = self.cfg.n_samples
+        if clip.size < window:
+            clip = np.pad(clip, (0, window - clip.size))
+        starts = window_starts(clip.size, window, window if hop is None else hop)
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            probs = []
+            for i in range(0, len(starts), batch_size):
+                batch = np.stack([clip[s: s + window] for s in starts[i: i + batch_size]])
+                probs.append(self.predict_proba(torch.from_numpy(batch).to(device)).cpu().numpy())
+        finally:
+            self.train(was_training)
+        return np.concatenate(probs).mean(axis=0)

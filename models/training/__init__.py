@@ -1,0 +1,1 @@
+"""Training loops, data batching and checkpoints (torch)."""
