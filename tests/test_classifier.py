@@ -148,7 +148,7 @@ def test_predict_pads_and_cuts_to_the_note_length() -> None:
 def test_config_round_trip_and_errors() -> None:
     cfg = CONFIGS["note_classifier"]
     shape = (cfg.n_samples, cfg.n_mels, cfg.n_fft, cfg.hop, cfg.n_families, cfg.n_pitches)
-    assert shape == (64000, 64, 1024, 256, 11, 88)
+    assert shape == (32000, 64, 1024, 256, 11, 88)
     assert ClassifierConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     model = build(TEST_CONFIGS["tiny"])
     assert model.pitch_labels(torch.tensor([21, 108])).tolist() == [0, 87]

@@ -21,7 +21,7 @@ import torch
 from export.cli import main
 from models.autoencoder.configs import get_config
 from models.autoencoder.model import Autoencoder
-from models.training.checkpoint import load_checkpoint, load_model
+from models.training.checkpoint import config_hash, load_checkpoint, load_model
 from models.training.note_batches import NoteSubset, build_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def test_resume_continues_the_same_loss_curve(notes: tuple[Path, Path], tmp_path
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
     model, state = load_model(tmp_path / "a")
-    assert state["config_hash"] == get_config("tiny").hash()
+    assert state["config_hash"] == config_hash(get_config("tiny"))
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["config_hash"] == state["config_hash"]
     assert sum(p.numel() for p in model.parameters()) > 0

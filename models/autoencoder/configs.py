@@ -7,8 +7,6 @@ one latent z every `encoder.hop` (512) samples. Configs round-trip through JSON 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -118,10 +116,6 @@ class AutoencoderConfig:
         except (KeyError, TypeError) as exc:
             raise LatentbridgeError(f"not an autoencoder config ({exc})") from exc
 
-    def hash(self) -> str:
-        """A short stable hash of the config (sha256 of its sorted JSON)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # Shipped default, trained on one CPU core: causal log-mel encoder (10 layers of width 32 at the 128-sample

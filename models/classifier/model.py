@@ -1,6 +1,6 @@
 """NSynth note classifier (the paper's judge of reconstructions): log-mel CNN -> instrument family and pitch.
 
-Input: notes [B, T] at 16 kHz (4-s NSynth notes: T = 64000; the network takes any T >= hop). Front end:
+Input: notes [B, T] at 16 kHz (trained on the first 2 s of 4-s NSynth notes; the network takes any T >= hop). Front end:
 log-mel [B, 64, 1 + T // 256] (n_fft 1024, centred frames, dB window of `features.SpectrogramConfig` mapped
 to [0, 1]), computed in the graph (ONNX-exportable). forward returns (family logits [B, 11], pitch logits
 [B, 88]); pitch class k is MIDI note pitch_min + k (21..108); family k is FAMILIES[k] (NSynth's order).
@@ -32,7 +32,7 @@ class ClassifierConfig:
     see where in frequency the energy is (pitch) as well as what it looks like (family).
     """
 
-    n_samples: int = 64000
+    n_samples: int = 32000  # the first 2 s of a note: attack and held part, half the cost of 4 s
     sample_rate: int = MODEL_RATE
     n_fft: int = 1024
     hop: int = 256

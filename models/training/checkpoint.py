@@ -1,29 +1,47 @@
-"""Training checkpoints: model + optimizer state, step, RNG, config (as JSON) and its hash, atomically.
+"""Training checkpoints of every model kind: model + optimizer state, step, RNG, config (JSON) and its hash.
 
-One file, `checkpoint.pt` (torch.save of a dict of tensors and plain Python values), plus `config.json` beside
-it. Written to a temporary file in the same directory and renamed, so a crash never leaves half a checkpoint.
+One file, `checkpoint.pt` (torch.save of a dict of tensors and plain Python values; `kind` names the model
+class, see `KINDS`), plus `config.json` beside it. Written to a temporary file in the same directory and
+renamed, so a crash never leaves half a checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from export.errors import LatentbridgeError
-from models.autoencoder.configs import AutoencoderConfig
-from models.autoencoder.model import Autoencoder
 
-FORMAT = "latentbridge-autoencoder-checkpoint"
-VERSION = 1
+FORMAT = "latentbridge-checkpoint"
+VERSION = 2
 CHECKPOINT = "checkpoint.pt"
 
+# kind -> (module, config class, model class); imported only when a checkpoint of that kind is loaded
+KINDS: dict[str, tuple[str, str, str]] = {
+    "autoencoder": ("models.autoencoder.model", "AutoencoderConfig", "Autoencoder"),
+    "tagger": ("models.tagger.model", "TaggerConfig", "SampleCNN"),
+    "classifier": ("models.classifier.model", "ClassifierConfig", "NoteClassifier"),
+    "spectral": ("models.spectral.model", "SpectralAEConfig", "SpectralAutoencoder"),
+}
 
-def _atomic_write(path: Path, write: Any) -> None:
+
+def config_hash(cfg: Any) -> str:
+    """A short stable hash of a config dataclass (sha256 of its sorted JSON `to_dict()`)."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call `write(temporary_name)`, then rename the file onto `path` (same directory, so atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -36,22 +54,26 @@ def _atomic_write(path: Path, write: Any) -> None:
             os.unlink(name)
 
 
-def save_checkpoint(path: str | Path, model: Autoencoder, optimizer: torch.optim.Optimizer, step: int,
-                    seed: int, extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(path: str | Path, kind: str, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                    step: int, seed: int, extra: dict[str, Any] | None = None) -> Path:
     """Write `path` (a checkpoint.pt) and `config.json` beside it, each atomically."""
+    if kind not in KINDS:
+        raise LatentbridgeError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
     path = Path(path)
     cfg = model.cfg
-    state = {"format": FORMAT, "version": VERSION, "config": cfg.to_dict(), "config_hash": cfg.hash(),
-             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seed": seed,
+    state = {"format": FORMAT, "version": VERSION, "kind": kind, "config": cfg.to_dict(),
+             "config_hash": config_hash(cfg), "model": model.state_dict(),
+             "optimizer": None if optimizer is None else optimizer.state_dict(), "step": step, "seed": seed,
              "torch_rng": torch.get_rng_state(), "extra": dict(extra or {})}
-    _atomic_write(path, lambda name: torch.save(state, name))
-    text = json.dumps({"config": cfg.to_dict(), "config_hash": cfg.hash()}, indent=1)
-    _atomic_write(path.parent / "config.json", lambda name: Path(name).write_text(text))
+    atomic_write(path, lambda name: torch.save(state, name))
+    text = json.dumps({"kind": kind, "config": cfg.to_dict(), "config_hash": config_hash(cfg)}, indent=1)
+    atomic_write(path.parent / "config.json", lambda name: Path(name).write_text(text))
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict; LatentbridgeError if missing, unreadable or of an unknown format / version."""
+def load_checkpoint(path: str | Path, kind: str | None = None) -> dict[str, Any]:
+    """The checkpoint dict; LatentbridgeError if missing, unreadable, of an unknown format / version, or
+    (when `kind` is given) of another model kind."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
@@ -59,22 +81,34 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise LatentbridgeError(f"{path}: no such checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise LatentbridgeError(f"{path}: cannot read checkpoint ({exc})") from exc
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise LatentbridgeError(f"{path}: cannot read checkpoint ({' '.join(str(exc).split())[:200]})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise LatentbridgeError(f"{path}: not a latentbridge autoencoder checkpoint")
+        raise LatentbridgeError(f"{path}: not a latentbridge checkpoint")
     if state.get("version") != VERSION:
         raise LatentbridgeError(f"{path}: checkpoint version {state.get('version')} is not supported "
                                 f"(this build reads version {VERSION})")
+    if kind is not None and state.get("kind") != kind:
+        raise LatentbridgeError(f"{path}: a {state.get('kind')} checkpoint, not a {kind} one")
     return state
 
 
-def load_model(path: str | Path) -> tuple[Autoencoder, dict[str, Any]]:
-    """An Autoencoder (eval mode, CPU) rebuilt from the config stored in the checkpoint, and the dict."""
-    state = load_checkpoint(path)
-    cfg = AutoencoderConfig.from_dict(state["config"])
-    if cfg.hash() != state["config_hash"]:
+def model_classes(kind: str) -> tuple[Any, type[nn.Module]]:
+    """(config class, model class) of a model kind."""
+    if kind not in KINDS:
+        raise LatentbridgeError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
+    module_name, config_name, model_name = KINDS[kind]
+    module = importlib.import_module(module_name)
+    return getattr(module, config_name), getattr(module, model_name)
+
+
+def load_model(path: str | Path, kind: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """A model (eval mode, CPU) rebuilt from the config stored in the checkpoint, and the dict."""
+    state = load_checkpoint(path, kind)
+    config_cls, model_cls = model_classes(state["kind"])
+    cfg = config_cls.from_dict(state["config"])
+    if config_hash(cfg) != state["config_hash"]:
         raise LatentbridgeError(f"{path}: config hash mismatch (checkpoint written by another version?)")
-    model = Autoencoder(cfg)
+    model = model_cls(cfg)
     model.load_state_dict(state["model"])
     return model.eval(), state

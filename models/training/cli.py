@@ -1,4 +1,4 @@
-"""`latentbridge train {autoencoder}`: train models from rendered datasets (torch imported only when run).
+"""`latentbridge train {autoencoder,tagger,classifier,spectral}`: train from rendered datasets (torch lazily).
 
 Outputs go to --out (checkpoint.pt, config.json, log.csv, cache/); --resume continues a run bit-identically.
 """
@@ -8,13 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from export.errors import LatentbridgeError
 
-EXAMPLE = ("latentbridge train autoencoder --data data/notes --config ae_small --out runs/ae_default "
-           "--steps 20000 --threads 1\n"
-           "  (continue later: the same command with --resume; several processes: "
-           "torchrun --nproc_per_node 2 -m export.cli train autoencoder ...)")
+if TYPE_CHECKING:
+    from models.training.loop import LoopOptions, TrainTask
+
+AUTOENCODER_EXAMPLE = ("latentbridge train autoencoder --data data/notes --config ae_small "
+                       "--out runs/ae_default --steps 20000 --threads 1\n"
+                       "  (continue later: the same command with --resume; several processes: "
+                       "torchrun --nproc_per_node 2 -m export.cli train autoencoder ...)")
 
 
 def _pitch_range(text: str) -> tuple[int, int]:
@@ -35,18 +39,15 @@ def _velocities(text: str) -> tuple[int, ...]:
     return values
 
 
-def add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True,
-                        help="NSynth-layout dataset root (e.g. data/notes)")
-    parser.add_argument("--split", default="train", help="split to train on (default: train)")
-    parser.add_argument("--config", default="ae_small", help="named config (default: ae_small; "
-                        "also nsynth_small, nsynth_h512_bo16)")
+def _common_arguments(parser: argparse.ArgumentParser, data_help: str, config: str, configs: str,
+                      batch: int, lr: float) -> None:
+    parser.add_argument("--data", type=Path, required=True, help=data_help)
+    parser.add_argument("--config", default=config, help=f"named config (default: {config}; also {configs})")
     parser.add_argument("--out", type=Path, required=True, help="run directory")
     parser.add_argument("--steps", type=int, default=1000, help="total steps (default: 1000)")
-    parser.add_argument("--batch", type=int, default=8, help="crops per step and process (default: 8)")
-    parser.add_argument("--crop-seconds", type=float, default=1.0,
-                        help="crop length, rounded to the latent hop (default: 1.0)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    parser.add_argument("--batch", type=int, default=batch, help=f"examples per step and process (default: "
+                        f"{batch})")
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default: {lr:g})")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--force", action="store_true", help="restart even if OUT holds a checkpoint")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
@@ -54,8 +55,16 @@ def add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt-every-min", type=float, default=3.0,
                         help="minutes between checkpoints (default: 3)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this long")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="notes + controls cache (default: OUT/cache)")
+    parser.add_argument("--cache", type=Path, default=None, help="decoded-data cache (default: OUT/cache)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
+    _common_arguments(parser, "NSynth-layout dataset root (e.g. data/notes)", "ae_small",
+                      "nsynth_small, nsynth_h512_bo16", 8, 1e-3)
+    parser.add_argument("--split", default="train", help="split to train on (default: train)")
+    parser.add_argument("--crop-seconds", type=float, default=1.0,
+                        help="crop length, rounded to the latent hop (default: 1.0)")
     parser.add_argument("--per-instrument", type=int, default=18,
                         help="notes per instrument in the training subset (default: 18)")
     parser.add_argument("--pitches", type=_pitch_range, default=(28, 91),
@@ -64,36 +73,105 @@ def add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
                         help="velocities to draw from (default: 50,75,100,127)")
     parser.add_argument("--note-seconds", type=float, default=3.0,
                         help="seconds kept from each note's onset (default: 3.0, attack + held part)")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def run_autoencoder(args: argparse.Namespace) -> int:
-    from models.training.note_batches import NoteSubset
-    from models.training.train_autoencoder import TrainOptions, train
+def add_tagger_arguments(parser: argparse.ArgumentParser) -> None:
+    _common_arguments(parser, "MagnaTagATune-layout root (annotations_final.csv; e.g. data/clips)",
+                      "samplecnn_small", "samplecnn", 16, 1e-3)
+    parser.add_argument("--top-tags", type=int, default=50, help="learn the N most frequent tags (default: 50)")
+    parser.add_argument("--min-count", type=int, default=10,
+                        help="leave out tags with fewer training positives (default: 10)")
 
-    if args.threads < 1 or args.per_instrument < 1:
-        raise LatentbridgeError("--threads and --per-instrument must be >= 1")
-    subset = NoteSubset(split=args.split, per_instrument=args.per_instrument, pitches=args.pitches,
-                        velocities=args.velocities, seconds=args.note_seconds, seed=0)
-    opts = TrainOptions(data=args.data, out=args.out, config=args.config, steps=args.steps, batch=args.batch,
-                        crop_seconds=args.crop_seconds, resume=args.resume, force=args.force,
-                        threads=args.threads, seed=args.seed, ckpt_every_min=args.ckpt_every_min, lr=args.lr,
-                        max_minutes=args.max_minutes, cache=args.cache, subset=subset)
-    summary = train(opts)
+
+def add_notes_arguments(parser: argparse.ArgumentParser, config: str, configs: str) -> None:
+    _common_arguments(parser, "NSynth-layout dataset root (e.g. data/notes)", config, configs, 16, 1e-3)
+    parser.add_argument("--per-instrument", type=int, default=60,
+                        help="notes per training instrument (default: 60)")
+
+
+def _loop_options(args: argparse.Namespace) -> LoopOptions:
+    from models.training.loop import LoopOptions
+
+    if args.threads < 1:
+        raise LatentbridgeError("--threads must be >= 1")
+    return LoopOptions(out=args.out, steps=args.steps, resume=args.resume, force=args.force,
+                       threads=args.threads, seed=args.seed, ckpt_every_min=args.ckpt_every_min, lr=args.lr,
+                       max_minutes=args.max_minutes)
+
+
+def _task(args: argparse.Namespace) -> TrainTask:
+    """The task of `args.model`, its weights drawn from `--seed`."""
+    import torch
+
+    torch.manual_seed(args.seed)
+    cache = Path(args.cache) if args.cache else Path(args.out) / "cache"
+    if args.model == "autoencoder":
+        from models.autoencoder.configs import get_config
+        from models.training.note_batches import NoteSubset
+        from models.training.train_autoencoder import AutoencoderTask
+
+        if args.per_instrument < 1:
+            raise LatentbridgeError("--per-instrument must be >= 1")
+        subset = NoteSubset(split=args.split, per_instrument=args.per_instrument, pitches=args.pitches,
+                            velocities=args.velocities, seconds=args.note_seconds, seed=0)
+        return AutoencoderTask(get_config(args.config), args.data, cache, subset, args.batch, args.crop_seconds,
+                               args.seed)
+    if args.model == "tagger":
+        from models.tagger.configs import get_config as tagger_config
+        from models.training.train_tagger import TagChoice, TaggerTask
+
+        return TaggerTask(tagger_config(args.config), args.data, cache, TagChoice(args.top_tags, args.min_count),
+                          args.batch, args.seed)
+    if args.model == "classifier":
+        from models.classifier.model import get_config as classifier_config
+        from models.training.train_classifier import ClassifierTask
+
+        return ClassifierTask(classifier_config(args.config), args.data, cache, args.per_instrument, args.batch,
+                              args.seed)
+    from models.spectral.model import get_config as spectral_config
+    from models.training.train_spectral import SpectralTask
+
+    return SpectralTask(spectral_config(args.config), args.data, cache, args.per_instrument, args.batch,
+                        args.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.training.loop import train
+
+    opts = _loop_options(args)
+    summary = train(_task(args), opts)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"trained {summary['steps']} steps (from {summary['start_step']}), loss {summary['loss']:.4f}, "
-              f"{summary['audio_seconds_per_s']:.1f} audio-s/s -> {summary['checkpoint']}")
+        print(f"trained {summary['kind']} {summary['steps']} steps (from {summary['start_step']}), "
+              f"loss {summary['loss']:.4f}, {summary['audio_seconds_per_s']:.1f} audio-s/s -> "
+              f"{summary['checkpoint']}")
     return 0
+
+
+MODELS: dict[str, tuple[str, str, str]] = {
+    "autoencoder": ("the pitch/loudness-controlled autoencoder with a harmonic-plus-noise decoder",
+                    "Train the NSynth-style autoencoder with explicit pitch and loudness controls and a "
+                    "harmonic-plus-noise decoder.", AUTOENCODER_EXAMPLE),
+    "tagger": ("the sample-level CNN music tagger", "Train the raw-audio multi-label tagger on MTAT-layout clips.",
+               "latentbridge train tagger --data data/clips --out runs/tagger --steps 6000"),
+    "classifier": ("the note classifier (family + pitch; the judge)",
+                   "Train the NSynth note classifier that judges reconstructions.",
+                   "latentbridge train classifier --data data/notes --out runs/classifier --steps 3000"),
+    "spectral": ("the spectral autoencoder baseline", "Train the NSynth paper's spectral autoencoder baseline "
+                 "(log-magnitude STFT, Griffin-Lim phase).",
+                 "latentbridge train spectral --data data/notes --out runs/spectral --steps 3000"),
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train models", description="Train models.")
     kinds = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
-    sub = kinds.add_parser("autoencoder", help="the pitch/loudness-controlled harmonic autoencoder",
-                           description="Train the NSynth-style autoencoder with explicit pitch and loudness "
-                                       "controls and a harmonic-plus-noise decoder.",
-                           epilog=f"Example: {EXAMPLE}", formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_autoencoder_arguments(sub)
-    sub.set_defaults(func=run_autoencoder)
+    adders = {"autoencoder": add_autoencoder_arguments, "tagger": add_tagger_arguments,
+              "classifier": lambda p: add_notes_arguments(p, "note_classifier", "tiny"),
+              "spectral": lambda p: add_notes_arguments(p, "small", "nsynth_spectral")}
+    for name, (help_text, description, example) in MODELS.items():
+        sub = kinds.add_parser(name, help=help_text, description=description, epilog=f"Example: {example}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        adders[name](sub)
+        sub.set_defaults(func=run)
