@@ -35,3 +35,13 @@ def bundled_models(directory: Path = BUNDLED_DIR) -> list[BundledModel]:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise LatentbridgeError(f"{card_path}: malformed model card ({exc})") from exc
     return models
+
+
+def default_model(kind: str, directory: Path = BUNDLED_DIR) -> BundledModel:
+    """The bundled model of `kind` (the first by name); a one-line error when none ships."""
+    for model in bundled_models(directory):
+        if model.kind == kind:
+            if not model.path.is_file():
+                raise LatentbridgeError(f"{model.path}: the bundled {kind} model card names a missing file")
+            return model
+    raise LatentbridgeError(f"no bundled {kind} model in {directory}; pass --model PATH")

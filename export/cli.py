@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "export.doctor",
     "models.data.cli",
     "models.training.cli",
+    "models.evaluation.cli",
 )
 
 

@@ -1,0 +1,1 @@
+"""Evaluation of trained models on held-out data (`latentbridge eval`)."""

@@ -1,0 +1,132 @@
+"""`latentbridge eval {autoencoder,tagger}`: judge trained models on held-out data; JSON report and plots.
+
+--model defaults to the bundled model of its kind (as do --classifier and --spectral for the autoencoder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from export.audio_io import atomic_output
+from export.errors import LatentbridgeError
+
+EXAMPLES = {
+    "autoencoder": "latentbridge eval autoencoder --data data/notes --json --plots runs/eval",
+    "tagger": "latentbridge eval tagger --data data/clips --json --plots runs/eval",
+}
+
+
+def _model_path(value: Path | None, kind: str) -> Path:
+    if value is not None:
+        return value
+    from export.bundled import default_model
+
+    return default_model(kind).path
+
+
+def _load(value: Path | None, kind: str) -> Any:
+    from models.training.checkpoint import load_model
+
+    return load_model(_model_path(value, kind), kind)[0]
+
+
+def _write(report: dict[str, Any], args: argparse.Namespace) -> None:
+    text = json.dumps(report, indent=1)
+    if args.out is not None:
+        with atomic_output(args.out, force=args.force) as tmp:
+            tmp.write_text(text + "\n")
+    print(text if args.json else _summary(report))
+
+
+def _summary(report: dict[str, Any]) -> str:
+    if "macro_roc_auc" in report:
+        lines = [f"{report['clips']} {report['split']} clips: macro ROC-AUC {report['macro_roc_auc']:.3f}, "
+                 f"macro PR-AUC {report['macro_pr_auc']:.3f}", f"{'tag':<16}{'ROC-AUC':>9}{'PR-AUC':>9}{'pos':>6}"]
+        lines += [f"{t:<16}{report['roc_auc'][t]:>9.3f}{report['pr_auc'][t]:>9.3f}{report['positives'][t]:>6}"
+                  for t in sorted(report["roc_auc"], key=lambda t: -report["roc_auc"][t])]
+        return "\n".join(lines)
+    lines = [f"{report['notes']} {report['split']} notes of {report['instruments']} held-out instruments"]
+    for metric in ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft"):
+        lines.append(f"{metric:<16}" + "  ".join(f"{k} {v:.3f}" for k, v in report[metric].items()))
+    if "interpolation" in report:
+        i = report["interpolation"]
+        lines.append("interpolation   P(A) " + " ".join(f"{p:.2f}" for p in i["p_family_a"])
+                     + " | P(B) " + " ".join(f"{p:.2f}" for p in i["p_family_b"]))
+    return "\n".join(lines)
+
+
+def run_autoencoder(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.evaluation.eval_autoencoder import EvalSettings, evaluate
+
+    torch.set_num_threads(args.threads)
+    if args.notes < 1:
+        raise LatentbridgeError("--notes must be >= 1")
+    model = _load(args.model, "autoencoder")
+    classifier = _load(args.classifier, "classifier")
+    spectral = None if args.no_baseline else _load(args.spectral, "spectral")
+    settings = EvalSettings(split=args.split, notes=args.notes, crepe=args.crepe, seed=args.seed)
+    report, variants, notes = evaluate(model, args.data, settings, classifier, spectral)
+    report["models"] = {"autoencoder": str(_model_path(args.model, "autoencoder")),
+                        "classifier": str(_model_path(args.classifier, "classifier")),
+                        "spectral": None if spectral is None else str(_model_path(args.spectral, "spectral"))}
+    if args.plots is not None:
+        from models.evaluation.plots import interpolation_curve, reconstruction_grid
+
+        report["plots"] = [str(reconstruction_grid(variants, notes, args.plots / "reconstructions.png"))]
+        if "interpolation" in report:
+            report["plots"].append(str(interpolation_curve(report["interpolation"],
+                                                           args.plots / "interpolation.png")))
+    _write(report, args)
+    return 0
+
+
+def run_tagger(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.evaluation.eval_tagger import evaluate
+
+    torch.set_num_threads(args.threads)
+    report = evaluate(_load(args.model, "tagger"), args.data, args.split)
+    report["model"] = str(_model_path(args.model, "tagger"))
+    if args.plots is not None:
+        from models.evaluation.plots import tag_auc_bars
+
+        report["plots"] = [str(tag_auc_bars(report, args.plots / "tag_auc.png"))]
+    _write(report, args)
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser, data_help: str) -> None:
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled one)")
+    parser.add_argument("--data", type=Path, required=True, help=data_help)
+    parser.add_argument("--split", default="test", help="held-out split (default: test)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    parser.add_argument("--plots", type=Path, default=None, help="write PNG plots into this directory")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="judge trained models on held-out data",
+                                   description="Judge trained models on held-out data.")
+    kinds = parser.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
+    ae = kinds.add_parser("autoencoder", help="CREPE pitch / periodicity, family accuracy, MR-STFT, "
+                          "interpolation", epilog=f"Example: {EXAMPLES['autoencoder']}")
+    _common(ae, "NSynth-layout dataset root (e.g. data/notes)")
+    ae.add_argument("--classifier", type=Path, default=None, help="note classifier (default: bundled)")
+    ae.add_argument("--spectral", type=Path, default=None, help="spectral baseline (default: bundled)")
+    ae.add_argument("--no-baseline", action="store_true", help="skip the spectral baseline")
+    ae.add_argument("--notes", type=int, default=64, help="held-out notes to judge (default: 64)")
+    ae.add_argument("--crepe", choices=("full", "tiny"), default="full", help="CREPE model (default: full)")
+    ae.add_argument("--seed", type=int, default=0, help="seed of the note choice (default: 0)")
+    ae.set_defaults(func=run_autoencoder)
+    tagger = kinds.add_parser("tagger", help="macro ROC-AUC / PR-AUC and a per-tag table",
+                              epilog=f"Example: {EXAMPLES['tagger']}")
+    _common(tagger, "MTAT-layout root (e.g. data/clips)")
+    tagger.set_defaults(func=run_tagger)

@@ -1,0 +1,174 @@
+"""Judging autoencoder reconstructions on held-out instruments: CREPE pitch and periodicity, the note
+classifier's family accuracy, a multi-resolution STFT distance, and a latent interpolation check.
+
+Notes come from the held-out split (instruments never seen in training), spread evenly over instruments,
+cut to their first `seconds` (16 kHz). Every decoder gets f0 and loudness estimated from the input audio,
+never the label. CREPE and the spectral distance look at [start_s, end_s] of each note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from export.errors import LatentbridgeError
+from export.progress import bar
+from models.autoencoder.model import Autoencoder
+from models.classifier.model import FAMILIES, NoteClassifier
+from models.data.nsynth_reader import NSynthDataset, NSynthExample
+from models.judges.crepe import judge_note
+from models.judges.spectral_distance import mrstft_distance
+from models.spectral.model import SpectralAutoencoder
+
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    split: str = "test"
+    notes: int = 64
+    seconds: float = 2.0
+    pitches: tuple[int, int] = (36, 84)
+    velocities: tuple[int, ...] = (75, 100, 127)
+    start_s: float = 0.1
+    end_s: float = 1.9
+    crepe: str = "full"
+    pairs: int = 8  # interpolation pairs
+    seed: int = 0
+
+
+def eval_notes(data: Path, settings: EvalSettings) -> list[NSynthExample]:
+    """`settings.notes` notes, round-robin over the split's instruments in a seeded order."""
+    dataset = NSynthDataset(data, settings.split).filter(pitches=settings.pitches,
+                                                         velocities=settings.velocities)
+    rng = np.random.default_rng(settings.seed)
+    pools = []
+    for name in dataset.instruments():
+        notes = [e for e in dataset.examples if e.instrument_str == name]
+        pools.append([notes[i] for i in rng.permutation(len(notes))])
+    chosen: list[NSynthExample] = []
+    depth = 0
+    while len(chosen) < settings.notes and any(depth < len(p) for p in pools):
+        chosen += [p[depth] for p in pools if depth < len(p)][: settings.notes - len(chosen)]
+        depth += 1
+    if not chosen:
+        raise LatentbridgeError(f"{data}: no {settings.split} notes with pitch {settings.pitches} and velocity "
+                                f"in {list(settings.velocities)}")
+    return chosen
+
+
+def _load(notes: list[NSynthExample], samples: int) -> np.ndarray:
+    from export.audio_io import MODEL_RATE, read_mono
+
+    audio = np.zeros((len(notes), samples), dtype=np.float32)
+    for i, example in enumerate(notes):
+        wav = read_mono(example.audio_path, MODEL_RATE)[:samples]
+        audio[i, : wav.shape[0]] = wav
+    return audio
+
+
+Decoder = Callable[[np.ndarray], np.ndarray]
+
+
+def _scores(name: str, audio: np.ndarray, notes: list[NSynthExample], reference: np.ndarray | None,
+            classifier: NoteClassifier | None, settings: EvalSettings) -> dict[str, float]:
+    pitch, periodicity, distance = [], [], []
+    with bar(f"judging {name}", total=len(notes), unit="note") as progress:
+        for i, example in enumerate(notes):
+            judged = judge_note(audio[i], example.pitch, settings.start_s, settings.end_s, model=settings.crepe)
+            pitch.append(judged.pitch_accuracy)
+            periodicity.append(judged.periodicity)
+            if reference is not None:
+                distance.append(mrstft_distance(audio[i], reference[i], settings.start_s, settings.end_s))
+            progress.update(1)
+    out = {"pitch_accuracy": float(np.mean(pitch)), "periodicity": float(np.mean(periodicity))}
+    if distance:
+        out["mrstft"] = float(np.mean(distance))
+    if classifier is not None:
+        family, _ = classifier.predict(audio)
+        labels = np.array([FAMILIES.index(e.instrument_family_str) for e in notes])
+        out["family_accuracy"] = float(np.mean(family.argmax(axis=1) == labels))
+    return out
+
+
+@torch.no_grad()
+def reconstruct(model: Autoencoder, audio: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Autoencoder reconstructions [N, T] (controls estimated from the audio; tail zero-padded to T)."""
+    out = np.zeros_like(audio)
+    for i in range(0, audio.shape[0], batch):
+        recon = model.reconstruct(torch.from_numpy(audio[i: i + batch])).numpy()
+        out[i: i + batch, : recon.shape[1]] = recon
+    return out
+
+
+@torch.no_grad()
+def baseline(model: SpectralAutoencoder, audio: np.ndarray, batch: int = 8) -> np.ndarray:
+    return np.concatenate([model.reconstruct(torch.from_numpy(audio[i: i + batch])).numpy()
+                           for i in range(0, audio.shape[0], batch)])
+
+
+@torch.no_grad()
+def interpolate(model: Autoencoder, a: np.ndarray, b: np.ndarray, alphas: tuple[float, ...]) -> np.ndarray:
+    """Decode (1 - alpha) z(a) + alpha z(b) with a's pitch and loudness, per alpha: [len(alphas), T]."""
+    x = torch.from_numpy(np.stack([a, b]))
+    f0, periodicity, loudness = model.compute_controls(x)
+    z, _ = model.encode(x)
+    frames = f0.shape[1]
+    out = []
+    for alpha in alphas:
+        mix = (1.0 - alpha) * z[:1] + alpha * z[1:]
+        audio, _ = model.decode(model.align_z(mix, frames), f0[:1], periodicity[:1], loudness[:1])
+        out.append(audio[0].numpy())
+    return np.stack(out)
+
+
+def interpolation_check(model: Autoencoder, classifier: NoteClassifier, notes: list[NSynthExample],
+                        audio: np.ndarray, settings: EvalSettings) -> dict[str, Any]:
+    """Mean classifier probability of family A and of family B along latent paths A -> B (different
+    families, the same pitch where the notes allow, else the nearest)."""
+    rng = np.random.default_rng(settings.seed)
+    pairs = []
+    for i in rng.permutation(len(notes)):
+        others = [j for j in range(len(notes)) if notes[j].instrument_family_str != notes[i].instrument_family_str]
+        if others:
+            j = min(others, key=lambda k: abs(notes[k].pitch - notes[i].pitch))
+            pairs.append((int(i), j))
+        if len(pairs) == settings.pairs:
+            break
+    if not pairs:
+        raise LatentbridgeError("the interpolation check needs notes of at least two families")
+    p_a, p_b = np.zeros(len(ALPHAS)), np.zeros(len(ALPHAS))
+    for i, j in pairs:
+        family, _ = classifier.predict(interpolate(model, audio[i], audio[j], ALPHAS))
+        p_a += family[:, FAMILIES.index(notes[i].instrument_family_str)]
+        p_b += family[:, FAMILIES.index(notes[j].instrument_family_str)]
+    return {"alphas": list(ALPHAS), "pairs": len(pairs), "p_family_a": (p_a / len(pairs)).round(4).tolist(),
+            "p_family_b": (p_b / len(pairs)).round(4).tolist()}
+
+
+def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier: NoteClassifier | None,
+             spectral: SpectralAutoencoder | None) -> tuple[dict[str, Any], dict[str, np.ndarray],
+                                                            list[NSynthExample]]:
+    """The eval JSON (see the README), the audio of every variant, and the notes."""
+    notes = eval_notes(data, settings)
+    samples = int(round(settings.seconds * model.cfg.sample_rate))
+    original = _load(notes, samples)
+    variants = {"original": original, "reconstruction": reconstruct(model, original)}
+    if spectral is not None:
+        variants["spectral_baseline"] = baseline(spectral, original)
+    scores = {name: _scores(name, audio, notes, None if name == "original" else original,
+                            classifier if name != "spectral_baseline" else None, settings)
+              for name, audio in variants.items()}
+    report: dict[str, Any] = {"notes": len(notes), "instruments": len({e.instrument_str for e in notes}),
+                              "split": settings.split, "seconds": settings.seconds}
+    for metric in ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft"):
+        report[metric] = {name: s[metric] for name, s in scores.items() if metric in s}
+    report["wavenet"] = "not trained yet: the WaveNet decoder ships without weights (see the model card)"
+    if classifier is not None:
+        report["interpolation"] = interpolation_check(model, classifier, notes, original, settings)
+    return report, variants, notes

@@ -1,0 +1,74 @@
+"""Eval plots (PNG, Matplotlib's Agg canvas, written atomically): spectrograms of original vs each decoder,
+the interpolation check's family probabilities, and the tagger's per-tag ROC-AUC bars.
+
+Spectrograms are the log-mel dBFS of `models.data.notes_plot` (16 kHz, 1024-point FFT, hop 256, 80 bands).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.audio_io import MODEL_RATE, atomic_output
+from models.data.notes_plot import DB_RANGE, N_MELS, log_mel
+from models.data.nsynth_reader import NSynthExample
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_output(path, force=True) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    return path
+
+
+def reconstruction_grid(variants: dict[str, np.ndarray], notes: list[NSynthExample], path: Path,
+                        count: int = 4) -> Path:
+    """Rows: `count` notes spread over the list; columns: the variants (original first)."""
+    from matplotlib.figure import Figure
+
+    picks = sorted({round(k * (len(notes) - 1) / max(count - 1, 1)) for k in range(min(count, len(notes)))})
+    fig = Figure(figsize=(3.2 * len(variants), 2.4 * len(picks)), layout="constrained")
+    axes = fig.subplots(len(picks), len(variants), squeeze=False)
+    image = None
+    for row, i in enumerate(picks):
+        for col, (name, audio) in enumerate(variants.items()):
+            ax = axes[row, col]
+            image = ax.imshow(log_mel(audio[i]), origin="lower", aspect="auto", cmap="magma", vmin=DB_RANGE[0],
+                              vmax=DB_RANGE[1], extent=(0.0, audio.shape[1] / MODEL_RATE, 0, N_MELS))
+            ax.set_title(f"{name}\n{notes[i].instrument_str} p{notes[i].pitch}", fontsize=8)
+            ax.tick_params(labelsize=6)
+    if image is not None:
+        fig.colorbar(image, ax=axes, label="dBFS (mel bands)", shrink=0.6)
+    return _save(fig, path)
+
+
+def interpolation_curve(result: dict[str, Any], path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(result["alphas"], result["p_family_a"], "o-", label="P(family of A)")
+    ax.plot(result["alphas"], result["p_family_b"], "s-", label="P(family of B)")
+    ax.set_xlabel("interpolation amount (0 = A, 1 = B)")
+    ax.set_ylabel("note classifier probability")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"latent interpolation, mean of {result['pairs']} pairs", fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def tag_auc_bars(result: dict[str, Any], path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    tags = sorted(result["roc_auc"], key=lambda t: result["roc_auc"][t])
+    fig = Figure(figsize=(6, 0.22 * len(tags) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(tags, [result["roc_auc"][t] for t in tags], color="tab:blue")
+    ax.axvline(result["macro_roc_auc"], color="black", linestyle="--", linewidth=0.8,
+               label=f"macro {result['macro_roc_auc']:.3f}")
+    ax.set_xlim(0.5, 1.0)
+    ax.set_xlabel("ROC-AUC on held-out clips")
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
