@@ -16,6 +16,7 @@ from export.errors import LatentbridgeError
 
 COMMANDS: tuple[str, ...] = (
     "export.doctor",
+    "export.models_cli",
     "models.data.cli",
     "models.training.cli",
     "models.evaluation.cli",
