@@ -1,6 +1,5 @@
-"""`latentbridge train {tagger,classifier,spectral}`: each learns, resumes on the same loss curve, loads back.
-
-Fixtures are rendered at test time (a few NSynth-layout notes, a few MTAT-layout clips).
+"""`latentbridge train {tagger,classifier,spectral,wavenet}`: each learns, resumes on the same loss curve,
+loads back. Fixtures are rendered at test time (NSynth-layout notes, MTAT-layout clips, VCTK-layout speech).
 """
 
 from __future__ import annotations
@@ -21,11 +20,15 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert main(["dataset", "notes", "--out", str(root / "notes"), "--limit", "60", "--workers", "1"]) == 0
     assert main(["dataset", "clips", "--out", str(root / "clips"), "--clips", "16", "--duration", "2",
                  "--workers", "1", "--no-vocals"]) == 0
-    return {"tagger": root / "clips", "classifier": root / "notes", "spectral": root / "notes"}
+    assert main(["dataset", "speech", "--out", str(root / "speech"), "--speakers", "2", "--utterances", "2",
+                 "--workers", "1"]) == 0
+    return {"tagger": root / "clips", "classifier": root / "notes", "spectral": root / "notes",
+            "wavenet": root / "speech"}
 
 
 EXTRA = {"tagger": ["--min-count", "1", "--batch", "4"], "classifier": ["--per-instrument", "4", "--batch", "4"],
-         "spectral": ["--per-instrument", "4", "--batch", "2"]}
+         "spectral": ["--per-instrument", "4", "--batch", "2"],
+         "wavenet": ["--config", "tiny_speech", "--batch", "2", "--crop", "512"]}
 
 
 def _train(kind: str, data: Path, out: Path, *extra: str) -> int:
@@ -38,7 +41,7 @@ def _losses(out: Path) -> list[tuple[int, float]]:
         return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("kind", ["tagger", "classifier", "spectral"])
+@pytest.mark.parametrize("kind", ["tagger", "classifier", "spectral", "wavenet"])
 def test_learns_and_resumes_on_the_same_curve(kind: str, data: dict[str, Path], tmp_path: Path) -> None:
     assert _train(kind, data[kind], tmp_path / "a", "--steps", "12") == 0
     assert _train(kind, data[kind], tmp_path / "a", "--steps", "24", "--resume") == 0
@@ -74,3 +77,20 @@ def test_kind_mismatch_and_corrupt_checkpoint_are_one_line_errors(data: dict[str
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(LatentbridgeError, match="cannot read checkpoint"):
         load_checkpoint(bad)
+
+
+def test_note_wavenet_is_conditioned_on_a_frozen_autoencoder(data: dict[str, Path], tmp_path: Path) -> None:
+    notes = ["--per-instrument", "2", "--pitches", "36:84", "--velocities", "25,50,75,100,127",
+             "--note-seconds", "0.5"]
+    ae = tmp_path / "ae"
+    assert main(["train", "autoencoder", "--data", str(data["classifier"]), "--config", "tiny", "--out", str(ae),
+                 "--steps", "2", "--batch", "2", "--crop-seconds", "0.25", *notes]) == 0
+    frozen = {k: v.clone() for k, v in load_checkpoint(ae)["model"].items()}
+    out = tmp_path / "wn"
+    assert main(["train", "wavenet", "--data", str(data["classifier"]), "--config", "tiny_notes", "--autoencoder",
+                 str(ae), "--out", str(out), "--steps", "3", "--batch", "2", "--crop", "512", *notes]) == 0
+    state = load_checkpoint(out, "wavenet")
+    assert state["extra"]["autoencoder"] == str(ae) and state["step"] == 3
+    assert all(torch.equal(v, load_checkpoint(ae)["model"][k]) for k, v in frozen.items())
+    assert main(["train", "wavenet", "--data", str(data["classifier"]), "--config", "tiny", "--autoencoder",
+                 str(ae), "--out", str(tmp_path / "bad"), "--steps", "1", *notes]) == 2

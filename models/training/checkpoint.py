@@ -31,6 +31,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "tagger": ("models.tagger.model", "TaggerConfig", "SampleCNN"),
     "classifier": ("models.classifier.model", "ClassifierConfig", "NoteClassifier"),
     "spectral": ("models.spectral.model", "SpectralAEConfig", "SpectralAutoencoder"),
+    "wavenet": ("models.wavenet.model", "WaveNetConfig", "WaveNet"),
 }
 
 

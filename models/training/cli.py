@@ -1,4 +1,4 @@
-"""`latentbridge train {autoencoder,tagger,classifier,spectral}`: train from rendered datasets (torch lazily).
+"""`latentbridge train {autoencoder,wavenet,tagger,classifier,spectral}`: train from rendered datasets (torch lazily).
 
 Outputs go to --out (checkpoint.pt, config.json, log.csv, cache/); --resume continues a run bit-identically.
 """
@@ -14,6 +14,7 @@ from export.errors import LatentbridgeError
 
 if TYPE_CHECKING:
     from models.training.loop import LoopOptions, TrainTask
+    from models.training.note_batches import NoteSubset
 
 AUTOENCODER_EXAMPLE = ("latentbridge train autoencoder --data data/notes --config ae_small "
                        "--out runs/ae_default --steps 20000 --threads 1\n"
@@ -89,6 +90,47 @@ def add_notes_arguments(parser: argparse.ArgumentParser, config: str, configs: s
                         help="notes per training instrument (default: 60)")
 
 
+def add_wavenet_arguments(parser: argparse.ArgumentParser) -> None:
+    _common_arguments(parser, "NSynth-layout notes (note configs, e.g. ae_small) or a VCTK-layout speech "
+                      "folder (speech configs, e.g. speech_small)", "ae_small", "speech_small, nsynth_decoder", 8,
+                      1e-3)
+    parser.add_argument("--crop", type=int, default=4096, help="samples per crop (default: 4096)")
+    parser.add_argument("--autoencoder", type=Path, default=None,
+                        help="note configs: the trained autoencoder whose z conditions the decoder "
+                        "(default: the bundled one)")
+    parser.add_argument("--per-instrument", type=int, default=18,
+                        help="note configs: notes per instrument, as for the autoencoder (default: 18)")
+    parser.add_argument("--pitches", type=_pitch_range, default=(28, 91), help="note configs: MIDI range")
+    parser.add_argument("--velocities", type=_velocities, default=(50, 75, 100, 127),
+                        help="note configs: velocities")
+    parser.add_argument("--note-seconds", type=float, default=3.0, help="note configs: seconds per note")
+
+
+def _note_subset(args: argparse.Namespace) -> NoteSubset:
+    from models.training.note_batches import NoteSubset
+
+    if args.per_instrument < 1:
+        raise LatentbridgeError("--per-instrument must be >= 1")
+    return NoteSubset(split=getattr(args, "split", "train"), per_instrument=args.per_instrument,
+                      pitches=args.pitches, velocities=args.velocities, seconds=args.note_seconds, seed=0)
+
+
+def _wavenet_task(args: argparse.Namespace, cache: Path) -> TrainTask:
+    from models.training.train_wavenet import NoteWaveNetTask, SpeechWaveNetTask
+    from models.wavenet.configs import get_config
+
+    cfg = get_config(args.config)
+    if cfg.global_classes:
+        return SpeechWaveNetTask(cfg, args.data, cache, args.batch, args.crop, args.seed)
+    from export.bundled import default_model
+    from models.training.checkpoint import load_model
+
+    path = args.autoencoder if args.autoencoder is not None else default_model("autoencoder").path
+    autoencoder, _ = load_model(path, "autoencoder")
+    return NoteWaveNetTask(cfg, autoencoder, str(path), args.data, cache, _note_subset(args), args.batch,
+                           args.crop, args.seed)
+
+
 def _loop_options(args: argparse.Namespace) -> LoopOptions:
     from models.training.loop import LoopOptions
 
@@ -107,15 +149,12 @@ def _task(args: argparse.Namespace) -> TrainTask:
     cache = Path(args.cache) if args.cache else Path(args.out) / "cache"
     if args.model == "autoencoder":
         from models.autoencoder.configs import get_config
-        from models.training.note_batches import NoteSubset
         from models.training.train_autoencoder import AutoencoderTask
 
-        if args.per_instrument < 1:
-            raise LatentbridgeError("--per-instrument must be >= 1")
-        subset = NoteSubset(split=args.split, per_instrument=args.per_instrument, pitches=args.pitches,
-                            velocities=args.velocities, seconds=args.note_seconds, seed=0)
-        return AutoencoderTask(get_config(args.config), args.data, cache, subset, args.batch, args.crop_seconds,
-                               args.seed)
+        return AutoencoderTask(get_config(args.config), args.data, cache, _note_subset(args), args.batch,
+                               args.crop_seconds, args.seed)
+    if args.model == "wavenet":
+        return _wavenet_task(args, cache)
     if args.model == "tagger":
         from models.tagger.configs import get_config as tagger_config
         from models.training.train_tagger import TagChoice, TaggerTask
@@ -158,6 +197,12 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "classifier": ("the note classifier (family + pitch; the judge)",
                    "Train the NSynth note classifier that judges reconstructions.",
                    "latentbridge train classifier --data data/notes --out runs/classifier --steps 3000"),
+    "wavenet": ("a WaveNet: the autoencoder's decoder (notes) or the conditional speech WaveNet",
+                "Train a WaveNet teacher-forced on 8-bit mu-law: the autoencoder's WaveNet decoder, conditioned "
+                "on its frozen z and controls plus the waveform one pitch period back (note configs), or the "
+                "speaker- and gender-conditioned speech WaveNet (speech configs).",
+                "latentbridge train wavenet --data data/speech --config speech_small --out runs/speech "
+                "--steps 4000"),
     "spectral": ("the spectral autoencoder baseline", "Train the NSynth paper's spectral autoencoder baseline "
                  "(log-magnitude STFT, Griffin-Lim phase).",
                  "latentbridge train spectral --data data/notes --out runs/spectral --steps 3000"),
@@ -169,7 +214,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     kinds = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     adders = {"autoencoder": add_autoencoder_arguments, "tagger": add_tagger_arguments,
               "classifier": lambda p: add_notes_arguments(p, "note_classifier", "tiny"),
-              "spectral": lambda p: add_notes_arguments(p, "small", "nsynth_spectral")}
+              "spectral": lambda p: add_notes_arguments(p, "small", "nsynth_spectral"),
+              "wavenet": add_wavenet_arguments}
     for name, (help_text, description, example) in MODELS.items():
         sub = kinds.add_parser(name, help=help_text, description=description, epilog=f"Example: {example}",
                                formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -20,10 +20,11 @@ NSYNTH_DECODER = WaveNetConfig(layers=30, cycle=10, kernel_size=3, residual_chan
 # Benchmark of the export issue: unconditioned, 20 layers, dilations 1..512 twice.
 REFERENCE_BENCH = WaveNetConfig(layers=20, cycle=10, kernel_size=2, residual_channels=64, skip_channels=128)
 
-# Autoencoder decoder that trains on one CPU core: z (16) + f0 + loudness every 128 samples, plus the
-# waveform one pitch period back (periods 2..320 samples, i.e. f0 >= 50 Hz).
+# Autoencoder decoder that trains on one CPU core: z (16) + pitch, loudness and periodicity (the
+# autoencoder's control features) every 128 samples, plus the waveform one pitch period back (periods
+# 2..320 samples, i.e. f0 >= 50 Hz).
 AE_SMALL = WaveNetConfig(layers=16, cycle=8, kernel_size=2, residual_channels=32, skip_channels=64,
-                         local_channels=18, hop=128, period_input=True, max_period=320)
+                         local_channels=19, hop=128, period_input=True, max_period=320)
 
 # Conditional speech WaveNet (VCTK: 109 speakers): speaker id embedded, gender as a one-hot vector
 # [female, male]. Local conditioning is optional:
@@ -46,6 +47,8 @@ TEST_CONFIGS: dict[str, WaveNetConfig] = {
     "tiny_global_vec": replace(_TINY, global_dim=2),
     "tiny_local": replace(_TINY, local_channels=3, hop=4),
     "tiny_period": replace(_TINY, period_input=True, max_period=9),
+    "tiny_speech": replace(_TINY, global_classes=4, global_embed_dim=3, global_dim=2),
+    "tiny_notes": replace(_TINY, local_channels=7, hop=128, period_input=True, max_period=320),  # tiny AE's z4
     "tiny_all": replace(_TINY, kernel_size=3, local_channels=3, hop=4, global_classes=4, global_embed_dim=3,
                         global_dim=2, period_input=True, max_period=9),
 }
