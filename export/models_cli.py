@@ -1,14 +1,26 @@
-"""`latentbridge models list [--json]`: the bundled default models, read from their model cards (no torch).
+"""`latentbridge models {list,bundle}`: the bundled default models and their model cards (no torch).
 
-Each row: name, kind, path, format, format version, size in bytes, and the card's eval metrics.
+list: one row per card (name, kind, path, format, format version, size in bytes, eval metrics).
+bundle: copy a finished training run (checkpoint.pt, config.json, log.csv) into the bundled folder as
+NAME.pt / NAME.log.csv with a model card NAME.json (data, commands, steps, wall time, hardware, metrics).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import json
+import os
+import platform
+import shutil
+from pathlib import Path
 
-from export.bundled import bundled_models
+from export.audio_io import atomic_output
+from export.bundled import BUNDLED_DIR, bundled_models
+from export.errors import LatentbridgeError
+
+CHECKPOINT_FORMAT_VERSION = 2  # models.training.checkpoint.VERSION (read here without importing torch)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -28,6 +40,52 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    run = Path(args.run)
+    files = {name: run / name for name in ("checkpoint.pt", "config.json", "log.csv")}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise LatentbridgeError(f"{run}: not a finished training run (missing {', '.join(missing)})")
+    config = json.loads(files["config.json"].read_text())
+    with files["log.csv"].open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise LatentbridgeError(f"{files['log.csv']}: no logged steps")
+    metrics = {}
+    if args.eval is not None:
+        try:
+            metrics = json.loads(Path(args.eval).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise LatentbridgeError(f"{args.eval}: cannot read the eval JSON ({exc})") from exc
+    out = Path(args.dir)
+    card = {"name": args.name, "kind": config["kind"], "format": "torch-checkpoint",
+            "format_version": CHECKPOINT_FORMAT_VERSION, "file": f"{args.name}.pt", "log": f"{args.name}.log.csv",
+            "config_name": args.config_name, "config_hash": config["config_hash"], "config": config["config"],
+            "steps": int(rows[-1]["step"]), "train_seconds": float(rows[-1]["seconds"]),
+            "final_loss": float(rows[-1]["loss"]), "data": args.data_command, "train": args.train_command,
+            "resume": f"mkdir -p RUN && cp {out / args.name}.pt RUN/checkpoint.pt && cp {out / args.name}.log.csv "
+                      "RUN/log.csv, then the train command with --out RUN --resume and a larger --steps",
+            "hardware": {"cpu": _cpu_name(), "cores": os.cpu_count(), "threads": args.threads, "gpu": None},
+            "created": datetime.date.today().isoformat(), "metrics": metrics, "notes": args.notes or ""}
+    for name, suffix in (("checkpoint.pt", ".pt"), ("log.csv", ".log.csv")):
+        with atomic_output(out / f"{args.name}{suffix}", force=args.force) as tmp:
+            shutil.copyfile(files[name], tmp)
+    with atomic_output(out / f"{args.name}.json", force=args.force) as tmp:
+        tmp.write_text(json.dumps(card, indent=1) + "\n")
+    print(f"bundled {run} as {out / args.name}.json ({card['kind']}, {card['steps']} steps)")
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="the bundled default models",
                                    description="The bundled default models.")
@@ -37,3 +95,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                  epilog="Example: latentbridge models list --json")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=run_list)
+    bundle = actions.add_parser("bundle", help="add a finished training run to the bundled models",
+                                description="Copy a training run into the bundled models with a model card.",
+                                epilog="Example: latentbridge models bundle runs/tagger --name tagger_default "
+                                       "--config-name samplecnn_small --data-command 'latentbridge dataset clips "
+                                       "--out data/clips' --train-command 'latentbridge train tagger ...' "
+                                       "--eval tagger_eval.json")
+    bundle.add_argument("run", help="training run directory (checkpoint.pt, config.json, log.csv)")
+    bundle.add_argument("--name", required=True, help="bundled model name")
+    bundle.add_argument("--config-name", required=True, help="the named config it was trained with")
+    bundle.add_argument("--data-command", required=True, help="the command that rendered its data")
+    bundle.add_argument("--train-command", required=True, help="the command that trained it")
+    bundle.add_argument("--eval", default=None, help="eval JSON to store as the card's metrics")
+    bundle.add_argument("--threads", type=int, default=1, help="torch threads it trained with")
+    bundle.add_argument("--notes", default=None, help="free text for the card")
+    bundle.add_argument("--dir", default=str(BUNDLED_DIR), help="bundled folder (default: export/bundled)")
+    bundle.add_argument("--force", action="store_true", help="replace a bundled model of the same name")
+    bundle.set_defaults(func=run_bundle)

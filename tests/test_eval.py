@@ -89,3 +89,20 @@ def test_models_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     for row in rows:
         assert {"name", "kind", "path", "format_version", "metrics"} <= set(row)
         assert row["bytes"] is not None and row["bytes"] > 0
+
+
+def test_speech_wavenet_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    speech = tmp_path / "speech"
+    assert main(["dataset", "speech", "--out", str(speech), "--speakers", "2", "--utterances", "2",
+                 "--workers", "1"]) == 0
+    run = tmp_path / "wn"
+    assert main(["train", "wavenet", "--data", str(speech), "--config", "tiny_speech", "--out", str(run),
+                 "--steps", "2", "--batch", "2", "--crop", "512"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "wavenet", "--model", str(run), "--data", str(speech), "--seconds", "0.2", "--crepe",
+                 "tiny", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["conditions"]) == {"female", "male"}
+    assert len(report["conditions"]["male"]["per_speaker"]) == 2
+    assert report["data"]["female"] > report["data"]["male"] + 30.0  # espeak-ng's voices, measured by CREPE
+    assert main(["eval", "wavenet", "--model", str(tmp_path / "missing"), "--data", str(speech)]) == 2

@@ -1,4 +1,4 @@
-"""`latentbridge eval {autoencoder,tagger}`: judge trained models on held-out data; JSON report and plots.
+"""`latentbridge eval {autoencoder,wavenet,tagger}`: judge trained models on held-out data; JSON report and plots.
 
 --model defaults to the bundled model of its kind (as do --classifier and --spectral for the autoencoder).
 """
@@ -16,6 +16,7 @@ from export.errors import LatentbridgeError
 EXAMPLES = {
     "autoencoder": "latentbridge eval autoencoder --data data/notes --json --plots runs/eval",
     "tagger": "latentbridge eval tagger --data data/clips --json --plots runs/eval",
+    "wavenet": "latentbridge eval wavenet --model runs/speech --data data/speech --json",
 }
 
 
@@ -42,6 +43,11 @@ def _write(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _summary(report: dict[str, Any]) -> str:
+    if "difference_hz" in report:
+        c, d = report["conditions"], report["data"]
+        return (f"median f0 of the generated audio: female {c['female']['median_f0_hz']:.1f} Hz, male "
+                f"{c['male']['median_f0_hz']:.1f} Hz (difference {report['difference_hz']:.1f} Hz); "
+                f"data: female {d['female']:.1f} Hz, male {d['male']:.1f} Hz")
     if "macro_roc_auc" in report:
         lines = [f"{report['clips']} {report['split']} clips: macro ROC-AUC {report['macro_roc_auc']:.3f}, "
                  f"macro PR-AUC {report['macro_pr_auc']:.3f}", f"{'tag':<16}{'ROC-AUC':>9}{'PR-AUC':>9}{'pos':>6}"]
@@ -69,11 +75,14 @@ def run_autoencoder(args: argparse.Namespace) -> int:
     model = _load(args.model, "autoencoder")
     classifier = _load(args.classifier, "classifier")
     spectral = None if args.no_baseline else _load(args.spectral, "spectral")
+    wavenet = None if args.wavenet is None else _load(args.wavenet, "wavenet")
     settings = EvalSettings(split=args.split, notes=args.notes, crepe=args.crepe, seed=args.seed)
-    report, variants, notes = evaluate(model, args.data, settings, classifier, spectral)
+    report, variants, notes = evaluate(model, args.data, settings, classifier, spectral, wavenet,
+                                       args.temperature)
     report["models"] = {"autoencoder": str(_model_path(args.model, "autoencoder")),
                         "classifier": str(_model_path(args.classifier, "classifier")),
-                        "spectral": None if spectral is None else str(_model_path(args.spectral, "spectral"))}
+                        "spectral": None if spectral is None else str(_model_path(args.spectral, "spectral")),
+                        "wavenet": None if args.wavenet is None else str(args.wavenet)}
     if args.plots is not None:
         from models.evaluation.plots import interpolation_curve, reconstruction_grid
 
@@ -81,6 +90,27 @@ def run_autoencoder(args: argparse.Namespace) -> int:
         if "interpolation" in report:
             report["plots"].append(str(interpolation_curve(report["interpolation"],
                                                            args.plots / "interpolation.png")))
+    _write(report, args)
+    return 0
+
+
+def run_wavenet(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.data.vctk_reader import VCTKDataset
+    from models.evaluation.eval_wavenet import speech_report
+    from models.training.checkpoint import load_model
+
+    torch.set_num_threads(args.threads)
+    if args.model is None:
+        raise LatentbridgeError("eval wavenet needs --model (a speech WaveNet run or checkpoint)")
+    model, state = load_model(args.model, "wavenet")
+    speakers, genders = state["extra"].get("speakers"), state["extra"].get("genders")
+    if not speakers or not genders:
+        raise LatentbridgeError(f"{args.model}: not a speech WaveNet (no speaker list in the checkpoint)")
+    report = speech_report(model, speakers, genders, VCTKDataset(args.data), args.seconds, args.temperature,
+                           args.seed, args.crepe)
+    report["model"] = str(args.model)
     _write(report, args)
     return 0
 
@@ -124,8 +154,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ae.add_argument("--no-baseline", action="store_true", help="skip the spectral baseline")
     ae.add_argument("--notes", type=int, default=64, help="held-out notes to judge (default: 64)")
     ae.add_argument("--crepe", choices=("full", "tiny"), default="full", help="CREPE model (default: full)")
-    ae.add_argument("--seed", type=int, default=0, help="seed of the note choice (default: 0)")
+    ae.add_argument("--seed", type=int, default=0, help="seed of the note choice and sampling (default: 0)")
+    ae.add_argument("--wavenet", type=Path, default=None, help="also judge this WaveNet decoder")
+    ae.add_argument("--temperature", type=float, default=0.7, help="WaveNet sampling temperature (default 0.7)")
     ae.set_defaults(func=run_autoencoder)
+    wn = kinds.add_parser("wavenet", help="speech WaveNet: median f0 of generated audio per gender condition",
+                          epilog=f"Example: {EXAMPLES['wavenet']}")
+    _common(wn, "VCTK-layout speech folder it was trained on (e.g. data/speech)")
+    wn.add_argument("--seconds", type=float, default=2.0, help="seconds generated per speaker and condition")
+    wn.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
+    wn.add_argument("--crepe", choices=("full", "tiny"), default="full", help="CREPE model (default: full)")
+    wn.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    wn.set_defaults(func=run_wavenet)
     tagger = kinds.add_parser("tagger", help="macro ROC-AUC / PR-AUC and a per-tag table",
                               epilog=f"Example: {EXAMPLES['tagger']}")
     _common(tagger, "MTAT-layout root (e.g. data/clips)")

@@ -24,6 +24,7 @@ from models.data.nsynth_reader import NSynthDataset, NSynthExample
 from models.judges.crepe import judge_note
 from models.judges.spectral_distance import mrstft_distance
 from models.spectral.model import SpectralAutoencoder
+from models.wavenet.model import WaveNet
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -152,13 +153,18 @@ def interpolation_check(model: Autoencoder, classifier: NoteClassifier, notes: l
 
 
 def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier: NoteClassifier | None,
-             spectral: SpectralAutoencoder | None) -> tuple[dict[str, Any], dict[str, np.ndarray],
-                                                            list[NSynthExample]]:
+             spectral: SpectralAutoencoder | None, wavenet: WaveNet | None = None,
+             temperature: float = 0.7) -> tuple[dict[str, Any], dict[str, np.ndarray], list[NSynthExample]]:
     """The eval JSON (see the README), the audio of every variant, and the notes."""
     notes = eval_notes(data, settings)
     samples = int(round(settings.seconds * model.cfg.sample_rate))
     original = _load(notes, samples)
     variants = {"original": original, "reconstruction": reconstruct(model, original)}
+    if wavenet is not None:
+        from models.evaluation.eval_wavenet import note_reconstructions
+
+        decoded = note_reconstructions(wavenet, model, original, temperature, settings.seed)
+        variants["wavenet"] = np.pad(decoded, ((0, 0), (0, samples - decoded.shape[1])))
     if spectral is not None:
         variants["spectral_baseline"] = baseline(spectral, original)
     scores = {name: _scores(name, audio, notes, None if name == "original" else original,
@@ -168,7 +174,10 @@ def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier:
                               "split": settings.split, "seconds": settings.seconds}
     for metric in ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft"):
         report[metric] = {name: s[metric] for name, s in scores.items() if metric in s}
-    report["wavenet"] = "not trained yet: the WaveNet decoder ships without weights (see the model card)"
+    if wavenet is None:
+        report["wavenet"] = "not judged (no WaveNet decoder given)"
+    else:
+        report["wavenet_temperature"] = temperature
     if classifier is not None:
         report["interpolation"] = interpolation_check(model, classifier, notes, original, settings)
     return report, variants, notes
