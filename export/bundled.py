@@ -37,11 +37,12 @@ def bundled_models(directory: Path = BUNDLED_DIR) -> list[BundledModel]:
     return models
 
 
-def default_model(kind: str, directory: Path = BUNDLED_DIR) -> BundledModel:
-    """The bundled model of `kind` (the first by name); a one-line error when none ships."""
+def default_model(kind: str, name: str | None = None, directory: Path = BUNDLED_DIR) -> BundledModel:
+    """The bundled model of `kind` (named `name`, else the first by name); a one-line error when none ships."""
     for model in bundled_models(directory):
-        if model.kind == kind:
+        if model.kind == kind and name in (None, model.name):
             if not model.path.is_file():
                 raise LatentbridgeError(f"{model.path}: the bundled {kind} model card names a missing file")
             return model
-    raise LatentbridgeError(f"no bundled {kind} model in {directory}; pass --model PATH")
+    raise LatentbridgeError(f"no bundled {kind} model{f' named {name}' if name else ''} in {directory}; "
+                            "pass --model PATH")

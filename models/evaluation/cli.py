@@ -20,12 +20,15 @@ EXAMPLES = {
 }
 
 
-def _model_path(value: Path | None, kind: str) -> Path:
+SPEECH_WAVENET = "speech_wavenet"  # the bundled speech WaveNet (the other bundled WaveNet is a note decoder)
+
+
+def _model_path(value: Path | None, kind: str, name: str | None = None) -> Path:
     if value is not None:
         return value
     from export.bundled import default_model
 
-    return default_model(kind).path
+    return default_model(kind, name).path
 
 
 def _load(value: Path | None, kind: str) -> Any:
@@ -84,14 +87,39 @@ def run_autoencoder(args: argparse.Namespace) -> int:
                         "spectral": None if spectral is None else str(_model_path(args.spectral, "spectral")),
                         "wavenet": None if args.wavenet is None else str(args.wavenet)}
     if args.plots is not None:
-        from models.evaluation.plots import interpolation_curve, reconstruction_grid
-
-        report["plots"] = [str(reconstruction_grid(variants, notes, args.plots / "reconstructions.png"))]
-        if "interpolation" in report:
-            report["plots"].append(str(interpolation_curve(report["interpolation"],
-                                                           args.plots / "interpolation.png")))
+        report["plots"] = _autoencoder_plots(model, report, variants, notes, args.plots)
     _write(report, args)
     return 0
+
+
+def _autoencoder_plots(model: Any, report: dict[str, Any], variants: dict[str, Any], notes: list[Any],
+                       directory: Path) -> list[str]:
+    import torch
+
+    from models.evaluation.eval_autoencoder import ALPHAS, interpolate
+    from models.evaluation.plots import (
+        interpolation_curve,
+        interpolation_grid,
+        latent_trajectories,
+        reconstruction_grid,
+    )
+
+    original = variants["original"]
+    paths = [reconstruction_grid(variants, notes, directory / "reconstructions.png")]
+    picks = list(range(min(3, len(notes))))
+    with torch.no_grad():
+        latents = [model.encode(torch.from_numpy(original[i: i + 1]))[0][0].numpy() for i in picks]
+    paths.append(latent_trajectories(latents, [f"{notes[i].instrument_str} p{notes[i].pitch}" for i in picks],
+                                     directory / "latents.png"))
+    if "interpolation" in report:
+        paths.append(interpolation_curve(report["interpolation"], directory / "interpolation.png"))
+        other = next((j for j, e in enumerate(notes)
+                      if e.instrument_family_str != notes[0].instrument_family_str), None)
+        if other is not None:
+            path_audio = interpolate(model, original[0], original[other], ALPHAS)
+            title = f"{notes[0].instrument_str} -> {notes[other].instrument_str} (pitch and loudness of A)"
+            paths.append(interpolation_grid(path_audio, list(ALPHAS), title, directory / "interpolation_grid.png"))
+    return [str(p) for p in paths]
 
 
 def run_wavenet(args: argparse.Namespace) -> int:
@@ -102,15 +130,14 @@ def run_wavenet(args: argparse.Namespace) -> int:
     from models.training.checkpoint import load_model
 
     torch.set_num_threads(args.threads)
-    if args.model is None:
-        raise LatentbridgeError("eval wavenet needs --model (a speech WaveNet run or checkpoint)")
-    model, state = load_model(args.model, "wavenet")
+    path = _model_path(args.model, "wavenet", SPEECH_WAVENET)
+    model, state = load_model(path, "wavenet")
     speakers, genders = state["extra"].get("speakers"), state["extra"].get("genders")
     if not speakers or not genders:
-        raise LatentbridgeError(f"{args.model}: not a speech WaveNet (no speaker list in the checkpoint)")
+        raise LatentbridgeError(f"{path}: not a speech WaveNet (no speaker list in the checkpoint)")
     report = speech_report(model, speakers, genders, VCTKDataset(args.data), args.seconds, args.temperature,
                            args.seed, args.crepe)
-    report["model"] = str(args.model)
+    report["model"] = str(path)
     _write(report, args)
     return 0
 

@@ -72,3 +72,38 @@ def tag_auc_bars(result: dict[str, Any], path: Path) -> Path:
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def interpolation_grid(audio: np.ndarray, alphas: list[float], title: str, path: Path) -> Path:
+    """Spectrograms of one latent path A -> B, one panel per interpolation amount."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2.6 * len(alphas), 2.6), layout="constrained")
+    axes = fig.subplots(1, len(alphas), squeeze=False)[0]
+    for ax, alpha, clip in zip(axes, alphas, audio, strict=True):
+        ax.imshow(log_mel(clip), origin="lower", aspect="auto", cmap="magma", vmin=DB_RANGE[0], vmax=DB_RANGE[1],
+                  extent=(0.0, clip.shape[0] / MODEL_RATE, 0, N_MELS))
+        ax.set_title(f"amount {alpha:g}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def latent_trajectories(latents: list[np.ndarray], labels: list[str], path: Path) -> Path:
+    """Each note's z [Z, frames] as a heat map (dimensions x time, 32 ms per frame)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.0 * len(latents), 2.8), layout="constrained")
+    axes = fig.subplots(1, len(latents), squeeze=False)[0]
+    limit = max(float(np.abs(z).max()) for z in latents) or 1.0
+    image = None
+    for ax, z, label in zip(axes, latents, labels, strict=True):
+        image = ax.imshow(z, origin="lower", aspect="auto", cmap="coolwarm", vmin=-limit, vmax=limit,
+                          extent=(0.0, z.shape[1] * 0.032, 0, z.shape[0]))
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("time (s)", fontsize=7)
+        ax.set_ylabel("latent dimension", fontsize=7)
+        ax.tick_params(labelsize=6)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.8)
+    return _save(fig, path)
