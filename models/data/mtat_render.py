@@ -15,9 +15,6 @@ import argparse
 import functools
 import json
 import multiprocessing
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +38,7 @@ from models.data.clip_compose import (
 from models.data.clip_effects import Effect, apply_chain, choose_mix_effects, choose_part_effects
 from models.data.clip_vocals import choose_vocal, mix_in, render_vocal
 from models.data.gm_programs import GM_PROGRAMS
+from models.data.output_dir import check_out, staged_dir
 from models.data.soundfonts import resolve_soundfonts
 
 SPLIT_FOLDERS = {"train": "0123456789ab", "valid": "c", "test": "def"}
@@ -192,26 +190,6 @@ def annotation_lines(records: list[dict]) -> list[str]:
     return rows
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise LatentbridgeError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise LatentbridgeError(f"{out}: exists and is not empty (use --force to replace it)")
-        if not all((out / m).is_file() for m in MARKERS):
-            raise LatentbridgeError(f"{out}: not a previous `dataset clips` output; refusing to replace it")
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     out = Path(args.out)
@@ -224,10 +202,8 @@ def run(args: argparse.Namespace) -> int:
     soundfonts = tuple(str(p) for p in resolve_soundfonts(args.soundfont))
     for font in soundfonts:
         _synth(font)  # load (and check) every SoundFont once, before forking
-    _prepare_out(out, args.force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    check_out(out, args.force, MARKERS, "dataset clips")
+    with staged_dir(out) as tmp:
         (tmp / "midi").mkdir()
         for folder in "0123456789abcdef":
             (tmp / folder).mkdir()
@@ -241,10 +217,6 @@ def run(args: argparse.Namespace) -> int:
         splits = {"rule": f"hex folder of mp3_path: {rule}",
                   **{s: [r["clip_id"] for r in records if r["split"] == s] for s in SPLITS}}
         (tmp / "splits.json").write_text(json.dumps(splits, indent=1) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     summary = _summary(out, records, args, soundfonts, time.monotonic() - started)
     print(json.dumps(summary, indent=1) if args.json else _table(summary))
     return 0

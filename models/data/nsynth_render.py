@@ -13,8 +13,6 @@ import functools
 import json
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -36,6 +34,7 @@ from models.data.instrument_splits import (
     spread_order,
 )
 from models.data.note_synth import DEFAULT_GAIN_DB, SAMPLE_RATE, NoteSynth
+from models.data.output_dir import check_out, staged_dir
 from models.data.soundfonts import resolve_soundfonts
 
 VELOCITIES: tuple[int, ...] = (25, 50, 75, 100, 127)
@@ -154,26 +153,6 @@ def _render(notes: Sequence[Note], split_of: dict[int, str], gain_db: float, roo
     return results
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise LatentbridgeError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise LatentbridgeError(f"{out}: exists and is not empty (use --force to replace it)")
-        if not any((out / m).is_file() for m in MARKERS):
-            raise LatentbridgeError(f"{out}: not a previous `dataset notes` output; refusing to replace it")
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def _example(note: Note, qualities: tuple[int, ...]) -> dict:
     """One examples.json entry, official field names and order."""
     inst = note.inst
@@ -214,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise LatentbridgeError("--workers must be at least 1")
     soundfonts = resolve_soundfonts(args.soundfont)
-    _prepare_out(out, args.force)
+    check_out(out, args.force, MARKERS, "dataset notes")
 
     instruments, skipped = [], []
     for inst in all_instruments(soundfonts):
@@ -240,9 +219,7 @@ def run(args: argparse.Namespace) -> int:
     available = {s: len(ordered[s]) for s in SPLITS}
     quota = available if args.limit is None else split_quotas(args.limit, available, ratios)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with staged_dir(out) as tmp:
         for split in SPLITS:
             (tmp / split / "audio").mkdir(parents=True)
         kept: dict[str, list[tuple[Note, tuple[int, ...]]]] = {s: [] for s in SPLITS}
@@ -270,10 +247,6 @@ def run(args: argparse.Namespace) -> int:
         summary = _summary(out, kept, dropped, skipped, split_of, instruments, soundfonts, args)
         summary["rendered"] = sum(cursor.values())
         _write_json(tmp / "summary.json", summary)
-        _replace_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     summary["seconds"] = round(time.monotonic() - started, 2)
     print(json.dumps(summary, indent=1) if args.json else _table(summary))
     return 0

@@ -16,9 +16,7 @@ import json
 import multiprocessing
 import os
 import random
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -28,6 +26,7 @@ import numpy as np  # already loaded by export.audio_io
 
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
+from models.data.output_dir import check_out, staged_dir
 
 FIRST_ID = 900
 MARKER = "latentbridge.json"  # what a previous render left; --force replaces only such a directory
@@ -165,26 +164,6 @@ def _render(tasks: list[Task], workers: int) -> Iterator[tuple[str, int, np.ndar
                 pool.join()
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise LatentbridgeError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise LatentbridgeError(f"{out}: exists and is not empty (use --force to replace it)")
-        if not (out / MARKER).is_file():
-            raise LatentbridgeError(f"{out}: not a previous `dataset speech` output; refusing to replace it")
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def speaker_info(speakers: list[Speaker]) -> str:
     """speaker-info.txt in VCTK 0.80's column format."""
     lines = ["ID  AGE  GENDER  ACCENTS  REGION"]
@@ -213,13 +192,11 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise LatentbridgeError("--workers must be at least 1")
     version = _espeak_version()
-    _prepare_out(out, args.force)
+    check_out(out, args.force, (MARKER,), "dataset speech")
     speakers = make_speakers(args.speakers, args.seed)
     script = make_script(speakers, args.utterances, args.seed)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with staged_dir(out) as tmp:
         tasks = [(s.voice, s.pitch, s.speed, str(tmp), utt, text) for s, utt, text in script]
         samples: dict[str, int] = dict.fromkeys((s.id for s in speakers), 0)
         f0: dict[str, list[np.ndarray]] = {s.id: [] for s in speakers}
@@ -242,10 +219,6 @@ def run(args: argparse.Namespace) -> int:
         (tmp / "speaker-info.txt").write_text(speaker_info(speakers), encoding="utf-8")
         (tmp / "README.txt").write_text(README, encoding="utf-8")
         (tmp / MARKER).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     elapsed = time.monotonic() - started
     summary = {"out": str(out), **summary, "render_seconds": round(elapsed, 2),
                "utterances_per_second": round(len(script) / max(elapsed, 1e-9), 2)}
