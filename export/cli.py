@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "models.data.cli",
     "models.training.cli",
     "models.evaluation.cli",
+    "models.exporting.cli",
 )
 
 

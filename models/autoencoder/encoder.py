@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from export.errors import LatentbridgeError
 from models.autoencoder.configs import EncoderConfig
+from models.spectral.features import dft_basis, mel_filterbank
 
 
 class CachedConv1d(nn.Conv1d):
@@ -54,40 +55,24 @@ class ResidualLayer(nn.Module):
         return h + self.proj(F.relu(y)), cache
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
-    """Triangular HTK-mel filters [n_mels, n_fft // 2 + 1] from 0 Hz to Nyquist."""
-
-    def to_mel(hz: Tensor) -> Tensor:
-        return 2595.0 * torch.log10(1.0 + hz / 700.0)
-
-    freqs = torch.linspace(0.0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    edges_mel = torch.linspace(0.0, float(to_mel(torch.tensor(sample_rate / 2.0))), n_mels + 2,
-                               dtype=torch.float64)
-    edges = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (freqs[None] - lo) / (mid - lo)
-    down = (hi - freqs[None]) / (hi - mid)
-    return torch.clamp(torch.minimum(up, down), min=0.0).float()
-
-
 class LogMel(nn.Module):
     """Causal log-mel frames: frame i uses the Hann-windowed n_fft samples ending at sample (i + 1) * hop."""
 
-    window: Tensor
+    basis: Tensor
     mel: Tensor
 
     def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
+        self.register_buffer("basis", dft_basis(n_fft), persistent=False)
         self.register_buffer("mel", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
 
     def frames(self, padded: Tensor) -> Tensor:
-        """padded [B, n_fft - hop + k * hop] -> [B, n_mels, k] (log10 power, roughly in [-2, 2])."""
-        chunks = padded.unfold(-1, self.n_fft, self.hop) * self.window
-        power = torch.fft.rfft(chunks).abs().square()
-        mel = power @ self.mel.T
-        return ((torch.log10(mel + 1e-6) + 1.0) / 3.0).transpose(1, 2)
+        """padded [B, n_fft - hop + k * hop] -> [B, n_mels, k] (log10 power, roughly in [-2, 2]). The DFT is a
+        strided conv (ONNX-exportable)."""
+        real, imag = F.conv1d(padded.unsqueeze(1), self.basis, stride=self.hop).chunk(2, dim=1)
+        mel = torch.matmul(self.mel, real.square() + imag.square())
+        return (torch.log10(mel + 1e-6) + 1.0) / 3.0
 
     def forward(self, audio: Tensor) -> Tensor:
         frames = audio.shape[-1] // self.hop

@@ -96,6 +96,16 @@ def logmag_to_magnitude(logmag: Tensor, cfg: SpectrogramConfig) -> Tensor:
     return torch.pow(10.0, db / 20.0) / magnitude_scale(cfg.n_fft)
 
 
+def dft_basis(n_fft: int, scale: float = 1.0) -> Tensor:
+    """Conv1d weights [2 (n_fft // 2 + 1), 1, n_fft]: Hann-windowed cosines, then negated sines, times `scale`
+    (a strided conv with them gives the real and imaginary parts of the windowed DFT of each frame)."""
+    n = torch.arange(n_fft, dtype=torch.float64)
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+    angle = 2.0 * math.pi * k[:, None] * n[None, :] / n_fft
+    window = hann_window(n_fft).double() * scale
+    return (torch.cat([torch.cos(angle), -torch.sin(angle)], dim=0) * window).float().unsqueeze(1)
+
+
 class DftPower(nn.Module):
     """Scaled power |X|^2 [B, n_bins, frames] of audio [B, T] as one strided Conv1d (ONNX-exportable).
 
@@ -108,12 +118,7 @@ class DftPower(nn.Module):
     def __init__(self, n_fft: int, hop: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        n = torch.arange(n_fft, dtype=torch.float64)
-        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
-        angle = 2.0 * math.pi * k[:, None] * n[None, :] / n_fft
-        window = hann_window(n_fft).double() * magnitude_scale(n_fft)
-        basis = torch.cat([torch.cos(angle), -torch.sin(angle)], dim=0) * window
-        self.register_buffer("basis", basis.float().unsqueeze(1), persistent=False)
+        self.register_buffer("basis", dft_basis(n_fft, magnitude_scale(n_fft)), persistent=False)
 
     def forward(self, audio: Tensor) -> Tensor:
         half = self.n_fft // 2

@@ -1,0 +1,188 @@
+"""Trained checkpoints -> ONNX graphs (opset 17, dynamic batch axis) with latentbridge metadata.
+
+Graphs per kind (file `<name>.<graph>.onnx`):
+- tagger: `tagger` audio [B, n_samples] -> probabilities [B, tags] (sigmoid); tag names in the config.
+- classifier: `classifier` audio [B, T] -> family_probabilities [B, 11], pitch_probabilities [B, 88].
+- spectral: `spectral_encoder` logmag [B, F, frames] -> z, `spectral_decoder` z -> logmag (Griffin-Lim is
+  applied by the runtime).
+- wavenet: `wavenet_step` one sample with every layer's queue (and the period history) as state in and out.
+- autoencoder: `encoder` audio [B, T] -> z [B, 16, T // 512] (offline; the streaming graphs follow).
+Metadata: see `export.onnx_model`. Written atomically; parity with torch is checked on export.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from export.audio_io import MODEL_RATE, atomic_output
+from export.errors import LatentbridgeError
+from export.onnx_model import FORMAT_VERSION, PREFIX, open_model
+from models.training.checkpoint import load_model
+from models.wavenet.incremental import StepModule
+from models.wavenet.mu_law import CLASSES
+
+OPSET = 17
+PARITY_ATOL = 1e-4
+
+
+@dataclass
+class Graph:
+    name: str
+    module: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+    hop: int
+
+
+class _Sigmoid(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model(audio))
+
+
+class _Softmaxes(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        family, pitch = self.model(audio)
+        return torch.softmax(family, dim=-1), torch.softmax(pitch, dim=-1)
+
+
+class _Method(nn.Module):
+    """One method of a model as a module's forward."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = getattr(self.model, self.method)(x)
+        return out[0] if isinstance(out, tuple) else out
+
+
+def _batch_axes(names: list[str], extra: dict[str, dict[int, str]] | None = None) -> dict[str, dict[int, str]]:
+    axes = {n: {0: "batch"} for n in names}
+    for name, more in (extra or {}).items():
+        axes[name] = {**axes[name], **more}
+    return axes
+
+
+def graphs(kind: str, model: nn.Module) -> list[Graph]:
+    """The graphs exported for a model of `kind` (see the module docstring)."""
+    cfg = model.cfg
+    if kind == "tagger":
+        return [Graph("tagger", _Sigmoid(model), (torch.zeros(1, cfg.n_samples),), ["audio"], ["probabilities"],
+                      _batch_axes(["audio", "probabilities"]), 1)]
+    if kind == "classifier":
+        names = ["audio", "family_probabilities", "pitch_probabilities"]
+        return [Graph("classifier", _Softmaxes(model), (torch.zeros(1, cfg.n_samples),), ["audio"], names[1:],
+                      _batch_axes(names, {"audio": {1: "samples"}}), cfg.hop)]
+    if kind == "spectral":
+        logmag = model.prepare(torch.zeros(1, cfg.n_samples))
+        z = model.encode(logmag)
+        return [Graph("spectral_encoder", _Method(model, "encode"), (logmag,), ["logmag"], ["z"],
+                      _batch_axes(["logmag", "z"], {"logmag": {2: "frames"}, "z": {3: "steps"}}),
+                      cfg.spectrogram.hop),
+                Graph("spectral_decoder", _Method(model, "decode"), (z.detach(),), ["z"], ["logmag"],
+                      _batch_axes(["z", "logmag"], {"z": {3: "steps"}, "logmag": {2: "frames"}}),
+                      cfg.spectrogram.hop)]
+    if kind == "wavenet":
+        step = StepModule(model)
+        names = step.input_names + step.output_names
+        return [Graph("wavenet_step", step, step.example_inputs(1), step.input_names, step.output_names,
+                      _batch_axes(names), cfg.hop)]
+    if kind == "autoencoder":
+        audio = torch.zeros(1, 4 * cfg.encoder.hop)
+        return [Graph("encoder", _Method(model, "encode"), (audio,), ["audio"], ["z"],
+                      _batch_axes(["audio", "z"], {"audio": {1: "samples"}, "z": {2: "frames"}}),
+                      cfg.encoder.hop)]
+    raise LatentbridgeError(f"no ONNX export for model kind {kind!r}")
+
+
+def _probe_inputs(graph: Graph, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Inputs of `batch` items for the parity check: random audio / features, valid ids and classes."""
+    g = torch.Generator().manual_seed(seed)
+    probes = []
+    for name, example in zip(graph.input_names, graph.inputs, strict=True):
+        shape = (batch, *example.shape[1:])
+        if example.dtype == torch.long:
+            high = CLASSES if name in ("x_prev", "history") else 2
+            probes.append(torch.randint(0, high, shape, generator=g) if name != "period" else
+                          torch.full(shape, 50, dtype=torch.long))
+        elif name == "audio":
+            probes.append(0.3 * torch.randn(shape, generator=g).clamp(-3, 3))
+        else:
+            probes.append(torch.rand(shape, generator=g) if name == "logmag" else torch.randn(shape, generator=g))
+    return tuple(probes)
+
+
+def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool) -> float:
+    """Write one graph with its metadata; returns the max abs difference to torch on probe inputs."""
+    import onnx
+
+    graph.module.eval()
+    with atomic_output(path, force=force) as tmp:
+        with warnings.catch_warnings():  # the TorchScript exporter's deprecation and folding notices
+            warnings.simplefilter("ignore", (UserWarning, DeprecationWarning, FutureWarning))
+            torch.onnx.export(graph.module, graph.inputs, str(tmp), opset_version=OPSET, dynamo=False,
+                              input_names=graph.input_names, output_names=graph.output_names,
+                              dynamic_axes=graph.dynamic_axes)
+        proto = onnx.load(str(tmp))
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, str(tmp))
+        graph.module.eval()
+        probes = _probe_inputs(graph)
+        with torch.no_grad():
+            expected = graph.module(*probes)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        session = open_model(tmp, allow_gpu=False)
+        got = session.run(**{n: p.numpy() for n, p in zip(graph.input_names, probes, strict=True)})
+        diff = max(float(np.abs(got[n] - e.numpy()).max()) for n, e in zip(graph.output_names, expected,
+                                                                             strict=True))
+        if diff > PARITY_ATOL:
+            raise LatentbridgeError(f"{path.name}: ONNX Runtime differs from torch by {diff:.2e} "
+                                    f"(> {PARITY_ATOL:g}); not written")
+    return diff
+
+
+def export_checkpoint(checkpoint: Path, out: Path, name: str | None = None, card: dict[str, Any] | None = None,
+                      force: bool = False, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Export every graph of a checkpoint into `out`; one row per graph (path, graph, parity)."""
+    model, state = load_model(checkpoint)
+    kind = state["kind"]
+    if name is None:
+        where = Path(checkpoint).resolve()
+        name = where.parent.name if where.is_file() else where.name
+    cfg_dict = model.cfg.to_dict()
+    card = card or {"kind": kind, "steps": state["step"], "config_hash": state["config_hash"]}
+    rows = []
+    for graph in graphs(kind, model):
+        metadata = {f"{PREFIX}format_version": str(FORMAT_VERSION), f"{PREFIX}kind": kind,
+                    f"{PREFIX}graph": graph.name, "sample_rate": str(MODEL_RATE), "hop": str(graph.hop),
+                    "mu_law": str(CLASSES - 1) if kind == "wavenet" else "", "config": json.dumps(cfg_dict),
+                    "model_card": json.dumps(card)}
+        path = out / f"{name}.{graph.name}.onnx"
+        if progress is not None:
+            progress(graph.name)
+        diff = export_graph(graph, path, metadata, force)
+        rows.append({"path": str(path), "graph": graph.name, "kind": kind, "max_abs_diff": diff,
+                     "bytes": path.stat().st_size})
+    return rows

@@ -1,0 +1,89 @@
+"""`latentbridge export` and the runtime loader: every kind's graphs match torch in ONNX Runtime, and bad
+model files (missing, empty, corrupt, foreign, wrong version or kind) are one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from export.cli import main
+from export.errors import LatentbridgeError
+from export.onnx_model import PREFIX, open_model
+from models.training.checkpoint import model_classes, save_checkpoint
+
+TINY = {"tagger": ("models.tagger.configs", "tiny"), "classifier": ("models.classifier.model", "tiny"),
+        "spectral": ("models.spectral.model", "tiny"), "wavenet": ("models.wavenet.configs", "tiny_all"),
+        "autoencoder": ("models.autoencoder.configs", "tiny")}
+GRAPHS = {"tagger": ["tagger"], "classifier": ["classifier"], "spectral": ["spectral_encoder", "spectral_decoder"],
+          "wavenet": ["wavenet_step"], "autoencoder": ["encoder"]}
+
+
+def _checkpoint(kind: str, directory: Path) -> tuple[Path, torch.nn.Module]:
+    import importlib
+
+    module, name = TINY[kind]
+    cfg = importlib.import_module(module).get_config(name)
+    torch.manual_seed(3)
+    model = model_classes(kind)[1](cfg).eval()
+    for m in model.modules():  # non-trivial batch-norm statistics, so eval mode is really exercised
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    path = directory / kind / "checkpoint.pt"
+    save_checkpoint(path, kind, model, None, 0, 0)
+    return path.parent, model
+
+
+@pytest.mark.parametrize("kind", list(TINY))
+def test_every_kind_exports_and_matches_torch(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run, model = _checkpoint(kind, tmp_path)
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["graph"] for r in rows] == GRAPHS[kind]
+    for row in rows:
+        loaded = open_model(row["path"], kind=kind, graph=row["graph"])
+        assert loaded.config == json.loads(json.dumps(model.cfg.to_dict()))
+        assert loaded.metadata["sample_rate"] == "16000" and row["max_abs_diff"] <= 1e-4
+    if kind == "tagger":  # an independent check beside the exporter's own: probabilities for 3 clips
+        audio = np.random.default_rng(1).uniform(-0.5, 0.5, (3, model.cfg.n_samples)).astype(np.float32)
+        got = open_model(rows[0]["path"]).run(audio=audio)["probabilities"]
+        with torch.no_grad():
+            expected = torch.sigmoid(model(torch.from_numpy(audio))).numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 2  # no overwrite without --force
+
+
+def test_bad_model_files_are_one_line_errors(tmp_path: Path) -> None:
+    run, _ = _checkpoint("tagger", tmp_path)
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 0
+    good = tmp_path / "onnx" / "tagger.tagger.onnx"
+    with pytest.raises(LatentbridgeError, match="no such model file"):
+        open_model(tmp_path / "missing.onnx")
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(LatentbridgeError, match="empty model file"):
+        open_model(empty)
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(LatentbridgeError, match="not a readable ONNX model"):
+        open_model(corrupt)
+    proto = onnx.load(str(good))
+    for entry in proto.metadata_props:
+        if entry.key == f"{PREFIX}format_version":
+            entry.value = "99"
+    future = tmp_path / "future.onnx"
+    onnx.save(proto, str(future))
+    with pytest.raises(LatentbridgeError, match="format version 99"):
+        open_model(future)
+    del proto.metadata_props[:]
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(proto, str(foreign))
+    with pytest.raises(LatentbridgeError, match="not a latentbridge model"):
+        open_model(foreign)
+    with pytest.raises(LatentbridgeError, match="a tagger model, not a wavenet one"):
+        open_model(good, kind="wavenet")
