@@ -56,7 +56,7 @@ def test_autoencoder_report(trained: dict[str, Path], tmp_path: Path, capsys: py
     assert main(["eval", "autoencoder", "--model", str(trained["autoencoder"]), "--classifier",
                  str(trained["classifier"]), "--spectral", str(trained["spectral"]), "--data", str(trained["notes"]),
                  "--notes", "4", "--crepe", "tiny", "--json", "--out", str(report_path), "--plots",
-                 str(tmp_path / "plots")]) == 0
+                 str(tmp_path / "plots"), "--audio", str(tmp_path / "wav"), "--audio-notes", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report == json.loads(report_path.read_text())
     assert report["notes"] == 4
@@ -68,6 +68,7 @@ def test_autoencoder_report(trained: dict[str, Path], tmp_path: Path, capsys: py
     interp = report["interpolation"]
     assert interp["alphas"][0] == 0.0 and interp["alphas"][-1] == 1.0 and len(interp["p_family_a"]) == 5
     assert all(Path(p).stat().st_size > 1000 for p in report["plots"])
+    assert len(report["audio"]) == 2 * 3 and all(Path(p).suffix == ".wav" for p in report["audio"])
 
 
 def test_tagger_report(trained: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

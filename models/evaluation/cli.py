@@ -88,8 +88,22 @@ def run_autoencoder(args: argparse.Namespace) -> int:
                         "wavenet": None if args.wavenet is None else str(args.wavenet)}
     if args.plots is not None:
         report["plots"] = _autoencoder_plots(model, report, variants, notes, args.plots)
+    if args.audio is not None:
+        report["audio"] = _write_variants(variants, notes, args.audio, args.audio_notes)
     _write(report, args)
     return 0
+
+
+def _write_variants(variants: dict[str, Any], notes: list[Any], directory: Path, count: int) -> list[str]:
+    """WAVs (16 kHz, 16-bit) of the first `count` notes as <note_str>.<variant>.wav, for listening."""
+    from export.audio_io import MODEL_RATE, write_audio
+
+    written = []
+    for i, note in enumerate(notes[:count]):
+        for name, audio in variants.items():
+            path = directory / f"{note.note_str}.{name}.wav"
+            written.append(str(write_audio(path, audio[i], MODEL_RATE, force=True)))
+    return written
 
 
 def _autoencoder_plots(model: Any, report: dict[str, Any], variants: dict[str, Any], notes: list[Any],
@@ -183,6 +197,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ae.add_argument("--crepe", choices=("full", "tiny"), default="full", help="CREPE model (default: full)")
     ae.add_argument("--seed", type=int, default=0, help="seed of the note choice and sampling (default: 0)")
     ae.add_argument("--wavenet", type=Path, default=None, help="also judge this WaveNet decoder")
+    ae.add_argument("--audio", type=Path, default=None, help="write WAVs of the first notes and their "
+                    "reconstructions into this directory")
+    ae.add_argument("--audio-notes", type=int, default=4, help="how many notes --audio writes (default: 4)")
     ae.add_argument("--temperature", type=float, default=0.7, help="WaveNet sampling temperature (default 0.7)")
     ae.set_defaults(func=run_autoencoder)
     wn = kinds.add_parser("wavenet", help="speech WaveNet: median f0 of generated audio per gender condition",
