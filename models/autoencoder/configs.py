@@ -6,12 +6,12 @@ one latent z every `encoder.hop` (512) samples. Configs round-trip through JSON 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, replace
 from typing import Any
 
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
+from models.config_dicts import config_from_dict, config_to_dict, named_config
 
 FRONTENDS = ("audio", "logmel")
 
@@ -103,18 +103,11 @@ class AutoencoderConfig:
         return self.encoder.hop // self.frame_hop
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AutoencoderConfig:
-        try:
-            fields = dict(data)
-            fields["encoder"] = EncoderConfig(**fields["encoder"])
-            fields["decoder"] = DecoderConfig(**fields["decoder"])
-            fields["fft_sizes"] = tuple(fields["fft_sizes"])
-            return cls(**fields)
-        except (KeyError, TypeError) as exc:
-            raise LatentbridgeError(f"not an autoencoder config ({exc})") from exc
+    def from_dict(cls, values: dict[str, Any]) -> AutoencoderConfig:
+        return config_from_dict(cls, values)
 
 
 
@@ -152,8 +145,4 @@ TEST_CONFIGS: dict[str, AutoencoderConfig] = {
 
 def get_config(name: str) -> AutoencoderConfig:
     """The named config from CONFIGS or TEST_CONFIGS; LatentbridgeError for an unknown name."""
-    found = CONFIGS.get(name) or TEST_CONFIGS.get(name)
-    if found is None:
-        known = ", ".join([*CONFIGS, *TEST_CONFIGS])
-        raise LatentbridgeError(f"unknown autoencoder config {name!r} (known: {known})")
-    return found
+    return named_config(name, "autoencoder", CONFIGS, TEST_CONFIGS)

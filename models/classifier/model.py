@@ -8,7 +8,6 @@ to [0, 1]), computed in the graph (ONNX-exportable). forward returns (family log
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,6 +17,7 @@ from torch import Tensor, nn
 
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
+from models.config_dicts import config_from_dict, config_to_dict, named_config
 from models.spectral.features import LogMel, SpectrogramConfig
 
 FAMILIES = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "synth_lead",
@@ -65,17 +65,11 @@ class ClassifierConfig:
         return self.n_mels // 2 ** len(self.channels)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ClassifierConfig:
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise LatentbridgeError(f"unknown ClassifierConfig fields: {', '.join(sorted(unknown))}")
-        values = dict(values)
-        if "channels" in values:
-            values["channels"] = tuple(values["channels"])
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 class NoteClassifier(nn.Module):
@@ -143,8 +137,4 @@ TEST_CONFIGS: dict[str, ClassifierConfig] = {
 
 def get_config(name: str) -> ClassifierConfig:
     """The named config from CONFIGS or TEST_CONFIGS; LatentbridgeError for an unknown name."""
-    found = CONFIGS.get(name) or TEST_CONFIGS.get(name)
-    if found is None:
-        known = ", ".join([*CONFIGS, *TEST_CONFIGS])
-        raise LatentbridgeError(f"unknown note classifier config {name!r} (known: {known})")
-    return found
+    return named_config(name, "note classifier", CONFIGS, TEST_CONFIGS)

@@ -9,7 +9,6 @@ batch norm; the decoder mirrors it with transposed convs and ends in a sigmoid. 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +18,7 @@ from torch import Tensor, nn
 
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
+from models.config_dicts import config_from_dict, config_to_dict, named_config
 from models.spectral.features import SpectrogramConfig, log_magnitude, logmag_to_magnitude
 from models.spectral.griffin_lim import griffin_lim
 
@@ -67,19 +67,11 @@ class SpectralAEConfig:
                 self.padded_frames(n_samples) // self.time_multiple)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SpectralAEConfig:
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise LatentbridgeError(f"unknown SpectralAEConfig fields: {', '.join(sorted(unknown))}")
-        values = dict(values)
-        if "spectrogram" in values:
-            values["spectrogram"] = SpectrogramConfig(**values["spectrogram"])
-        if "channels" in values:
-            values["channels"] = tuple(values["channels"])
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 def frequency_weights(n_bins: int, n_fft: int, sample_rate: int = MODEL_RATE, low_weight: float = 10.0,
@@ -176,8 +168,4 @@ TEST_CONFIGS: dict[str, SpectralAEConfig] = {
 
 def get_config(name: str) -> SpectralAEConfig:
     """The named config from CONFIGS or TEST_CONFIGS; LatentbridgeError for an unknown name."""
-    found = CONFIGS.get(name) or TEST_CONFIGS.get(name)
-    if found is None:
-        known = ", ".join([*CONFIGS, *TEST_CONFIGS])
-        raise LatentbridgeError(f"unknown spectral autoencoder config {name!r} (known: {known})")
-    return found
+    return named_config(name, "spectral autoencoder", CONFIGS, TEST_CONFIGS)

@@ -6,13 +6,13 @@ data (`with_tags`); both are saved with the config, which round-trips through JS
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
+from models.config_dicts import config_from_dict, config_to_dict, named_config
 
 POOL = 3  # strided first conv: kernel 3, stride 3; each block: conv k3 (same) -> BN -> ReLU -> max-pool 3
 
@@ -61,18 +61,11 @@ class TaggerConfig:
         return frames
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TaggerConfig:
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise LatentbridgeError(f"unknown TaggerConfig fields: {', '.join(sorted(unknown))}")
-        values = dict(values)
-        for name in ("tag_names", "block_channels"):
-            if name in values:
-                values[name] = tuple(values[name])
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 def with_tags(cfg: TaggerConfig, names: Sequence[str]) -> TaggerConfig:
@@ -99,8 +92,4 @@ TEST_CONFIGS: dict[str, TaggerConfig] = {
 
 def get_config(name: str) -> TaggerConfig:
     """The named config from CONFIGS or TEST_CONFIGS; LatentbridgeError for an unknown name."""
-    found = CONFIGS.get(name) or TEST_CONFIGS.get(name)
-    if found is None:
-        known = ", ".join([*CONFIGS, *TEST_CONFIGS])
-        raise LatentbridgeError(f"unknown tagger config {name!r} (known: {known})")
-    return found
+    return named_config(name, "tagger", CONFIGS, TEST_CONFIGS)

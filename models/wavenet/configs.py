@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from export.errors import LatentbridgeError
+from models.config_dicts import named_config
 from models.wavenet.model import WaveNetConfig
 
 # NSynth WaveNet-autoencoder decoder: 30 layers in 3 stacks of 10 (dilations 1..512), 512 residual and
@@ -56,8 +56,4 @@ TEST_CONFIGS: dict[str, WaveNetConfig] = {
 
 def get_config(name: str) -> WaveNetConfig:
     """The named config from CONFIGS or TEST_CONFIGS; LatentbridgeError for an unknown name."""
-    found = CONFIGS.get(name) or TEST_CONFIGS.get(name)
-    if found is None:
-        known = ", ".join([*CONFIGS, *TEST_CONFIGS])
-        raise LatentbridgeError(f"unknown WaveNet config {name!r} (known: {known})")
-    return found
+    return named_config(name, "WaveNet", CONFIGS, TEST_CONFIGS)

@@ -9,7 +9,6 @@ Rate 16 kHz; logits [B, 256, T].
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -19,6 +18,7 @@ from torch import nn
 
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
+from models.config_dicts import config_from_dict, config_to_dict
 from models.wavenet.layers import ConditionProjection, ResidualBlock, upsample_frames
 from models.wavenet.mu_law import CLASSES, SILENCE_CLASS
 
@@ -68,14 +68,11 @@ class WaveNetConfig:
         return (self.global_embed_dim if self.global_classes else 0) + self.global_dim
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> WaveNetConfig:
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise LatentbridgeError(f"unknown WaveNetConfig fields: {', '.join(sorted(unknown))}")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 def period_from_f0(f0_hz: torch.Tensor, max_period: int, sample_rate: int = MODEL_RATE) -> torch.Tensor:
