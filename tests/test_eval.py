@@ -107,3 +107,12 @@ def test_speech_wavenet_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert len(report["conditions"]["male"]["per_speaker"]) == 2
     assert report["data"]["female"] > report["data"]["male"] + 30.0  # espeak-ng's voices, measured by CREPE
     assert main(["eval", "wavenet", "--model", str(tmp_path / "missing"), "--data", str(speech)]) == 2
+
+
+def test_classifier_report(trained: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "classifier", "--model", str(trained["classifier"]), "--data", str(trained["notes"]),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["notes"] > 0 and 0.0 <= report["family_accuracy"] <= 1.0
+    assert set(report["family_accuracy_per_family"]) <= {"bass", "brass", "flute", "guitar", "keyboard", "mallet",
+                                                          "organ", "reed", "string", "synth_lead", "vocal"}

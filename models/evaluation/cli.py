@@ -1,4 +1,4 @@
-"""`latentbridge eval {autoencoder,wavenet,tagger}`: judge trained models on held-out data; JSON report and plots.
+"""`latentbridge eval {autoencoder,wavenet,classifier,tagger}`: judge trained models on held-out data.
 
 --model defaults to the bundled model of its kind (as do --classifier and --spectral for the autoencoder).
 """
@@ -16,6 +16,7 @@ from export.errors import LatentbridgeError
 EXAMPLES = {
     "autoencoder": "latentbridge eval autoencoder --data data/notes --json --plots runs/eval",
     "tagger": "latentbridge eval tagger --data data/clips --json --plots runs/eval",
+    "classifier": "latentbridge eval classifier --data data/notes --json",
     "wavenet": "latentbridge eval wavenet --model runs/speech --data data/speech --json",
 }
 
@@ -51,6 +52,10 @@ def _summary(report: dict[str, Any]) -> str:
         return (f"median f0 of the generated audio: female {c['female']['median_f0_hz']:.1f} Hz, male "
                 f"{c['male']['median_f0_hz']:.1f} Hz (difference {report['difference_hz']:.1f} Hz); "
                 f"data: female {d['female']:.1f} Hz, male {d['male']:.1f} Hz")
+    if "family_accuracy_per_family" in report:
+        return (f"{report['notes']} {report['split']} notes of {report['instruments']} instruments: family accuracy "
+                f"{report['family_accuracy']:.3f}, pitch accuracy {report['pitch_accuracy']:.3f}\n"
+                + "  ".join(f"{f} {a:.2f}" for f, a in report["family_accuracy_per_family"].items()))
     if "macro_roc_auc" in report:
         lines = [f"{report['clips']} {report['split']} clips: macro ROC-AUC {report['macro_roc_auc']:.3f}, "
                  f"macro PR-AUC {report['macro_pr_auc']:.3f}", f"{'tag':<16}{'ROC-AUC':>9}{'PR-AUC':>9}{'pos':>6}"]
@@ -156,6 +161,18 @@ def run_wavenet(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_classifier(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.evaluation.eval_autoencoder import classifier_report
+
+    torch.set_num_threads(args.threads)
+    report = classifier_report(_load(args.model, "classifier"), args.data, args.split, args.notes)
+    report["model"] = str(_model_path(args.model, "classifier"))
+    _write(report, args)
+    return 0
+
+
 def run_tagger(args: argparse.Namespace) -> int:
     import torch
 
@@ -210,6 +227,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     wn.add_argument("--crepe", choices=("full", "tiny"), default="full", help="CREPE model (default: full)")
     wn.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     wn.set_defaults(func=run_wavenet)
+    classifier = kinds.add_parser("classifier", help="note classifier: family and pitch accuracy",
+                                  epilog=f"Example: {EXAMPLES['classifier']}")
+    _common(classifier, "NSynth-layout dataset root (e.g. data/notes)")
+    classifier.add_argument("--notes", type=int, default=1000, help="held-out notes (default: 1000)")
+    classifier.set_defaults(func=run_classifier)
     tagger = kinds.add_parser("tagger", help="macro ROC-AUC / PR-AUC and a per-tag table",
                               epilog=f"Example: {EXAMPLES['tagger']}")
     _common(tagger, "MTAT-layout root (e.g. data/clips)")

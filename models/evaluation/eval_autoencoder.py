@@ -181,3 +181,21 @@ def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier:
     if classifier is not None:
         report["interpolation"] = interpolation_check(model, classifier, notes, original, settings)
     return report, variants, notes
+
+
+def classifier_report(classifier: NoteClassifier, data: Path, split: str = "test", notes: int = 1000,
+                      seed: int = 0) -> dict[str, Any]:
+    """Family and pitch accuracy of the note classifier on held-out notes (every velocity and pitch it covers),
+    with the family accuracy per family."""
+    cfg = classifier.cfg
+    settings = EvalSettings(split=split, notes=notes, pitches=(cfg.pitch_min, cfg.pitch_min + cfg.n_pitches - 1),
+                            velocities=(25, 50, 75, 100, 127), seed=seed)
+    chosen = eval_notes(data, settings)
+    family, pitch = classifier.predict(_load(chosen, cfg.n_samples))
+    labels = np.array([FAMILIES.index(e.instrument_family_str) for e in chosen])
+    hits = family.argmax(axis=1) == labels
+    per_family = {f: float(hits[labels == k].mean()) for k, f in enumerate(FAMILIES) if (labels == k).any()}
+    pitch_hits = pitch.argmax(axis=1) == np.array([e.pitch - cfg.pitch_min for e in chosen])
+    return {"notes": len(chosen), "instruments": len({e.instrument_str for e in chosen}), "split": split,
+            "family_accuracy": float(hits.mean()), "pitch_accuracy": float(pitch_hits.mean()),
+            "family_accuracy_per_family": per_family}
