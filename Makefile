@@ -34,7 +34,11 @@ demo: setup
 	$(VENV)/bin/latentbridge doctor
 	$(VENV)/bin/latentbridge dataset notes --out $(DEMO_DIR)/notes --limit 200 --force
 	$(VENV)/bin/latentbridge dataset plot $(DEMO_DIR)/notes --out $(DEMO_DIR)/notes.png --force
-	@echo "demo written to $(DEMO_DIR)/ (open $(DEMO_DIR)/notes.png)"
+	$(VENV)/bin/latentbridge models list
+	$(VENV)/bin/latentbridge eval autoencoder --data $(DEMO_DIR)/notes --notes 8 --crepe tiny \
+	  --plots $(DEMO_DIR)/eval --audio $(DEMO_DIR)/eval/audio --out $(DEMO_DIR)/eval/report.json --force
+	@echo "demo written to $(DEMO_DIR)/: notes.png, eval/*.png, eval/audio/*.wav (held-out notes and their"
+	@echo "reconstructions by the bundled autoencoder and the spectral baseline), eval/report.json"
 
 test: setup
 	$(PY) -m ruff check models export realtime plugin_host tests
