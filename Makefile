@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := python3-venv libportaudio2 jackd2 fluid-soundfont-gm timgm6mb-soundfont espeak-ng
+APT_PACKAGES := python3-venv python3-dev gcc libportaudio2 jackd2 fluid-soundfont-gm timgm6mb-soundfont espeak-ng
 DEMO_DIR ?= demo_out
 
 .PHONY: setup demo test lint clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py export/native/wavenet_kernel.c
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $$missing"; \

@@ -1,6 +1,11 @@
 """latentbridge: a neural audio host bridge (NSynth-style resynthesis, latent morphing, OSC)."""
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
+
+# The native WaveNet kernel (export/native/wavenet_kernel.c): plain C with OpenMP, built by pip install.
+NATIVE = Extension("export._wavenet_native", ["export/native/wavenet_kernel.c"],
+                   extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-std=c11"],
+                   extra_link_args=["-fopenmp"])
 
 setup(
     name="latentbridge",
@@ -27,5 +32,6 @@ setup(
         "PyYAML>=6.0",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10"]},
+    ext_modules=[NATIVE],
     entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
 )

@@ -142,7 +142,7 @@ def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool
             warnings.simplefilter("ignore", (UserWarning, DeprecationWarning, FutureWarning))
             torch.onnx.export(graph.module, graph.inputs, str(tmp), opset_version=OPSET, dynamo=False,
                               input_names=graph.input_names, output_names=graph.output_names,
-                              dynamic_axes=graph.dynamic_axes)
+                              dynamic_axes=graph.dynamic_axes, do_constant_folding=False)
         proto = onnx.load(str(tmp))
         for key, value in metadata.items():
             entry = proto.metadata_props.add()
