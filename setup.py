@@ -4,7 +4,7 @@ from setuptools import Extension, find_packages, setup
 
 # The native WaveNet kernel (export/native/wavenet_kernel.c): plain C with OpenMP, built by pip install.
 NATIVE = Extension("export._wavenet_native", ["export/native/wavenet_kernel.c"],
-                   extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-std=c11"],
+                   extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast", "-std=c11"],
                    extra_link_args=["-fopenmp"])
 
 setup(

@@ -125,3 +125,20 @@ def test_bad_conditioning_is_a_one_line_error(tmp_path: Path) -> None:
         kernel.generate(640, **cond)
     with pytest.raises(LatentbridgeError, match="no such model file"):
         read_weights(tmp_path / "missing.onnx")
+
+
+def test_bench_generate_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from export.cli import main
+
+    assert main(["bench", "generate", "--naive-samples", "3", "--loop-samples", "20", "--native-seconds", "0.02",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    keys = {"config", "backend", "batch", "threads", "us_per_sample", "realtime_factor_16k", "ratio_to_native"}
+    assert all(set(r) == keys for r in rows)
+    backends = {(r["backend"], r["batch"], r["threads"]) for r in rows}
+    assert {("naive", 1, 1), ("torch_queues", 1, 1), ("onnxruntime_step", 1, 1), ("native", 8, 2)} <= backends
+    assert len({r["config"] for r in rows}) == 2
+    for r in rows:
+        assert r["us_per_sample"] > 0 and r["realtime_factor_16k"] == pytest.approx(1e6 / r["us_per_sample"] / 16000)

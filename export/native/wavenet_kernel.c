@@ -97,7 +97,7 @@ typedef struct {
 
 /* One sample for a group of voices, layer by layer (each layer's weights stay in cache across the group).
    cond[g] points at voice g's frame of pre-projected conditioning [L * 2R]. */
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("arch=x86-64-v3", "default")))
 static void step_group(const Net *n, Voice *v, int count, const float *const *cond, const int *period, Work *w) {
     const int R = n->R, S = n->S;
     for (int g = 0; g < count; g++) {

@@ -1,0 +1,174 @@
+"""`latentbridge bench generate`: WaveNet generation speed, every backend measured side by side in one run.
+
+Backends: naive (the teacher-forced network re-run over the receptive field for every new sample), torch
+queue generation, an ONNX Runtime loop over the exported step graph, and the native kernel at batch 1, 4
+and 8 with 1 and 2 threads. Configs: the shipped default decoder (its weights when bundled, else the
+`ae_small` config with fresh weights; the speed does not depend on the weights) and the reference config
+(20 layers, residual 64, skip 128, 256 classes, dilations 1..512 twice). Rows: us per sample (per voice),
+audio seconds produced per wall second per voice at 16 kHz, and the ratio to the native kernel at batch 1 on
+one thread of the same config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from export.wavenet_kernel import NativeWaveNet, read_weights
+from models.exporting.onnx_export import export_checkpoint
+from models.training.checkpoint import load_model, save_checkpoint
+from models.wavenet.configs import get_config
+from models.wavenet.incremental import StepModule, init_state, step
+from models.wavenet.model import WaveNet
+
+RATE = 16000
+
+
+def _conditioning(model: WaveNet, batch: int, n: int) -> dict[str, np.ndarray]:
+    cfg = model.cfg
+    frames = -(-n // cfg.hop)
+    cond: dict[str, np.ndarray] = {}
+    if cfg.local_channels:
+        cond["local"] = np.zeros((batch, cfg.local_channels, frames), np.float32)
+    if cfg.global_classes:
+        cond["global_id"] = np.zeros(batch, np.int64)
+    if cfg.global_dim:
+        cond["global_vec"] = np.zeros((batch, cfg.global_dim), np.float32)
+    if cfg.period_input:
+        cond["period"] = np.full((batch, frames), 100, np.int64)
+    return cond
+
+
+def _row(config: str, backend: str, batch: int, threads: int, seconds: float, samples: int) -> dict[str, Any]:
+    us = seconds / samples * 1e6
+    return {"config": config, "backend": backend, "batch": batch, "threads": threads, "us_per_sample": us,
+            "realtime_factor_16k": 1e6 / us / RATE}
+
+
+@torch.no_grad()
+def _naive(model: WaveNet, n: int) -> float:
+    """Every sample from a teacher-forced pass over the last receptive-field samples (no caching; the
+    conditioning is zeros of the window's size, which costs the same as real conditioning)."""
+    rf = model.receptive_field
+    cond = {k: torch.from_numpy(v) for k, v in _conditioning(model, 1, rf).items()}
+    if "period" in cond:
+        cond["period"] = torch.full((1, rf), 100, dtype=torch.long)
+    x = torch.full((1, rf + n), 128, dtype=torch.long)
+    began = time.perf_counter()
+    for t in range(n):
+        logits = model(x[:, t: t + rf], **cond)
+        x[0, t + rf] = logits[0, :, -1].argmax()
+    return time.perf_counter() - began
+
+
+@torch.no_grad()
+def _torch_queues(model: WaveNet, n: int) -> float:
+    cond = {k: torch.from_numpy(v) for k, v in _conditioning(model, 1, n).items()}
+    state, x = init_state(model, 1), torch.full((1,), 128, dtype=torch.long)
+    began = time.perf_counter()
+    for t in range(n):
+        frame = t // model.cfg.hop
+        logits, state = step(model, x, cond["local"][:, :, frame] if "local" in cond else None,
+                             cond.get("global_id"), cond.get("global_vec"),
+                             cond["period"][:, frame] if "period" in cond else None, state)
+        x = logits.argmax(-1)
+    return time.perf_counter() - began
+
+
+def _onnx_loop(model: WaveNet, path: Path, n: int) -> float:
+    from export.onnx_model import open_model
+
+    session = open_model(path, allow_gpu=False)
+    wrapper = StepModule(model)
+    feeds = {name: t.numpy() for name, t in zip(wrapper.input_names, wrapper.example_inputs(1), strict=True)}
+    state_names = wrapper.state_names
+    began = time.perf_counter()
+    for _ in range(n):
+        out = session.run(**feeds)
+        feeds["x_prev"] = out["logits"].argmax(-1).astype(np.int64)
+        for name in state_names:
+            feeds[name] = out[f"{name}_out"]
+    return time.perf_counter() - began
+
+
+def _native(path: Path, model: WaveNet, batch: int, threads: int, n: int) -> float:
+    kernel = NativeWaveNet(read_weights(path), batch=batch)
+    cond = _conditioning(model, batch, n)
+    began = time.perf_counter()
+    kernel.generate(n, temperature=1.0, threads=threads, **cond)
+    return time.perf_counter() - began
+
+
+def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loop_samples: int,
+                 native_seconds: float) -> list[dict[str, Any]]:
+    torch.set_num_threads(1)
+    save_checkpoint(work / label / "checkpoint.pt", "wavenet", model, None, 0, 0)
+    (row,) = export_checkpoint(work / label, work / "onnx", label, force=True)
+    path = Path(row["path"])
+    rows = [_row(label, "naive", 1, 1, _naive(model, naive_samples), naive_samples),
+            _row(label, "torch_queues", 1, 1, _torch_queues(model, loop_samples), loop_samples),
+            _row(label, "onnxruntime_step", 1, 1, _onnx_loop(model, path, loop_samples), loop_samples)]
+    n = int(native_seconds * RATE)
+    for batch in (1, 4, 8):
+        for threads in (1, 2):
+            if threads > batch:
+                continue
+            seconds = _native(path, model, batch, threads, n)
+            rows.append(_row(label, "native", batch, threads, seconds, n))
+    base = next(r for r in rows if r["backend"] == "native" and r["batch"] == 1 and r["threads"] == 1)
+    for r in rows:
+        r["ratio_to_native"] = r["us_per_sample"] / base["us_per_sample"]
+    return rows
+
+
+def default_decoder() -> tuple[str, WaveNet]:
+    """The bundled note WaveNet when one ships, else `ae_small` with fresh weights."""
+    from export.bundled import bundled_models
+
+    for bundled in bundled_models():
+        if bundled.kind == "wavenet" and bundled.card.get("config_name") == "ae_small" and bundled.path.is_file():
+            model, _ = load_model(bundled.path, "wavenet")
+            return f"default ({bundled.name})", model
+    torch.manual_seed(0)
+    return "default (ae_small)", WaveNet(get_config("ae_small")).eval()
+
+
+def run(args: argparse.Namespace) -> int:
+    torch.manual_seed(0)
+    configs = [default_decoder(), ("reference_20L_r64_s128", WaveNet(get_config("reference_bench")).eval())]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, model in configs:
+            name = label.split(" ")[0]
+            rows += [{**r, "config": label} for r in bench_config(name, model.eval(), Path(tmp), args.naive_samples,
+                                                                  args.loop_samples, args.native_seconds)]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"{'config':<26}{'backend':<18}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
+              f"{'vs native':>10}")
+        for r in rows:
+            print(f"{r['config']:<26}{r['backend']:<18}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
+                  f"{r['realtime_factor_16k']:>11.2f}{r['ratio_to_native']:>10.1f}")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="speed benchmarks (ratios measured side by side)",
+                                   description="Speed benchmarks; every number of a run is measured in that run.")
+    kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    gen = kinds.add_parser("generate", help="WaveNet generation: naive, torch, ONNX Runtime, native kernel",
+                           epilog="Example: latentbridge bench generate --json")
+    gen.add_argument("--naive-samples", type=int, default=200, help="samples for the naive backend (default 200)")
+    gen.add_argument("--loop-samples", type=int, default=2000,
+                     help="samples for the torch and ONNX Runtime step loops (default 2000)")
+    gen.add_argument("--native-seconds", type=float, default=1.0, help="seconds per native run (default 1)")
+    gen.add_argument("--json", action="store_true", help="print the rows as JSON")
+    gen.set_defaults(func=run)
