@@ -20,7 +20,7 @@ TINY = {"tagger": ("models.tagger.configs", "tiny"), "classifier": ("models.clas
         "spectral": ("models.spectral.model", "tiny"), "wavenet": ("models.wavenet.configs", "tiny_all"),
         "autoencoder": ("models.autoencoder.configs", "tiny")}
 GRAPHS = {"tagger": ["tagger"], "classifier": ["classifier"], "spectral": ["spectral_encoder", "spectral_decoder"],
-          "wavenet": ["wavenet_step"], "autoencoder": ["encoder"]}
+          "wavenet": ["wavenet_step"], "autoencoder": ["encoder", "decoder"]}
 
 
 def _checkpoint(kind: str, directory: Path) -> tuple[Path, torch.nn.Module]:
@@ -87,3 +87,29 @@ def test_bad_model_files_are_one_line_errors(tmp_path: Path) -> None:
         open_model(foreign)
     with pytest.raises(LatentbridgeError, match="a tagger model, not a wavenet one"):
         open_model(good, kind="wavenet")
+
+
+def test_onnx_harmonic_decoder_streams_in_blocks_like_one_call(tmp_path: Path) -> None:
+    run, model = _checkpoint("autoencoder", tmp_path)
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 0
+    decoder = open_model(tmp_path / "onnx" / "autoencoder.decoder.onnx", kind="autoencoder", graph="decoder")
+    rng = np.random.default_rng(4)
+    batch, frames = 2, 12
+    controls = {"z": rng.standard_normal((batch, frames, model.cfg.encoder.z_dim)).astype(np.float32),
+                "f0": rng.uniform(80, 600, (batch, frames)).astype(np.float32),
+                "periodicity": rng.uniform(0, 1, (batch, frames)).astype(np.float32),
+                "loudness": rng.uniform(-60, -10, (batch, frames)).astype(np.float32)}
+    hidden, synth = model.init_decoder_state(batch)
+    state = {"hidden": hidden.numpy(), **{n: t.numpy() for n, t in zip(
+        ("phase", "f0_prev", "amp_prev", "noise_prev", "position"), synth, strict=True)}}
+    whole = decoder.run(**controls, **state)["audio"]
+    with torch.no_grad():
+        expected, _ = model.decode(*(torch.from_numpy(controls[k]) for k in ("z", "f0", "periodicity", "loudness")))
+    np.testing.assert_allclose(whole, expected.numpy(), atol=1e-4)
+    pieces, current = [], dict(state)
+    for lo, hi in ((0, 5), (5, 6), (6, 12)):
+        out = decoder.run(**{k: v[:, lo:hi] for k, v in controls.items()}, **current)
+        pieces.append(out["audio"])
+        current = {n: out[f"{n}_out"] for n in state}
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=1e-5)
+    assert whole.shape == (batch, frames * model.cfg.frame_hop) and np.abs(whole).max() > 0

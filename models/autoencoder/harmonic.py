@@ -105,7 +105,9 @@ class HarmonicNoiseSynth(nn.Module):
             audible = f0_up.reshape(batch, frames, self.hop, 1) * k < self.sample_rate / 2
             sines = torch.sin(per_harmonic).masked_fill_(~audible, 0.0)
             offsets = torch.arange(length, device=f0.device)
-            if bool((position == position[0]).all()):  # one table read shared by the whole batch
+            # one table read shared by the whole batch when the voices are in step (an export traces the general
+            # per-voice read)
+            if not torch.jit.is_tracing() and bool((position == position[0]).all()):
                 index = torch.remainder(position[:1, None] + offsets, self.table)
             else:
                 index = torch.remainder(position[:, None] + offsets, self.table)

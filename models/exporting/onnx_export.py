@@ -6,7 +6,10 @@ Graphs per kind (file `<name>.<graph>.onnx`):
 - spectral: `spectral_encoder` logmag [B, F, frames] -> z, `spectral_decoder` z -> logmag (Griffin-Lim is
   applied by the runtime).
 - wavenet: `wavenet_step` one sample with every layer's queue (and the period history) as state in and out.
-- autoencoder: `encoder` audio [B, T] -> z [B, 16, T // 512] (offline; the streaming graphs follow).
+- autoencoder: `encoder` audio [B, T] -> z [B, 16, T // 512] (offline); `decoder`, the harmonic-plus-noise
+  decoder as a streaming graph: z per control frame [B, F, 16], f0 / periodicity / loudness [B, F] and the
+  state (GRU hidden [1, B, H], phase [B] float64, previous f0 / harmonic / noise frame, noise position [B])
+  -> audio [B, F * 128] and the new state; any F per call, block-wise output equal to one call.
 Metadata: see `export.onnx_model`. Written atomically; parity with torch is checked on export.
 """
 
@@ -76,6 +79,22 @@ class _Method(nn.Module):
         return out[0] if isinstance(out, tuple) else out
 
 
+class _Decoder(nn.Module):
+    """The harmonic-plus-noise decoder as a streaming graph: frames + state in, audio + state out."""
+
+    STATE = ("hidden", "phase", "f0_prev", "amp_prev", "noise_prev", "position")
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor, f0: torch.Tensor, periodicity: torch.Tensor, loudness: torch.Tensor,
+                *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hidden, *synth = state
+        audio, (hidden, synth_state) = self.model.decode(z, f0, periodicity, loudness, (hidden, tuple(synth)))
+        return (audio, hidden, *synth_state)
+
+
 def _batch_axes(names: list[str], extra: dict[str, dict[int, str]] | None = None) -> dict[str, dict[int, str]]:
     axes = {n: {0: "batch"} for n in names}
     for name, more in (extra or {}).items():
@@ -109,9 +128,20 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
                       _batch_axes(names), cfg.hop)]
     if kind == "autoencoder":
         audio = torch.zeros(1, 4 * cfg.encoder.hop)
+        hidden, synth = model.init_decoder_state(1)
+        frames = 4
+        controls = (torch.zeros(1, frames, cfg.encoder.z_dim), torch.full((1, frames), 220.0),
+                    torch.ones(1, frames), torch.full((1, frames), -30.0))
+        inputs = ["z", "f0", "periodicity", "loudness", *_Decoder.STATE]
+        outputs = ["audio", *(f"{n}_out" for n in _Decoder.STATE)]
+        per_frame = {n: {1: "frames"} for n in ("z", "f0", "periodicity", "loudness")}
+        axes = _batch_axes(inputs + outputs, {**per_frame, "audio": {1: "samples"}})
+        axes["hidden"], axes["hidden_out"] = {1: "batch"}, {1: "batch"}
         return [Graph("encoder", _Method(model, "encode"), (audio,), ["audio"], ["z"],
                       _batch_axes(["audio", "z"], {"audio": {1: "samples"}, "z": {2: "frames"}}),
-                      cfg.encoder.hop)]
+                      cfg.encoder.hop),
+                Graph("decoder", _Decoder(model), (*controls, hidden, *synth), inputs, outputs, axes,
+                      cfg.frame_hop)]
     raise LatentbridgeError(f"no ONNX export for model kind {kind!r}")
 
 
@@ -120,15 +150,21 @@ def _probe_inputs(graph: Graph, batch: int = 2, seed: int = 0) -> tuple[torch.Te
     g = torch.Generator().manual_seed(seed)
     probes = []
     for name, example in zip(graph.input_names, graph.inputs, strict=True):
-        shape = (batch, *example.shape[1:])
+        shape = (example.shape[0], batch, *example.shape[2:]) if name == "hidden" else (batch, *example.shape[1:])
         if example.dtype == torch.long:
-            high = CLASSES if name in ("x_prev", "history") else 2
+            high = CLASSES if name in ("x_prev", "history") else (1000 if name == "position" else 2)
             probes.append(torch.randint(0, high, shape, generator=g) if name != "period" else
                           torch.full(shape, 50, dtype=torch.long))
         elif name == "audio":
             probes.append(0.3 * torch.randn(shape, generator=g).clamp(-3, 3))
+        elif name in ("f0", "f0_prev"):
+            probes.append(50.0 + 400.0 * torch.rand(shape, generator=g))
+        elif name == "loudness":
+            probes.append(-60.0 + 50.0 * torch.rand(shape, generator=g))
+        elif name in ("logmag", "periodicity", "amp_prev", "noise_prev"):
+            probes.append(torch.rand(shape, generator=g, dtype=example.dtype) * (0.05 if "prev" in name else 1.0))
         else:
-            probes.append(torch.rand(shape, generator=g) if name == "logmag" else torch.randn(shape, generator=g))
+            probes.append(torch.randn(shape, generator=g, dtype=example.dtype))
     return tuple(probes)
 
 
@@ -138,8 +174,8 @@ def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool
 
     graph.module.eval()
     with atomic_output(path, force=force) as tmp:
-        with warnings.catch_warnings():  # the TorchScript exporter's deprecation and folding notices
-            warnings.simplefilter("ignore", (UserWarning, DeprecationWarning, FutureWarning))
+        with warnings.catch_warnings():  # TorchScript exporter notices; shape checks are traced as constants
+            warnings.simplefilter("ignore", (UserWarning, DeprecationWarning, FutureWarning, torch.jit.TracerWarning))
             torch.onnx.export(graph.module, graph.inputs, str(tmp), opset_version=OPSET, dynamo=False,
                               input_names=graph.input_names, output_names=graph.output_names,
                               dynamic_axes=graph.dynamic_axes, do_constant_folding=False)
