@@ -20,7 +20,7 @@ TINY = {"tagger": ("models.tagger.configs", "tiny"), "classifier": ("models.clas
         "spectral": ("models.spectral.model", "tiny"), "wavenet": ("models.wavenet.configs", "tiny_all"),
         "autoencoder": ("models.autoencoder.configs", "tiny")}
 GRAPHS = {"tagger": ["tagger"], "classifier": ["classifier"], "spectral": ["spectral_encoder", "spectral_decoder"],
-          "wavenet": ["wavenet_step"], "autoencoder": ["encoder", "decoder"]}
+          "wavenet": ["wavenet_step"], "autoencoder": ["encoder", "encoder_stream", "decoder"]}
 
 
 def _checkpoint(kind: str, directory: Path) -> tuple[Path, torch.nn.Module]:
@@ -113,3 +113,25 @@ def test_onnx_harmonic_decoder_streams_in_blocks_like_one_call(tmp_path: Path) -
         current = {n: out[f"{n}_out"] for n in state}
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=1e-5)
     assert whole.shape == (batch, frames * model.cfg.frame_hop) and np.abs(whole).max() > 0
+
+
+def test_onnx_streaming_encoder_in_blocks_equals_the_offline_encoder(tmp_path: Path) -> None:
+    run, model = _checkpoint("autoencoder", tmp_path)
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 0
+    stream = open_model(tmp_path / "onnx" / "autoencoder.encoder_stream.onnx", graph="encoder_stream")
+    cfg = model.cfg
+    audio = np.random.default_rng(5).uniform(-0.5, 0.5, (2, 12 * cfg.encoder.hop)).astype(np.float32)
+    with torch.no_grad():
+        expected = model.encode(torch.from_numpy(audio))[0].numpy()
+    names = [n for n in stream.input_names if n != "audio"]
+    state = {n: np.zeros((2, *stream.session.get_inputs()[i + 1].shape[1:]), np.float32)
+             for i, n in enumerate(names)}
+    steps, start = [], 0
+    for blocks in (1, 3, 4, 2, 38):  # control frames per call (128 samples each): 48 frames = 12 latents
+        out = stream.run(audio=audio[:, start: start + blocks * cfg.frame_hop], **state)
+        steps.append(out["steps"])
+        state = {n: out[f"{n}_out"] for n in names}
+        start += blocks * cfg.frame_hop
+    per_step = np.concatenate(steps, axis=2)
+    pooled = per_step.reshape(2, per_step.shape[1], -1, cfg.frames_per_z).mean(-1)
+    np.testing.assert_allclose(pooled, expected, atol=1e-4)

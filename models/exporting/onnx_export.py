@@ -6,10 +6,12 @@ Graphs per kind (file `<name>.<graph>.onnx`):
 - spectral: `spectral_encoder` logmag [B, F, frames] -> z, `spectral_decoder` z -> logmag (Griffin-Lim is
   applied by the runtime).
 - wavenet: `wavenet_step` one sample with every layer's queue (and the period history) as state in and out.
-- autoencoder: `encoder` audio [B, T] -> z [B, 16, T // 512] (offline); `decoder`, the harmonic-plus-noise
-  decoder as a streaming graph: z per control frame [B, F, 16], f0 / periodicity / loudness [B, F] and the
-  state (GRU hidden [1, B, H], phase [B] float64, previous f0 / harmonic / noise frame, noise position [B])
-  -> audio [B, F * 128] and the new state; any F per call, block-wise output equal to one call.
+- autoencoder: `encoder` audio [B, T] -> z [B, 16, T // 512] (offline); `encoder_stream` (causal encoders):
+  an audio block + the input buffer and conv caches -> the bottleneck output per encoder step and the new
+  state (the runtime averages every `encoder.hop / frame_hop` steps, or 512 samples, into one z); `decoder`:
+  the harmonic-plus-noise decoder as a streaming graph, z per control frame [B, F, 16], f0 / periodicity /
+  loudness [B, F] and the state (GRU hidden [1, B, H], phase [B] float64, previous f0 / harmonic / noise
+  frame, noise position [B]) -> audio [B, F * 128] and the new state; block-wise output equals one call.
 Metadata: see `export.onnx_model`. Written atomically; parity with torch is checked on export.
 """
 
@@ -95,6 +97,40 @@ class _Decoder(nn.Module):
         return (audio, hidden, *synth_state)
 
 
+class _EncoderStream(nn.Module):
+    """The causal encoder as a streaming graph: a block of audio (a multiple of the control hop for the
+    log-mel front end) + the input buffer and every non-empty conv cache -> the bottleneck output of each
+    new encoder step [B, Z, steps] (the runtime averages groups of `pool` steps into one z) + the new state."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+        self.initial = self.encoder.init_state(1)
+        self.keep = [i for i, t in enumerate(self.initial[:-1]) if t.shape[-1] > 0]  # zero-width: not passed
+
+    @property
+    def state_names(self) -> list[str]:
+        return ["buffer" if i == 0 else f"cache_{i - 1}" for i in self.keep]
+
+    def forward(self, audio: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        enc = self.encoder
+        full = [t.expand(audio.shape[0], *t.shape[1:]) for t in self.initial[:-1]]
+        for i, t in zip(self.keep, state, strict=True):
+            full[i] = t
+        buffer, caches = torch.cat([full[0], audio], dim=-1), full[1:]
+        if enc.logmel is not None:
+            x = enc.logmel.frames(buffer)
+            buffer = buffer[:, buffer.shape[-1] - (enc.logmel.n_fft - enc.logmel.hop):]
+        else:
+            x, buffer = buffer.unsqueeze(1), buffer[:, :0]
+        h, cache = enc.input.stream(x, caches[0])
+        new = [buffer, cache]
+        for layer, c in zip(enc.residual_layers(), caches[1:], strict=True):
+            h, c = layer.stream(h, c)
+            new.append(c)
+        return (enc.bottleneck(h), *(new[i] for i in self.keep))
+
+
 def _batch_axes(names: list[str], extra: dict[str, dict[int, str]] | None = None) -> dict[str, dict[int, str]]:
     axes = {n: {0: "batch"} for n in names}
     for name, more in (extra or {}).items():
@@ -137,11 +173,20 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
         per_frame = {n: {1: "frames"} for n in ("z", "f0", "periodicity", "loudness")}
         axes = _batch_axes(inputs + outputs, {**per_frame, "audio": {1: "samples"}})
         axes["hidden"], axes["hidden_out"] = {1: "batch"}, {1: "batch"}
-        return [Graph("encoder", _Method(model, "encode"), (audio,), ["audio"], ["z"],
-                      _batch_axes(["audio", "z"], {"audio": {1: "samples"}, "z": {2: "frames"}}),
-                      cfg.encoder.hop),
-                Graph("decoder", _Decoder(model), (*controls, hidden, *synth), inputs, outputs, axes,
-                      cfg.frame_hop)]
+        graphs_ = [Graph("encoder", _Method(model, "encode"), (audio,), ["audio"], ["z"],
+                         _batch_axes(["audio", "z"], {"audio": {1: "samples"}, "z": {2: "frames"}}),
+                         cfg.encoder.hop)]
+        if cfg.encoder.causal:
+            stream = _EncoderStream(model)
+            names = stream.state_names
+            state = [stream.initial[0]] + stream.initial[1:-1]
+            example = (torch.zeros(1, 2 * cfg.frame_hop), *(state[i] for i in stream.keep))
+            stream_axes = _batch_axes(["audio", "steps", *names, *(f"{n}_out" for n in names)],
+                                      {"audio": {1: "samples"}, "steps": {2: "steps"}})
+            graphs_.append(Graph("encoder_stream", stream, example, ["audio", *names],
+                                 ["steps", *(f"{n}_out" for n in names)], stream_axes, cfg.encoder.hop))
+        return [*graphs_, Graph("decoder", _Decoder(model), (*controls, hidden, *synth), inputs, outputs, axes,
+                                cfg.frame_hop)]
     raise LatentbridgeError(f"no ONNX export for model kind {kind!r}")
 
 
