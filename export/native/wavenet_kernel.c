@@ -78,15 +78,35 @@ static inline double next_uniform(uint64_t *s) { /* splitmix64 -> [0, 1) */
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* y[rows] += W x with W stored input-major (Wt[c][r]), so the inner loop runs over contiguous outputs and
-   vectorises without horizontal sums. */
+/* y[r0 .. r0 + B) += W x for one block of B outputs; B is a compile-time constant, so the accumulators stay in
+   vector registers across the whole input loop (no load / store of y per input). */
+#define BLOCK_KERNEL(B)                                                                                   \
+    static inline void block_##B(const float *restrict Wt, const float *restrict x, float *restrict y,    \
+                                 int rows, int cols) {                                                    \
+        float acc[B];                                                                                     \
+        for (int r = 0; r < B; r++) acc[r] = y[r];                                                        \
+        for (int c = 0; c < cols; c++) {                                                                  \
+            const float xc = x[c];                                                                        \
+            const float *restrict w = Wt + (size_t)c * rows;                                              \
+            for (int r = 0; r < B; r++) acc[r] += xc * w[r];                                              \
+        }                                                                                                 \
+        for (int r = 0; r < B; r++) y[r] = acc[r];                                                        \
+    }
+BLOCK_KERNEL(64)
+BLOCK_KERNEL(32)
+BLOCK_KERNEL(8)
+
+/* y[rows] += W x with W stored input-major (Wt[c][r]): blocks of 64 outputs, then 32, 8, single ones. */
 static inline void matvec_add(const float *restrict Wt, const float *restrict x, float *restrict y, int rows,
                               int cols) {
-    for (int c = 0; c < cols; c++) {
-        const float xc = x[c];
-        const float *restrict w = Wt + (size_t)c * rows;
-#pragma omp simd
-        for (int r = 0; r < rows; r++) y[r] += xc * w[r];
+    int r = 0;
+    for (; r + 64 <= rows; r += 64) block_64(Wt + r, x, y + r, rows, cols);
+    for (; r + 32 <= rows; r += 32) block_32(Wt + r, x, y + r, rows, cols);
+    for (; r + 8 <= rows; r += 8) block_8(Wt + r, x, y + r, rows, cols);
+    for (; r < rows; r++) {
+        float acc = y[r];
+        for (int c = 0; c < cols; c++) acc += x[c] * Wt[(size_t)c * rows + r];
+        y[r] = acc;
     }
 }
 
