@@ -88,6 +88,9 @@ def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator
     tmp = Path(tmp_name)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; outputs get the usual permissions
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -20,7 +20,19 @@ from export.audio_io import atomic_output
 from export.bundled import BUNDLED_DIR, bundled_models
 from export.errors import LatentbridgeError
 
+LOCAL_PATHS = ("plots", "audio", "model", "models")  # eval-report entries naming files of the training machine
 CHECKPOINT_FORMAT_VERSION = 2  # models.training.checkpoint.VERSION (read here without importing torch)
+
+
+def _headline(metrics: dict) -> str:
+    """The card's numbers in one line: scalar metrics, and the reconstruction's value of per-variant ones."""
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, dict) and isinstance(value.get("reconstruction"), float):
+            parts.append(f"{key} {value['reconstruction']:.3f}")
+        elif isinstance(value, float):
+            parts.append(f"{key} {value:.3f}")
+    return ", ".join(parts)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -34,9 +46,7 @@ def run_list(args: argparse.Namespace) -> int:
         print("no bundled models")
     for row in rows:
         size = "missing file" if row["bytes"] is None else f"{row['bytes'] / 1e6:.1f} MB"
-        headline = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                             for k, v in row["metrics"].items() if not isinstance(v, dict))
-        print(f"{row['name']:<18}{row['kind']:<13}{row['format']:<18}{size:>10}  {headline}")
+        print(f"{row['name']:<20}{row['kind']:<13}{row['format']:<18}{size:>10}  {_headline(row['metrics'])}")
     return 0
 
 
@@ -67,6 +77,7 @@ def run_bundle(args: argparse.Namespace) -> int:
             metrics = json.loads(Path(args.eval).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise LatentbridgeError(f"{args.eval}: cannot read the eval JSON ({exc})") from exc
+        metrics = {k: v for k, v in metrics.items() if k not in LOCAL_PATHS}
     out = Path(args.dir)
     card = {"name": args.name, "kind": config["kind"], "format": "torch-checkpoint",
             "format_version": CHECKPOINT_FORMAT_VERSION, "file": f"{args.name}.pt", "log": f"{args.name}.log.csv",

@@ -116,3 +116,19 @@ def test_classifier_report(trained: dict[str, Path], capsys: pytest.CaptureFixtu
     assert report["notes"] > 0 and 0.0 <= report["family_accuracy"] <= 1.0
     assert set(report["family_accuracy_per_family"]) <= {"bass", "brass", "flute", "guitar", "keyboard", "mallet",
                                                           "organ", "reed", "string", "synth_lead", "vocal"}
+
+
+def test_models_bundle_writes_a_model_card(trained: dict[str, Path], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps({"family_accuracy": 0.5, "plots": ["/somewhere/a.png"]}))
+    args = ["models", "bundle", str(trained["classifier"]), "--name", "judge", "--config-name", "tiny",
+            "--data-command", "latentbridge dataset notes --out data/notes", "--train-command", "latentbridge train",
+            "--eval", str(report), "--dir", str(tmp_path / "bundled")]
+    assert main(args) == 0
+    card = json.loads((tmp_path / "bundled" / "judge.json").read_text())
+    assert card["kind"] == "classifier" and card["steps"] == 4 and card["file"] == "judge.pt"
+    assert card["metrics"] == {"family_accuracy": 0.5}  # paths of the training machine are left out
+    assert (tmp_path / "bundled" / "judge.pt").stat().st_size > 0
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert main([*args[:2], str(tmp_path), *args[3:], "--force"]) == 2  # not a training run
