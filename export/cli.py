@@ -21,7 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "models.training.cli",
     "models.evaluation.cli",
     "models.exporting.cli",
-    "models.exporting.bench",
+    "models.exporting.bench_cli",
 )
 
 

@@ -11,8 +11,6 @@ one thread of the same config.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -140,35 +138,14 @@ def default_decoder() -> tuple[str, WaveNet]:
     return "default (ae_small)", WaveNet(get_config("ae_small")).eval()
 
 
-def run(args: argparse.Namespace) -> int:
+def bench_generate(naive_samples: int, loop_samples: int, native_seconds: float) -> list[dict[str, Any]]:
+    """Every row of the benchmark (see the module docstring)."""
     torch.manual_seed(0)
     configs = [default_decoder(), ("reference_20L_r64_s128", WaveNet(get_config("reference_bench")).eval())]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, model in configs:
             name = label.split(" ")[0]
-            rows += [{**r, "config": label} for r in bench_config(name, model.eval(), Path(tmp), args.naive_samples,
-                                                                  args.loop_samples, args.native_seconds)]
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(f"{'config':<26}{'backend':<18}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
-              f"{'vs native':>10}")
-        for r in rows:
-            print(f"{r['config']:<26}{r['backend']:<18}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
-                  f"{r['realtime_factor_16k']:>11.2f}{r['ratio_to_native']:>10.1f}")
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="speed benchmarks (ratios measured side by side)",
-                                   description="Speed benchmarks; every number of a run is measured in that run.")
-    kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    gen = kinds.add_parser("generate", help="WaveNet generation: naive, torch, ONNX Runtime, native kernel",
-                           epilog="Example: latentbridge bench generate --json")
-    gen.add_argument("--naive-samples", type=int, default=200, help="samples for the naive backend (default 200)")
-    gen.add_argument("--loop-samples", type=int, default=2000,
-                     help="samples for the torch and ONNX Runtime step loops (default 2000)")
-    gen.add_argument("--native-seconds", type=float, default=1.0, help="seconds per native run (default 1)")
-    gen.add_argument("--json", action="store_true", help="print the rows as JSON")
-    gen.set_defaults(func=run)
+            rows += [{**r, "config": label} for r in bench_config(name, model.eval(), Path(tmp), naive_samples,
+                                                                  loop_samples, native_seconds)]
+    return rows

@@ -1,0 +1,35 @@
+"""`latentbridge bench generate`: the command line of `models.exporting.bench` (torch imported only when run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.exporting.bench import bench_generate
+
+    rows = bench_generate(args.naive_samples, args.loop_samples, args.native_seconds)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"{'config':<26}{'backend':<18}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
+              f"{'vs native':>10}")
+        for r in rows:
+            print(f"{r['config']:<26}{r['backend']:<18}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
+                  f"{r['realtime_factor_16k']:>11.2f}{r['ratio_to_native']:>10.1f}")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="speed benchmarks (ratios measured side by side)",
+                                   description="Speed benchmarks; every number of a run is measured in that run.")
+    kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    gen = kinds.add_parser("generate", help="WaveNet generation: naive, torch, ONNX Runtime, native kernel",
+                           epilog="Example: latentbridge bench generate --json")
+    gen.add_argument("--naive-samples", type=int, default=200, help="samples for the naive backend (default 200)")
+    gen.add_argument("--loop-samples", type=int, default=2000,
+                     help="samples for the torch and ONNX Runtime step loops (default 2000)")
+    gen.add_argument("--native-seconds", type=float, default=1.0, help="seconds per native run (default 1)")
+    gen.add_argument("--json", action="store_true", help="print the rows as JSON")
+    gen.set_defaults(func=run)
