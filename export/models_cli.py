@@ -24,12 +24,12 @@ LOCAL_PATHS = ("plots", "audio", "model", "models")  # eval-report entries namin
 CHECKPOINT_FORMAT_VERSION = 2  # models.training.checkpoint.VERSION (read here without importing torch)
 
 
-def _headline(metrics: dict) -> str:
-    """The card's numbers in one line: scalar metrics, and the reconstruction's value of per-variant ones."""
+def _headline(metrics: dict, variant: str) -> str:
+    """The card's numbers in one line: scalar metrics, and `variant`'s value of per-decoder ones."""
     parts = []
     for key, value in metrics.items():
-        if isinstance(value, dict) and isinstance(value.get("reconstruction"), float):
-            parts.append(f"{key} {value['reconstruction']:.3f}")
+        if isinstance(value, dict) and isinstance(value.get(variant), float):
+            parts.append(f"{key} {value[variant]:.3f}")
         elif isinstance(value, float):
             parts.append(f"{key} {value:.3f}")
     return ", ".join(parts)
@@ -46,7 +46,8 @@ def run_list(args: argparse.Namespace) -> int:
         print("no bundled models")
     for row in rows:
         size = "missing file" if row["bytes"] is None else f"{row['bytes'] / 1e6:.1f} MB"
-        print(f"{row['name']:<20}{row['kind']:<13}{row['format']:<18}{size:>10}  {_headline(row['metrics'])}")
+        variant = "wavenet" if row["kind"] == "wavenet" else "reconstruction"
+        print(f"{row['name']:<20}{row['kind']:<13}{row['format']:<18}{size:>10}  {_headline(row['metrics'], variant)}")
     return 0
 
 
