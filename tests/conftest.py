@@ -1,4 +1,4 @@
-"""Shared fixtures: a real JACK server (`jackd -d dummy`) for engine and audio-server tests."""
+"""Shared fixtures: a real JACK server (`jackd -d dummy`) for engine and audio-server tests; one torch thread."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import torch
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,12 @@ def jack_server() -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny training loops: on a shared 2-core machine a second torch thread only adds waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

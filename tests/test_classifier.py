@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +23,6 @@ from models.spectral.features import (
 )
 
 ALL = {**TEST_CONFIGS, **CONFIGS}
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny training loops: on a shared 2-core machine a second torch thread only adds waiting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def build(cfg: ClassifierConfig, seed: int = 0) -> NoteClassifier:

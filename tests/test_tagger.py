@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,15 +15,6 @@ from models.metrics import roc_auc
 from models.tagger import CONFIGS, TEST_CONFIGS, SampleCNN, TaggerConfig, get_config, window_starts, with_tags
 
 ALL = {**TEST_CONFIGS, **CONFIGS}
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny training loops: on a shared 2-core machine a second torch thread only adds waiting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def build(cfg: TaggerConfig, seed: int = 0) -> SampleCNN:
