@@ -19,6 +19,7 @@ from export.progress import bar
 from models.autoencoder.model import Autoencoder
 from models.data.vctk_reader import VCTKDataset
 from models.judges.crepe import crepe_pitch
+from models.training.train_wavenet import note_local_conditioning
 from models.wavenet import mu_law
 from models.wavenet.incremental import generate
 from models.wavenet.model import WaveNet, period_from_f0
@@ -81,10 +82,8 @@ def note_reconstructions(model: WaveNet, autoencoder: Autoencoder, audio: np.nda
     hop = ae.cfg.encoder.hop
     x = torch.from_numpy(audio[:, : audio.shape[1] // hop * hop])
     f0, periodicity, loudness = ae.compute_controls(x)
-    z, _ = ae.encode(x)
-    frames = f0.shape[1]
-    local = torch.cat([ae.align_z(z, frames), ae.control_features(f0, periodicity, loudness)], dim=-1)
+    local = note_local_conditioning(ae, x, f0, periodicity, loudness)
     period = period_from_f0(ae.clamp_f0(f0), model.cfg.max_period, model.cfg.sample_rate)
-    classes = generate(model, frames * model.cfg.hop, local=local.transpose(1, 2), period=period,
-                       temperature=temperature, seed=seed)
+    classes = generate(model, f0.shape[1] * model.cfg.hop, local=local, period=period, temperature=temperature,
+                       seed=seed)
     return mu_law.decode(classes).numpy()

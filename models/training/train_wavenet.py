@@ -36,6 +36,16 @@ def _check_crop(crop: int, batch: int, hop: int) -> None:
         raise LatentbridgeError(f"--crop {crop} must be a positive multiple of the conditioning hop {hop}")
 
 
+@torch.no_grad()
+def note_local_conditioning(autoencoder: Autoencoder, audio: torch.Tensor, f0: torch.Tensor,
+                            periodicity: torch.Tensor, loudness: torch.Tensor) -> torch.Tensor:
+    """The note WaveNet's local conditioning [B, z + 3, F]: the frozen encoder's z aligned per control frame
+    and the autoencoder's control features, from audio [B, T] and its controls [B, F]."""
+    z, _ = autoencoder.encode(audio)
+    features = autoencoder.control_features(f0, periodicity, loudness)
+    return torch.cat([autoencoder.align_z(z, f0.shape[1]), features], dim=-1).transpose(1, 2)
+
+
 def _cross_entropy(net: nn.Module, audio: torch.Tensor, **conditioning: torch.Tensor | None) -> torch.Tensor:
     classes = mu_law.encode(audio)
     logits = net(classes, **conditioning)
@@ -77,12 +87,9 @@ class NoteWaveNetTask:
     def conditioning(self, audio: torch.Tensor, f0: torch.Tensor, periodicity: torch.Tensor,
                      loudness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(local [B, z + 3, F], period [B, T]) from audio [B, T] and its controls [B, F]."""
-        ae = self.autoencoder
-        z, _ = ae.encode(audio)
-        frames = f0.shape[1]
-        local = torch.cat([ae.align_z(z, frames), ae.control_features(f0, periodicity, loudness)], dim=-1)
-        period = period_per_sample(ae.clamp_f0(f0), self.cfg.hop, audio.shape[1], self.cfg.max_period)
-        return local.transpose(1, 2), period
+        local = note_local_conditioning(self.autoencoder, audio, f0, periodicity, loudness)
+        period = period_per_sample(self.autoencoder.clamp_f0(f0), self.cfg.hop, audio.shape[1], self.cfg.max_period)
+        return local, period
 
     def loss(self, net: nn.Module, step: int, rank: int, world: int, device: torch.device) -> torch.Tensor:
         assert self.cache is not None, "prepare() first"
