@@ -1,4 +1,7 @@
-"""Sample-level CNN music tagger (Lee et al. 2017): raw 16 kHz audio windows -> multi-label tag logits.
+"""Raw-audio CNN music tagger: 16 kHz audio windows -> multi-label tag logits.
+
+Front end by config: sample-level strided conv (Lee et al. 2017) or a learnable log filterbank
+(`filterbank.py`); then 3-tap conv blocks with max-pool 3, global max+mean pooling and a dense head.
 
 forward: audio [B, n_samples] (float32, [-1, 1]) -> logits [B, n_tags]; `predict_proba` applies the sigmoid.
 `predict_clip` tags a clip of any length (numpy [T] -> numpy [n_tags]) by averaging window probabilities.
@@ -13,6 +16,7 @@ from torch import Tensor, nn
 
 from export.errors import LatentbridgeError
 from models.tagger.configs import POOL, TaggerConfig
+from models.tagger.filterbank import LogFilterbank
 
 
 def conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -35,21 +39,27 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
 
 
 class SampleCNN(nn.Module):
-    """Sample-level CNN tagger; `cfg.tag_names` labels the output columns."""
+    """Raw-audio CNN tagger (either front end); `cfg.tag_names` labels the output columns."""
 
     def __init__(self, cfg: TaggerConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.frontend = nn.Sequential(nn.Conv1d(1, cfg.first_channels, 3, stride=POOL),
-                                      nn.BatchNorm1d(cfg.first_channels), nn.ReLU())
-        widths = (cfg.first_channels, *cfg.block_channels)
+        if cfg.frontend == "sample":
+            self.frontend = nn.Sequential(nn.Conv1d(1, cfg.first_channels, 3, stride=POOL),
+                                          nn.BatchNorm1d(cfg.first_channels), nn.ReLU())
+        else:
+            self.frontend = nn.Sequential(LogFilterbank(cfg.bands, cfg.filter_length, cfg.filter_stride,
+                                                        cfg.energy_pool, cfg.sample_rate),
+                                          nn.BatchNorm1d(cfg.bands))
+        widths = (cfg.frontend_channels, *cfg.block_channels)
         self.blocks = nn.Sequential(*(conv_block(c_in, c_out)
                                       for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)))
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * widths[-1], cfg.hidden), nn.ReLU(),
                                   nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.n_tags))
 
     def features(self, audio: Tensor) -> Tensor:
-        """audio [B, T] -> feature frames [B, C, T // 3 ** (1 + blocks)] before global pooling."""
+        """audio [B, T] -> feature frames [B, C, frames] before global pooling (`cfg.frames_out` for one
+        window)."""
         return self.blocks(self.frontend(audio.unsqueeze(1)))
 
     def forward(self, audio: Tensor) -> Tensor:
