@@ -16,7 +16,8 @@ from torch import Tensor, nn
 
 from export.errors import LatentbridgeError
 from models.autoencoder.configs import EncoderConfig
-from models.spectral.features import dft_basis, mel_filterbank
+from models.framed_dft import sliding_dft
+from models.spectral.features import hann_window, mel_filterbank
 
 
 class CachedConv1d(nn.Conv1d):
@@ -58,20 +59,20 @@ class ResidualLayer(nn.Module):
 class LogMel(nn.Module):
     """Causal log-mel frames: frame i uses the Hann-windowed n_fft samples ending at sample (i + 1) * hop."""
 
-    basis: Tensor
+    window: Tensor
     mel: Tensor
 
     def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("basis", dft_basis(n_fft), persistent=False)
+        self.register_buffer("window", hann_window(n_fft), persistent=False)
         self.register_buffer("mel", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
 
     def frames(self, padded: Tensor) -> Tensor:
-        """padded [B, n_fft - hop + k * hop] -> [B, n_mels, k] (log10 power, roughly in [-2, 2]). The DFT is a
-        strided conv (ONNX-exportable)."""
-        real, imag = F.conv1d(padded.unsqueeze(1), self.basis, stride=self.hop).chunk(2, dim=1)
-        mel = torch.matmul(self.mel, real.square() + imag.square())
+        """padded [B, n_fft - hop + k * hop] -> [B, n_mels, k] (log10 power, roughly in [-2, 2]). The DFT is an
+        STFT (the ONNX DFT op in an export)."""
+        real, imag = sliding_dft(padded, self.n_fft, self.hop, self.window)
+        mel = torch.matmul(self.mel, (real.square() + imag.square()).transpose(1, 2))
         return (torch.log10(mel + 1e-6) + 1.0) / 3.0
 
     def forward(self, audio: Tensor) -> Tensor:

@@ -4,8 +4,9 @@ Frames of `hop` samples: frame i's parameters hold at the END of frame i; sample
 interpolate linearly from frame i-1 to frame i (weight (m + 1) / hop), the state supplying "frame -1"
 (zeros at the start). Harmonic k has phase k * phi[n], phi[n] = phi0 + 2 pi / sr * sum_{m<=n} f0[m] (float64,
 wrapped); harmonics at or above Nyquist are silent. Noise is a sum of fixed band-limited noise tables
-(periodic, length `table`) read at the absolute sample position mod `table`, so it is deterministic and
-identical offline and streaming. The state is explicit: (phase [B] float64, f0 [B], harmonic amplitudes
+(periodic, length `table`, stored as 8 bits per sample with one scale per band, so an exported graph stays
+small) read at the absolute sample position mod `table`, so it is deterministic and identical offline and
+streaming. The state is explicit: (phase [B] float64, f0 [B], harmonic amplitudes
 [B, H], noise magnitudes [B, N], position [B] int64).
 """
 
@@ -47,6 +48,8 @@ class HarmonicNoiseSynth(nn.Module):
     harmonics: Tensor
     ramp: Tensor
     bands: Tensor
+    bands_q: Tensor
+    band_scale: Tensor
 
     def __init__(self, n_harmonics: int, n_noise: int, sample_rate: int, hop: int, table: int,
                  seed: int) -> None:
@@ -56,7 +59,12 @@ class HarmonicNoiseSynth(nn.Module):
         self.register_buffer("harmonics", torch.arange(1, n_harmonics + 1, dtype=torch.float32),
                              persistent=False)
         self.register_buffer("ramp", torch.arange(1, hop + 1, dtype=torch.float32) / hop, persistent=False)
-        self.register_buffer("bands", noise_bands(n_noise, table, sample_rate, seed), persistent=False)
+        bands = noise_bands(n_noise, table, sample_rate, seed)
+        scale = bands.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0
+        quantised = torch.round(bands / scale).to(torch.int8)
+        self.register_buffer("bands_q", quantised, persistent=False)
+        self.register_buffer("band_scale", scale, persistent=False)
+        self.register_buffer("bands", quantised.float() * scale, persistent=False)
 
     delay_samples = 0  # frame i's samples depend only on frames <= i: no latency beyond the frame itself
 
@@ -111,7 +119,9 @@ class HarmonicNoiseSynth(nn.Module):
                 index = torch.remainder(position[:1, None] + offsets, self.table)
             else:
                 index = torch.remainder(position[:, None] + offsets, self.table)
-            band_noise = self.bands.T[index].reshape(index.shape[0], frames, self.hop, self.n_noise)
+            # traced from the int8 table (exact: the same float32 product as `bands`)
+            table = self.bands_q.float() * self.band_scale if torch.jit.is_tracing() else self.bands
+            band_noise = table.T[index].reshape(index.shape[0], frames, self.hop, self.n_noise)
         harmonic = self._mix(sines.to(amplitudes.dtype), amp_prev, amplitudes)
         noisy = self._mix(band_noise.to(noise.dtype), noise_prev, noise)
         new_state = (phase[:, -1], f0[:, -1].float(), amplitudes[..., -1], noise[..., -1],

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from export.errors import LatentbridgeError
-from models.controls.pitch import frames
+from models.framed_dft import causal_dft
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,14 @@ def a_weighting_db(freqs: Tensor) -> Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _basis(cfg: LoudnessConfig, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Hann-windowed real DFT [n_fft, 2K] (cos | sin) and power weights [K]: A-weight / sum(hann^2) / K."""
+def _window_and_weight(cfg: LoudnessConfig) -> tuple[Tensor, Tensor]:
+    """Periodic Hann window [n_fft] and power weights [K]: A-weight / sum(hann^2) / K (float64)."""
     n = cfg.n_fft
     t = torch.arange(n, dtype=torch.float64)
-    hann = 0.5 - 0.5 * torch.cos(2 * math.pi * t / n)  # periodic Hann
+    hann = 0.5 - 0.5 * torch.cos(2 * math.pi * t / n)
     k = torch.arange(n // 2 + 1, dtype=torch.float64)
-    angle = 2 * math.pi * torch.outer(t, k) / n
-    basis = hann[:, None] * torch.cat([torch.cos(angle), torch.sin(angle)], dim=1)
-    freqs = k * cfg.sample_rate / n
-    weight = 10.0 ** (a_weighting_db(freqs) / 10.0)  # exactly 0 at DC
-    weight = weight / hann.square().sum() / k.numel()
-    return basis.to(device, dtype), weight.to(device, dtype)
+    weight = 10.0 ** (a_weighting_db(k * cfg.sample_rate / n) / 10.0)  # exactly 0 at DC
+    return hann, weight / hann.square().sum() / k.numel()
 
 
 def a_weighted_loudness(audio: Tensor, cfg: LoudnessConfig = LoudnessConfig()) -> Tensor:
@@ -63,9 +59,7 @@ def a_weighted_loudness(audio: Tensor, cfg: LoudnessConfig = LoudnessConfig()) -
     if audio.dim() != 2:
         raise LatentbridgeError(f"a_weighted_loudness expects audio [batch, samples], "
                                 f"got shape {tuple(audio.shape)}")
-    basis, weight = _basis(cfg, audio.device, audio.dtype)
-    spec = frames(audio, cfg.hop, cfg.n_fft) @ basis
-    k = weight.shape[0]
-    power = spec[..., :k].square() + spec[..., k:].square()
-    mean = power @ weight
+    hann, weight = _window_and_weight(cfg)
+    real, imag = causal_dft(audio, cfg.n_fft, cfg.hop, hann.to(audio.device))
+    mean = (real.square() + imag.square()) @ weight.to(audio.device, audio.dtype)
     return 10.0 * torch.log10(mean.clamp_min(10.0 ** (cfg.floor_db / 10.0)))

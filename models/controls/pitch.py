@@ -12,11 +12,13 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from export.errors import LatentbridgeError
+from models.framed_dft import frame_dft
 
 
 @dataclass(frozen=True)
@@ -75,23 +77,18 @@ class PitchConfig:
 
 
 @functools.lru_cache(maxsize=8)
-def _bases(cfg: PitchConfig, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
-    """Real DFT of length `window` as matrices: forward [window, 2K] (cos | -sin), inverse [2K, lags] with
-    the one-sided weights and 1/N folded in, so that lag-correlation = irfft(B * conj(A)) is two matmuls."""
+def _inverse_basis(cfg: PitchConfig, dtype: torch.dtype) -> Tensor:
+    """[2K, lags]: the one-sided inverse real DFT of length `window` at lags 0 .. tau_max + 1 (weights and 1/N
+    folded in), so lag-correlation = irfft(B * conj(A)) is one matmul. Built in float64 numpy, so an export
+    that first needs it while tracing stores one constant, not the ops that make it."""
     n, lags = cfg.window, cfg.tau_max + 2
-    k = torch.arange(n // 2 + 1, dtype=torch.float64)
-    angle = 2 * math.pi * torch.outer(torch.arange(n, dtype=torch.float64), k) / n
-    forward = torch.cat([torch.cos(angle), -torch.sin(angle)], dim=1)
-    weight = torch.full_like(k, 2.0)
+    k = np.arange(n // 2 + 1, dtype=np.float64)
+    weight = np.full_like(k, 2.0)
     weight[0] = 1.0
     weight[-1] = 1.0 if n % 2 == 0 else 2.0
-    lag_angle = 2 * math.pi * torch.outer(k, torch.arange(lags, dtype=torch.float64)) / n
-    inv_cos = weight[:, None] * torch.cos(lag_angle) / n
-    inv_sin = weight[:, None] * torch.sin(lag_angle) / n
-    # the reference span (the newest `integration` samples, zeros elsewhere) needs only those rows
-    ref = forward[n - cfg.integration:]
-    return (forward.to(device, dtype), ref.to(device, dtype),
-            torch.cat([inv_cos, inv_sin], dim=0).to(device, dtype))
+    lag_angle = 2 * np.pi * np.outer(k, np.arange(lags, dtype=np.float64)) / n
+    basis = np.concatenate([weight[:, None] * np.cos(lag_angle), weight[:, None] * np.sin(lag_angle)]) / n
+    return torch.from_numpy(basis).to(dtype)
 
 
 def frames(audio: Tensor, hop: int, window: int) -> Tensor:
@@ -108,12 +105,11 @@ def cmnd(x: Tensor, cfg: PitchConfig) -> Tensor:
 
     d(tau) = sum over the newest `integration` samples j of (x[j] - x[j - tau])^2; d'(0) = 1,
     d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k) (1 where that sum vanishes: silence)."""
-    forward, ref_basis, inverse = _bases(cfg, x.device, x.dtype)
     n, w, lags = cfg.window, cfg.integration, cfg.tau_max + 2
-    spec_a = x @ forward  # [..., 2K]: (Re A | Im A)
-    spec_b = x[..., n - w:] @ ref_basis
-    k = spec_a.shape[-1] // 2
-    ar, ai, br, bi = spec_a[..., :k], spec_a[..., k:], spec_b[..., :k], spec_b[..., k:]
+    inverse = _inverse_basis(cfg, x.dtype).to(x.device)
+    ones = torch.ones(n, dtype=x.dtype, device=x.device)
+    ar, ai = frame_dft(x, n, ones)  # A: the whole frame
+    br, bi = frame_dft(x, n, torch.cat([torch.zeros_like(ones[: n - w]), ones[n - w:]]))  # B: the newest w samples
     # B * conj(A) = (br ar + bi ai) + i (bi ar - br ai); c(tau) = sum_k wk (Re cos - Im sin) / N
     cross = torch.cat([br * ar + bi * ai, -(bi * ar - br * ai)], dim=-1) @ inverse
     energy = F.pad(torch.cumsum(x * x, dim=-1), (1, 0))  # energy[m] = sum of x[:m]

@@ -37,8 +37,22 @@ KINDS: dict[str, tuple[str, str, str]] = {
 
 def config_hash(cfg: Any) -> str:
     """A short stable hash of a config dataclass (sha256 of its sorted JSON `to_dict()`)."""
-    text = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
+    return dict_hash(cfg.to_dict())
+
+
+def dict_hash(values: dict[str, Any]) -> str:
+    """The `config_hash` of a config's dict as written."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stored_config(state: dict[str, Any], path: str | Path) -> Any:
+    """The config of a loaded checkpoint: its stored dict must match its hash (else the file is damaged);
+    fields added to the config class since it was written take their defaults."""
+    if dict_hash(state["config"]) != state["config_hash"]:
+        raise LatentbridgeError(f"{path}: config hash mismatch (damaged checkpoint?)")
+    config_cls, _ = model_classes(state["kind"])
+    return config_cls.from_dict(state["config"])
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -106,10 +120,7 @@ def model_classes(kind: str) -> tuple[Any, type[nn.Module]]:
 def load_model(path: str | Path, kind: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """A model (eval mode, CPU) rebuilt from the config stored in the checkpoint, and the dict."""
     state = load_checkpoint(path, kind)
-    config_cls, model_cls = model_classes(state["kind"])
-    cfg = config_cls.from_dict(state["config"])
-    if config_hash(cfg) != state["config_hash"]:
-        raise LatentbridgeError(f"{path}: config hash mismatch (checkpoint written by another version?)")
-    model = model_cls(cfg)
+    _, model_cls = model_classes(state["kind"])
+    model = model_cls(stored_config(state, path))
     model.load_state_dict(state["model"])
     return model.eval(), state

@@ -28,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from export.errors import LatentbridgeError
 from export.progress import bar, progress_enabled
-from models.training.checkpoint import CHECKPOINT, config_hash, load_checkpoint, save_checkpoint
+from models.training.checkpoint import CHECKPOINT, config_hash, load_checkpoint, save_checkpoint, stored_config
 
 LOG = "log.csv"
 LOG_FIELDS = ("step", "loss", "seconds", "audio_seconds_per_s")
@@ -115,10 +115,9 @@ def train(task: TrainTask, opts: LoopOptions) -> dict[str, Any]:
 def _restore(task: TrainTask, opts: LoopOptions, optimizer: torch.optim.Optimizer, ckpt_path: Path) -> tuple[
         int, float]:
     state = load_checkpoint(ckpt_path, task.kind)
-    wanted = config_hash(task.model.cfg)
-    if state["config_hash"] != wanted:
+    if stored_config(state, ckpt_path) != task.model.cfg:
         raise LatentbridgeError(f"{ckpt_path}: written for another config (hash {state['config_hash']}, "
-                                f"this run's config is {wanted})")
+                                f"this run's config is {config_hash(task.model.cfg)})")
     saved = state["extra"].get("settings")
     if saved != {**task.settings(), "seed": opts.seed, "lr": opts.lr}:
         raise LatentbridgeError(f"{ckpt_path}: --resume needs the same batch, crop, seed, lr and data subset "
