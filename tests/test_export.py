@@ -139,7 +139,7 @@ def test_onnx_streaming_encoder_in_blocks_equals_the_offline_encoder(tmp_path: P
     np.testing.assert_allclose(pooled, expected, atol=1e-4)
 
 
-def test_autoencoder_graphs_store_no_dft_matrices_and_an_int8_noise_table(tmp_path: Path) -> None:
+def test_autoencoder_graphs_use_the_stft_op_and_an_int8_noise_table(tmp_path: Path) -> None:
     import onnx
 
     run, model = _checkpoint("autoencoder", tmp_path)
@@ -150,4 +150,4 @@ def test_autoencoder_graphs_store_no_dft_matrices_and_an_int8_noise_table(tmp_pa
     assert decoder.ByteSize() < table_bytes  # the float32 table alone would not fit
     for graph in ("controls", "encoder") if model.encoder.logmel is not None else ("controls",):
         proto = onnx.load(str(tmp_path / "onnx" / f"{run.name}.{graph}.onnx"))
-        assert "DFT" in {n.op_type for n in proto.graph.node}
+        assert "STFT" in {n.op_type for n in proto.graph.node}
