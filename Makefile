@@ -1,4 +1,4 @@
-# latentbridge: `make demo` sets everything up and runs the main job; `make test` runs the tests.
+# latentbridge: `make demo` sets everything up and runs the main job (morph on the bundled models); `make test` runs the tests.
 # Both install what they need (Debian/Ubuntu packages via apt, Python packages in .venv).
 
 PYTHON ?= python3
@@ -32,13 +32,15 @@ $(VENV)/.installed: setup.py export/native/wavenet_kernel.c
 
 demo: setup
 	$(VENV)/bin/latentbridge doctor
-	$(VENV)/bin/latentbridge dataset notes --out $(DEMO_DIR)/notes --limit 200 --force
-	$(VENV)/bin/latentbridge dataset plot $(DEMO_DIR)/notes --out $(DEMO_DIR)/notes.png --force
 	$(VENV)/bin/latentbridge models list
-	$(VENV)/bin/latentbridge eval autoencoder --data $(DEMO_DIR)/notes --notes 8 --crepe tiny \
-	  --plots $(DEMO_DIR)/eval --audio $(DEMO_DIR)/eval/audio --out $(DEMO_DIR)/eval/report.json --force
-	@echo "demo written to $(DEMO_DIR)/: notes.png, eval/*.png, eval/audio/*.wav (held-out notes and their"
-	@echo "reconstructions by the bundled autoencoder and the spectral baseline), eval/report.json"
+	$(VENV)/bin/latentbridge morph export/bundled/demo_guitar_phrase.wav --target reed --amount 0.8 \
+	  --out $(DEMO_DIR)/guitar_to_reed.wav --plot $(DEMO_DIR)/guitar_to_reed.png --force
+	$(VENV)/bin/latentbridge morph export/bundled/demo_guitar_phrase.wav --target brass --amount 1 \
+	  --out $(DEMO_DIR)/guitar_to_brass.wav --plot $(DEMO_DIR)/guitar_to_brass.png --force
+	$(VENV)/bin/latentbridge morph export/bundled/demo_guitar_phrase.wav --target reed --amount 0 \
+	  --out $(DEMO_DIR)/guitar_resynthesis.wav --force
+	@echo "demo written to $(DEMO_DIR)/: the bundled guitar phrase (export/bundled/demo_guitar_phrase.wav,"
+	@echo "44.1 kHz stereo) morphed toward reed and brass, and plainly resynthesised (amount 0), with PNGs"
 
 test: setup
 	$(PY) -m ruff check models export realtime plugin_host tests

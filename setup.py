@@ -16,7 +16,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["models*", "export*", "realtime*", "plugin_host*"]),
     include_package_data=True,
-    package_data={"export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx"]},
+    package_data={"export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx", "bundled/*.npz",
+                             "bundled/*.wav"]},
     install_requires=[
         "numpy>=1.26",
         "scipy>=1.11",

@@ -46,3 +46,14 @@ def default_model(kind: str, name: str | None = None, directory: Path = BUNDLED_
             return model
     raise LatentbridgeError(f"no bundled {kind} model{f' named {name}' if name else ''} in {directory}; "
                             "pass --model PATH")
+
+
+def bundled_graph(kind: str, graph: str, name: str | None = None, directory: Path = BUNDLED_DIR) -> Path:
+    """The exported ONNX graph `NAME.GRAPH.onnx` of the bundled model of `kind`; a one-line error when it
+    was not exported (`latentbridge models export-bundled` writes them)."""
+    model = default_model(kind, name, directory)
+    path = directory / f"{model.name}.{graph}.onnx"
+    if not path.is_file():
+        raise LatentbridgeError(f"{path}: the bundled {kind} model has no exported {graph} graph "
+                                "(run `latentbridge models export-bundled`)")
+    return path

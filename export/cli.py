@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "models.evaluation.cli",
     "models.exporting.cli",
     "models.exporting.bench_cli",
+    "export.bank_cli",
+    "plugin_host.morph_cli",
 )
 
 

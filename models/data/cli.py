@@ -1,4 +1,4 @@
-"""`latentbridge dataset {notes,speech,clips}`: render training data in the official layouts.
+"""`latentbridge dataset {notes,speech,clips,phrase,plot}`: render training data in the official layouts.
 
 Each renderer module exposes `add_arguments(parser)` and `run(args) -> int`; they are
 imported only when their command runs.
@@ -19,6 +19,8 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
     "clips": ("models.data.mtat_render",
               "tagged multi-instrument music clips, MagnaTagATune layout",
               "latentbridge dataset clips --out data/clips --clips 200"),
+    "phrase": ("models.data.demo_phrase", "the demo input: a nylon-guitar phrase, 44.1 kHz stereo",
+               "latentbridge dataset phrase --out guitar_phrase.wav"),
     "plot": ("models.data.notes_plot", "spectrogram grid of a few rendered notes (PNG)",
              "latentbridge dataset plot data/notes_small --out notes.png"),
 }

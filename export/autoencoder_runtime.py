@@ -1,0 +1,177 @@
+"""The exported autoencoder at run time (ONNX Runtime only, no torch): controls, latents, harmonic decoding.
+
+Audio is float32 mono [T] at 16 kHz. Controls come per control frame of `frame_hop` (128) samples: f0 (Hz),
+periodicity and A-weighted loudness (dB), each [F] with F = T // frame_hop, frame i ending at sample
+(i + 1) * frame_hop. Latents z are [J, Z] with J = T // hop (512) for the offline encoder. Every step runs in
+bounded blocks with explicit state (the trackers' finite history, the streaming encoder's caches, the
+decoder's GRU / phase / noise state), so a long file costs no more memory than a short one and the result
+equals one call on the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from export.bundled import bundled_graph
+from export.errors import LatentbridgeError
+from export.onnx_model import OnnxModel, open_model
+
+GRAPHS = ("controls", "encoder", "encoder_stream", "decoder")
+BLOCK_FRAMES = 512  # control frames per block (4.1 s at 16 kHz)
+
+Progress = Callable[[int], None]  # called with the number of samples just finished
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Per control frame: f0 (Hz), periodicity in [0, 1], loudness (dB); each [F] float32."""
+
+    f0: np.ndarray
+    periodicity: np.ndarray
+    loudness: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return int(self.f0.shape[0])
+
+
+def _zeros_like_input(node: object, batch: int) -> np.ndarray:
+    """A zero state tensor for one ONNX input (symbolic axes: 'batch' -> batch)."""
+    shape = [batch if not isinstance(d, int) else d for d in node.shape]  # type: ignore[attr-defined]
+    dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64,
+             "tensor(int64)": np.int64}[node.type]  # type: ignore[attr-defined]
+    return np.zeros(shape, dtype=dtype)
+
+
+class EncoderStream:
+    """The causal encoder, block by block: `push(audio [n])` -> the z columns completed so far [j, Z].
+    Blocks must be multiples of the control hop; output equals the offline encoder's z."""
+
+    def __init__(self, graph: OnnxModel, pool: int, frame_hop: int) -> None:
+        self.graph, self.pool, self.frame_hop = graph, pool, frame_hop
+        self.state = {i.name: _zeros_like_input(i, 1) for i in graph.session.get_inputs() if i.name != "audio"}
+        self.pending = np.zeros((0, 0), dtype=np.float32)
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        if audio.shape[0] % self.frame_hop:
+            raise LatentbridgeError(f"encoder blocks must be multiples of {self.frame_hop} samples, "
+                                    f"got {audio.shape[0]}")
+        out = self.graph.run(audio=audio[None].astype(np.float32), **self.state)
+        self.state = {name: out[f"{name}_out"] for name in self.state}
+        steps = out["steps"][0].T  # [steps, Z]
+        if self.pending.size:
+            steps = np.concatenate([self.pending, steps])
+        whole = steps.shape[0] // self.pool * self.pool
+        self.pending = steps[whole:]
+        return steps[:whole].reshape(-1, self.pool, steps.shape[1]).mean(axis=1, dtype=np.float64).astype(
+            np.float32)
+
+
+class DecoderStream:
+    """The harmonic-plus-noise decoder, block by block: `push(z_frames [F, Z], controls)` -> audio
+    [F * frame_hop]; blocks with the carried state equal one call."""
+
+    def __init__(self, graph: OnnxModel) -> None:
+        self.graph = graph
+        names = [i for i in graph.session.get_inputs() if i.name not in ("z", "f0", "periodicity", "loudness")]
+        self.state = {i.name: _zeros_like_input(i, 1) for i in names}
+
+    def push(self, z_frames: np.ndarray, controls: Controls) -> np.ndarray:
+        out = self.graph.run(z=z_frames[None].astype(np.float32), f0=controls.f0[None],
+                             periodicity=controls.periodicity[None], loudness=controls.loudness[None],
+                             **self.state)
+        self.state = {name: out[f"{name}_out"] for name in self.state}
+        return out["audio"][0]
+
+
+class OnnxAutoencoder:
+    """The four autoencoder graphs of one export (`NAME.controls.onnx`, ...), opened and checked together."""
+
+    def __init__(self, graphs: dict[str, OnnxModel]) -> None:
+        self.graphs = graphs
+        cfg = graphs["decoder"].config
+        self.config = cfg
+        self.sample_rate, self.frame_hop = int(cfg["sample_rate"]), int(cfg["frame_hop"])
+        self.hop, self.z_dim = int(cfg["encoder"]["hop"]), int(cfg["encoder"]["z_dim"])
+        self.causal = bool(cfg["encoder"]["causal"])
+        self.frames_per_z = self.hop // self.frame_hop
+        hold = 8  # models.controls.pitch.PitchConfig.hold: unvoiced frames look back this many frames
+        history = max(int(cfg["pitch_window"]) + hold * self.frame_hop, int(cfg["loudness_n_fft"]))
+        self.control_context = -(-history // self.frame_hop) * self.frame_hop
+
+    @classmethod
+    def open(cls, prefix: str | Path | None = None, threads: int = 1) -> OnnxAutoencoder:
+        """Open `PREFIX.{controls,encoder,encoder_stream,decoder}.onnx` (default: the bundled autoencoder);
+        encoder_stream is optional (non-causal encoders have none)."""
+        graphs = {}
+        for graph in GRAPHS:
+            path = bundled_graph("autoencoder", graph) if prefix is None else Path(f"{prefix}.{graph}.onnx")
+            if graph == "encoder_stream" and not path.is_file():
+                continue
+            graphs[graph] = open_model(path, kind="autoencoder", graph=graph, threads=threads)
+        configs = {json.dumps(m.config, sort_keys=True) for m in graphs.values()}
+        if len(configs) != 1:
+            raise LatentbridgeError(f"{prefix}: the autoencoder graphs come from different models")
+        return cls(graphs)
+
+    # -- analysis --------------------------------------------------------------------------------------------
+    def controls(self, audio: np.ndarray, progress: Progress | None = None) -> Controls:
+        """f0, periodicity, loudness per control frame of mono 16 kHz audio [T], in blocks."""
+        hop, ctx = self.frame_hop, self.control_context
+        frames = audio.shape[0] // hop
+        parts: list[list[np.ndarray]] = [[], [], []]
+        for first in range(0, frames, BLOCK_FRAMES):
+            last = min(frames, first + BLOCK_FRAMES)
+            start = max(0, first * hop - ctx)
+            out = self.graphs["controls"].run(audio=audio[None, start: last * hop].astype(np.float32))
+            skip = (first * hop - start) // hop
+            for part, name in zip(parts, ("f0", "periodicity", "loudness"), strict=True):
+                part.append(out[name][0, skip:])
+            if progress is not None:
+                progress((last - first) * hop)
+        if not frames:
+            return Controls(*(np.zeros(0, np.float32) for _ in range(3)))
+        return Controls(*(np.concatenate(p).astype(np.float32) for p in parts))
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        """z [T // hop, Z] of mono 16 kHz audio [T] (streaming graph in blocks when there is one)."""
+        usable = audio.shape[0] // self.hop * self.hop
+        if "encoder_stream" not in self.graphs:
+            return self.graphs["encoder"].run(audio=audio[None, :usable].astype(np.float32))["z"][0].T
+        stream = EncoderStream(self.graphs["encoder_stream"], self.frames_per_z, self.frame_hop)
+        block = BLOCK_FRAMES * self.frame_hop
+        parts = [stream.push(audio[s: min(usable, s + block)]) for s in range(0, usable, block)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.z_dim), np.float32)
+
+    def align(self, z: np.ndarray, frames: int) -> np.ndarray:
+        """z [J, Z] -> one z per control frame [F, Z]: a causal model's frame i takes the latest z complete at
+        its end, z[(i + 1) // per - 1] (zeros before the first); a non-causal one z[i // per]. The last z is
+        repeated past the end."""
+        steps = np.arange(frames)
+        if self.causal:
+            table, index = np.concatenate([np.zeros((1, z.shape[1]), np.float32), z]), (steps + 1) // self.frames_per_z
+        else:
+            table, index = z, steps // self.frames_per_z
+        if table.shape[0] == 0:
+            return np.zeros((frames, self.z_dim), np.float32)
+        return table[np.minimum(index, table.shape[0] - 1)]
+
+    # -- synthesis -------------------------------------------------------------------------------------------
+    def decode(self, z_frames: np.ndarray, controls: Controls, progress: Progress | None = None) -> np.ndarray:
+        """Audio [F * frame_hop] from z per control frame [F, Z] and the controls, in blocks."""
+        stream = DecoderStream(self.graphs["decoder"])
+        parts = []
+        for first in range(0, controls.frames, BLOCK_FRAMES):
+            last = min(controls.frames, first + BLOCK_FRAMES)
+            block = Controls(controls.f0[first:last], controls.periodicity[first:last],
+                             controls.loudness[first:last])
+            parts.append(stream.push(z_frames[first:last], block))
+            if progress is not None:
+                progress((last - first) * self.frame_hop)
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+

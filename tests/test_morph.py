@@ -1,0 +1,144 @@
+"""`latentbridge morph` and the latent bank on the bundled exported autoencoder (ONNX Runtime), judged by the
+bundled note classifier (torch) and compared with the torch autoencoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from export.audio_io import read_audio, read_mono, resample, write_audio
+from export.autoencoder_runtime import BLOCK_FRAMES, OnnxAutoencoder
+from export.bundled import BUNDLED_DIR
+from export.cli import main
+from export.errors import LatentbridgeError
+from export.latent_bank import BankSettings, LatentBank, build_bank
+from models.data.gm_programs import FAMILIES
+from models.data.note_synth import NoteSynth
+from models.data.soundfonts import resolve_soundfonts
+from models.training.checkpoint import load_model
+
+BANK = BUNDLED_DIR / "ae_default.bank.npz"
+
+
+@pytest.fixture(scope="module")
+def ae() -> OnnxAutoencoder:
+    return OnnxAutoencoder.open()
+
+
+def guitar_note(pitch: int = 60) -> np.ndarray:
+    """A nylon-guitar note (GM 24) from TimGM6mb, 16 kHz mono, peak 0.5."""
+    font = next(f for f in resolve_soundfonts(None) if "timgm" in f.name.lower())
+    note = NoteSynth(font).render(24, pitch, 100)
+    return (0.5 * note / np.abs(note).max()).astype(np.float32)
+
+
+def stereo_44k(note: np.ndarray, frames: int | None = None) -> np.ndarray:
+    """The note at 44.1 kHz with two different channels (right: 3 ms later, 6 dB down), cut to `frames`."""
+    left = resample(note, 16000, 44100)
+    right = 0.5 * np.concatenate([np.zeros(132, np.float32), left[:-132]])
+    stereo = np.stack([left, right])
+    return stereo[:, :frames] if frames else stereo
+
+
+def family_probabilities(path: Path) -> np.ndarray:
+    model, _ = load_model(BUNDLED_DIR / "classifier_default.pt", "classifier")
+    audio = read_mono(path)[: model.cfg.n_samples]
+    with torch.no_grad():
+        return torch.softmax(model(torch.from_numpy(audio[None]))[0], -1)[0].numpy()
+
+
+def test_morph_keeps_rate_channels_and_length(tmp_path: Path) -> None:
+    source, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    audio = stereo_44k(guitar_note(), frames=60_413)  # 1.37 s: not a whole number of frames or latents
+    write_audio(source, audio, 44100, "wav24")
+    before = source.read_bytes()
+    assert main(["morph", str(source), "--target", "reed", "--amount", "0.5", "--out", str(out)]) == 0
+    got, rate = read_audio(out)
+    assert rate == 44100 and got.shape == audio.shape
+    assert source.read_bytes() == before  # the input is untouched
+    level = [float(np.sqrt(np.mean(ch ** 2))) for ch in got]
+    assert min(level) > 1e-3 and level[1] < level[0]  # both channels sound; the quieter one stays quieter
+
+
+def test_amount_one_toward_reed_raises_the_classifiers_reed_probability(tmp_path: Path) -> None:
+    source = tmp_path / "guitar.wav"
+    write_audio(source, stereo_44k(guitar_note()), 44100, "wav24")
+    probabilities = {}
+    for amount in ("0", "1"):
+        out = tmp_path / f"reed_{amount}.wav"
+        assert main(["morph", str(source), "--target", "reed", "--amount", amount, "--out", str(out)]) == 0
+        probabilities[amount] = family_probabilities(out)
+    reed = FAMILIES.index("reed")
+    assert probabilities["1"][reed] > probabilities["0"][reed] + 0.2
+
+
+def test_amount_zero_equals_the_torch_autoencoder_over_several_blocks(ae: OnnxAutoencoder) -> None:
+    note = guitar_note(52)
+    audio = np.concatenate([note, note[::-1]])  # 8 s: more than one block of controls and decoder frames
+    assert audio.shape[0] // ae.frame_hop > BLOCK_FRAMES
+    controls = ae.controls(audio)
+    onnx_out = ae.decode(ae.align(ae.encode(audio), controls.frames), controls)
+    model, _ = load_model(BUNDLED_DIR / "ae_default.pt", "autoencoder")
+    with torch.no_grad():
+        expected = model.reconstruct(torch.from_numpy(audio)[None])[0].numpy()
+    assert onnx_out.shape == expected.shape
+    np.testing.assert_allclose(onnx_out, expected, atol=1e-4, rtol=0)
+
+
+def test_bad_requests_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.wav"
+    write_audio(source, stereo_44k(guitar_note(), frames=20_000), 44100, "wav16")
+    out = str(tmp_path / "out.wav")
+    for argv, message in ((["--target", "reed", "--amount", "1.5"], "--amount must be in"),
+                          (["--target", "kazoo", "--amount", "0.5"], "unknown target 'kazoo'"),
+                          (["--target", "reed:200", "--amount", "0.5"], "MIDI pitch must be in"),
+                          (["--target", str(tmp_path / "none.wav"), "--amount", "0.5"], "no such audio file")):
+        assert main(["morph", str(source), *argv, "--out", out]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err
+    assert main(["morph", str(source), "--target", "reed", "--amount", "0.5", "--out", str(source),
+                 "--force"]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    nan = tmp_path / "nan.wav"
+    write_audio(nan, np.full((1, 1000), 0.1, np.float32), 16000, "wav32f")  # then NaN in its last 2 samples
+    nan.write_bytes(nan.read_bytes()[:-8] + np.array([np.nan, np.nan], np.float32).tobytes())
+    assert main(["morph", str(nan), "--target", "reed", "--amount", "0.5", "--out", out]) == 2
+    assert "NaN or Inf" in capsys.readouterr().err
+    corrupt = tmp_path / "bank.npz"
+    corrupt.write_bytes(b"PK\x03\x04 not a zip")
+    assert main(["morph", str(source), "--target", "reed", "--amount", "0.5", "--out", out,
+                 "--bank", str(corrupt)]) == 2
+    assert "not a readable latent bank" in capsys.readouterr().err
+    assert main(["morph", str(source), "--target", "reed", "--amount", "0.5", "--out", out,
+                 "--model", str(tmp_path / "missing")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
+def test_bank_build_save_load_and_lookup(tmp_path: Path, ae: OnnxAutoencoder) -> None:
+    assert main(["dataset", "notes", "--out", str(tmp_path / "notes"), "--limit", "60"]) == 0
+    bank = build_bank(ae, tmp_path / "notes", BankSettings(per_cell=1, velocities=(25, 50, 75, 100, 127)))
+    assert bank.counts.sum() > 0 and bank.counts.max() == 1
+    path = bank.save(tmp_path / "bank.npz")
+    again = LatentBank.load(path)
+    assert again.families == bank.families and np.array_equal(again.counts, bank.counts)
+    np.testing.assert_array_equal(np.isnan(again.z), np.isnan(bank.z))
+    family = again.families[0]
+    filled = again.pitches[again.counts[0] > 0]
+    z = again.lookup(family, float(filled[0]) - 30.0)  # far below: the lowest filled pitch
+    np.testing.assert_array_equal(z, again.z[0, int(filled[0] - again.pitches[0])])
+    with pytest.raises(LatentbridgeError, match="unknown family"):
+        again.lookup("kazoo")
+    with pytest.raises(LatentbridgeError, match="already exists"):
+        bank.save(path)
+
+
+def test_bundled_bank_fits_the_bundled_autoencoder(ae: OnnxAutoencoder) -> None:
+    from export.latent_bank import model_hash
+
+    bank = LatentBank.load(BANK)
+    assert bank.model_hash == model_hash(ae) != ""
+    assert set(bank.families) == set(FAMILIES) and bank.counts.sum() > 1000
