@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from export.errors import LatentbridgeError
-from export.wavenet_kernel import NativeWaveNet, read_weights
+from export.wavenet_kernel import NativeWaveNet, f16c_available, read_weights
 from models.exporting.onnx_export import export_checkpoint
 from models.training.checkpoint import save_checkpoint
 from models.wavenet.configs import get_config
@@ -50,11 +50,12 @@ def _numpy(cond: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in cond.items()}
 
 
-@pytest.mark.parametrize("name,n", [("tiny_all", 1200), ("tiny_kernel3", 600), ("tiny_speech", 600),
-                                    ("tiny_notes", 1024), ("ae_small", 1500)])
-def test_argmax_and_logits_match_torch(name: str, n: int, tmp_path: Path) -> None:
+# tiny configs run the portable loops; ae_small (sizes multiples of 16) the AVX2 ones, with 5 voices: one group
+# of four through the 4-voice product and one through the single-voice product
+@pytest.mark.parametrize("name,n,batch", [("tiny_all", 1200, 3), ("tiny_kernel3", 600, 3), ("tiny_speech", 600, 3),
+                                          ("tiny_notes", 1024, 3), ("ae_small", 1500, 5)])
+def test_argmax_and_logits_match_torch(name: str, n: int, batch: int, tmp_path: Path) -> None:
     model, path = _exported(name, tmp_path)
-    batch = 3
     cond = _conditioning(model, batch, n)
     with torch.no_grad():
         expected = generate(model, n, temperature=0, batch=batch, **cond).numpy()
@@ -72,6 +73,43 @@ def test_argmax_and_logits_match_torch(name: str, n: int, tmp_path: Path) -> Non
                               cond["period"][:, frame] if "period" in cond else None, state)
             np.testing.assert_allclose(logits[:, t], ref.numpy(), atol=1e-4, rtol=0)
             x = torch.from_numpy(expected[:, t]).long()
+
+
+def test_avx2_and_portable_loops_agree(tmp_path: Path) -> None:
+    model, path = _exported("ae_small", tmp_path)
+    weights, cond = read_weights(path), _numpy(_conditioning(model, 5, 700))
+    fast, plain = NativeWaveNet(weights, batch=5), NativeWaveNet(weights, batch=5, portable=True)
+    assert plain.backend == "portable-fp32"
+    if fast.backend != "avx2-fma-fp32":
+        pytest.skip(f"this CPU runs the {fast.backend} loops only")
+    a, logits_a = fast.generate(700, temperature=0, logits_steps=50, **cond)
+    b, logits_b = plain.generate(700, temperature=0, logits_steps=50, **cond)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(logits_a, logits_b, atol=1e-5, rtol=0)
+    assert np.array_equal(fast.generate(300, temperature=0.9, **_numpy(_conditioning(model, 5, 300, seed=3)))[0],
+                          plain.generate(300, temperature=0.9, **_numpy(_conditioning(model, 5, 300, seed=3)))[0])
+
+
+def test_half_precision_weights_match_torch_with_rounded_weights(tmp_path: Path) -> None:
+    if not f16c_available():
+        pytest.skip("this CPU has no AVX2 + F16C: the half-precision kernel is not built for it")
+    torch.manual_seed(0)
+    model = WaveNet(get_config("ae_small")).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_((2.0 * p).half().float())  # what the kernel's half copies hold, exactly
+    save_checkpoint(tmp_path / "half" / "checkpoint.pt", "wavenet", model, None, 0, 0)
+    (row,) = export_checkpoint(tmp_path / "half", tmp_path / "onnx", "half")
+    n, batch = 1000, 5
+    cond = _conditioning(model, batch, n)
+    with torch.no_grad():
+        expected = generate(model, n, temperature=0, batch=batch, **cond).numpy()
+    kernel = NativeWaveNet(read_weights(row["path"]), batch=batch, precision="fp16")
+    assert kernel.backend == "avx2-fma-fp16"
+    got, _ = kernel.generate(n, temperature=0, **_numpy(cond))
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(LatentbridgeError, match="precision must be one of"):
+        NativeWaveNet(read_weights(row["path"]), precision="int4")
 
 
 def test_sampling_is_seeded_per_voice_across_batch_sizes_threads_and_calls(tmp_path: Path) -> None:

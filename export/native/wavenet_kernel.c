@@ -4,10 +4,11 @@
  * so one sample costs O(layers). Conditioning arrives pre-projected per frame of `hop` samples as
  * cond[B, F, L * 2R] (local projection + global projection + conv bias, computed by the caller), and the
  * period input as period[B, F] (samples back into the voice's own history). The GIL is released while
- * generating; voices are split over `threads` OpenMP threads.
+ * generating; voices are split over `threads` OpenMP threads, and the voices of a thread go through every
+ * matrix product together (a small GEMM: each weight is read once per sample for all of them). The inner
+ * loops come in portable C and in AVX2 + FMA intrinsics, chosen when the kernel is built (CPU check).
  *
- * Weight layout (input-major, so the inner loops run over contiguous outputs and vectorise; the same voices
- * of a thread go through each layer together, so that layer's weights stay in cache):
+ * Weight layout (input-major, so the inner loops run over contiguous outputs and vectorise):
  *   embed[C][R], period_embed[C][R] (optional), per layer conv[k][R][2R] (tap j = x[t - d (k-1-j)]),
  *   skip[R][S] + skip_b[S], res[R][R] + res_b[R] (absent on the last layer), head1[S][S] + b, head2[S][C] + b.
  */
@@ -27,6 +28,10 @@ typedef struct {
     float *embed, *period_embed;
     float **conv, **skip, **skip_b, **res, **res_b;
     float *head1, *head1_b, *head2, *head2_b;
+    float *skip_bias; /* sum over layers of skip_b */
+    float *arena; /* every matrix above, copied in the order one sample reads them (one sequential stream) */
+    int half;     /* 1: the matrices below (IEEE half copies of the ones above) are used instead */
+    uint16_t **conv_h, **skip_h, **res_h, *head1_h, *head2_h;
 } Net;
 
 typedef struct {
@@ -34,6 +39,7 @@ typedef struct {
     Net net;
     Py_buffer *views; /* buffers kept alive for the weights */
     int n_views;
+    int avx2; /* 1: the AVX2 + FMA inner loops, 0: portable C */
 } KernelObject;
 
 /* ---- per-voice state -------------------------------------------------------------------------------- */
@@ -78,36 +84,239 @@ static inline double next_uniform(uint64_t *s) { /* splitmix64 -> [0, 1) */
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* y[r0 .. r0 + B) += W x for one block of B outputs; B is a compile-time constant, so the accumulators stay in
-   vector registers across the whole input loop (no load / store of y per input). */
-#define BLOCK_KERNEL(B)                                                                                   \
-    static inline void block_##B(const float *restrict Wt, const float *restrict x, float *restrict y,    \
-                                 int rows, int cols) {                                                    \
-        float acc[B];                                                                                     \
-        for (int r = 0; r < B; r++) acc[r] = y[r];                                                        \
-        for (int c = 0; c < cols; c++) {                                                                  \
-            const float xc = x[c];                                                                        \
-            const float *restrict w = Wt + (size_t)c * rows;                                              \
-            for (int r = 0; r < B; r++) acc[r] += xc * w[r];                                              \
-        }                                                                                                 \
-        for (int r = 0; r < B; r++) y[r] = acc[r];                                                        \
-    }
-BLOCK_KERNEL(64)
-BLOCK_KERNEL(32)
-BLOCK_KERNEL(8)
+/* ---- inner loops: portable C, and AVX2 + FMA versions picked at load time ------------------------------- */
 
-/* y[rows] += W x with W stored input-major (Wt[c][r]): blocks of 64 outputs, then 32, 8, single ones. */
-static inline void matvec_add(const float *restrict Wt, const float *restrict x, float *restrict y, int rows,
-                              int cols) {
-    int r = 0;
-    for (; r + 64 <= rows; r += 64) block_64(Wt + r, x, y + r, rows, cols);
-    for (; r + 32 <= rows; r += 32) block_32(Wt + r, x, y + r, rows, cols);
-    for (; r + 8 <= rows; r += 8) block_8(Wt + r, x, y + r, rows, cols);
-    for (; r < rows; r++) {
-        float acc = y[r];
-        for (int c = 0; c < cols; c++) acc += x[c] * Wt[(size_t)c * rows + r];
-        y[r] = acc;
+/* y[g][rows] += W x[g] for G voices, W stored input-major (Wt[c][r]). */
+typedef void (*GemmFn)(const float *restrict Wt, int rows, int cols, const float *const *x, float *const *y,
+                       int G);
+/* the same with W in IEEE half precision (converted to float32 as it is loaded; float32 accumulation) */
+typedef void (*GemmHalfFn)(const uint16_t *restrict Wt, int rows, int cols, const float *const *x,
+                           float *const *y, int G);
+/* a[c] = tanh(z[c]) * sigmoid(z[R + c]) for c < R. */
+typedef void (*GateFn)(const float *restrict z, float *restrict a, int R);
+/* v[c] = exp((v[c] - top) * inv) for c < n. */
+typedef void (*ExpFn)(float *restrict v, int n, float top, float inv);
+
+static void gemm_portable(const float *restrict Wt, int rows, int cols, const float *const *x, float *const *y,
+                          int G) {
+    for (int g = 0; g < G; g++)
+        for (int c = 0; c < cols; c++) {
+            const float xc = x[g][c];
+            const float *restrict w = Wt + (size_t)c * rows;
+            float *restrict out = y[g];
+            for (int r = 0; r < rows; r++) out[r] += xc * w[r];
+        }
+}
+
+static void gate_portable(const float *restrict z, float *restrict a, int R) {
+    for (int c = 0; c < R; c++) a[c] = gate(z[c], z[R + c]);
+}
+
+static void exp_portable(float *restrict v, int n, float top, float inv) {
+    for (int c = 0; c < n; c++) v[c] = exp_approx((v[c] - top) * inv);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* the same approximation as exp_approx, 8 lanes at a time */
+AVX2 static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+AVX2 static void gate_avx2(const float *restrict z, float *restrict a, int R) {
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    int c = 0;
+    for (; c + 8 <= R; c += 8) {
+        const __m256 f = _mm256_loadu_ps(z + c), g = _mm256_loadu_ps(z + R + c);
+        const __m256 th = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp8(_mm256_mul_ps(two, f)), one)));
+        const __m256 sg = _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), g)));
+        _mm256_storeu_ps(a + c, _mm256_div_ps(th, sg));
     }
+    for (; c < R; c++) a[c] = gate(z[c], z[R + c]);
+}
+
+AVX2 static void exp_avx2(float *restrict v, int n, float top, float inv) {
+    const __m256 t = _mm256_set1_ps(top), s = _mm256_set1_ps(inv);
+    int c = 0;
+    for (; c + 8 <= n; c += 8) _mm256_storeu_ps(v + c, exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(v + c), t), s)));
+    for (; c < n; c++) v[c] = exp_approx((v[c] - top) * inv);
+}
+
+/* one voice: blocks of 64 outputs held in 8 registers across the whole input loop */
+AVX2 static inline void gemv_avx2(const float *restrict Wt, int rows, int cols, const float *restrict x,
+                                  float *restrict y) {
+    int r = 0;
+    for (; r + 64 <= rows; r += 64) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(y + r + 8 * k);
+        const float *restrict w = Wt + r;
+        for (int c = 0; c < cols; c++, w += rows) {
+            const __m256 xc = _mm256_broadcast_ss(x + c);
+            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), xc, acc[k]);
+        }
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + r + 8 * k, acc[k]);
+    }
+    for (; r + 16 <= rows; r += 16) {
+        __m256 a0 = _mm256_loadu_ps(y + r), a1 = _mm256_loadu_ps(y + r + 8);
+        const float *restrict w = Wt + r;
+        for (int c = 0; c < cols; c++, w += rows) {
+            const __m256 xc = _mm256_broadcast_ss(x + c);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), xc, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), xc, a1);
+        }
+        _mm256_storeu_ps(y + r, a0);
+        _mm256_storeu_ps(y + r + 8, a1);
+    }
+}
+
+/* four voices: each 16-output block of W is read once for all four (8 accumulators) */
+AVX2 static inline void gemm4_avx2(const float *restrict Wt, int rows, int cols, const float *const *x,
+                                   float *const *y) {
+    for (int r = 0; r + 16 <= rows; r += 16) {
+        __m256 acc[4][2];
+        for (int g = 0; g < 4; g++) {
+            acc[g][0] = _mm256_loadu_ps(y[g] + r);
+            acc[g][1] = _mm256_loadu_ps(y[g] + r + 8);
+        }
+        const float *restrict w = Wt + r;
+        for (int c = 0; c < cols; c++, w += rows) {
+            const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+            for (int g = 0; g < 4; g++) {
+                const __m256 xc = _mm256_broadcast_ss(x[g] + c);
+                acc[g][0] = _mm256_fmadd_ps(w0, xc, acc[g][0]);
+                acc[g][1] = _mm256_fmadd_ps(w1, xc, acc[g][1]);
+            }
+        }
+        for (int g = 0; g < 4; g++) {
+            _mm256_storeu_ps(y[g] + r, acc[g][0]);
+            _mm256_storeu_ps(y[g] + r + 8, acc[g][1]);
+        }
+    }
+}
+
+/* rows must be a multiple of 16 (checked when the kernel is built) */
+AVX2 static void gemm_avx2(const float *restrict Wt, int rows, int cols, const float *const *x, float *const *y,
+                           int G) {
+    int g = 0;
+    for (; g + 4 <= G; g += 4) gemm4_avx2(Wt, rows, cols, x + g, y + g);
+    for (; g < G; g++) gemv_avx2(Wt, rows, cols, x[g], y[g]);
+}
+
+#define AVX2F16 __attribute__((target("avx2,fma,f16c")))
+#define LOADH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+
+AVX2F16 static void to_half(const float *restrict x, uint16_t *restrict y, size_t count) {
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < count; i++) {
+        float tail[8] = {x[i]};
+        uint16_t out[8];
+        _mm_storeu_si128((__m128i *)out, _mm256_cvtps_ph(_mm256_loadu_ps(tail), _MM_FROUND_TO_NEAREST_INT));
+        y[i] = out[0];
+    }
+}
+
+/* half-precision weights: the same products, 8 weights converted per load (F16C) */
+AVX2F16 static inline void gemv_avx2_half(const uint16_t *restrict Wt, int rows, int cols, const float *restrict x,
+                                  float *restrict y) {
+    int r = 0;
+    for (; r + 64 <= rows; r += 64) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(y + r + 8 * k);
+        const uint16_t *restrict w = Wt + r;
+        for (int c = 0; c < cols; c++, w += rows) {
+            const __m256 xc = _mm256_broadcast_ss(x + c);
+            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(LOADH(w + 8 * k), xc, acc[k]);
+        }
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + r + 8 * k, acc[k]);
+    }
+    for (; r + 16 <= rows; r += 16) {
+        __m256 a0 = _mm256_loadu_ps(y + r), a1 = _mm256_loadu_ps(y + r + 8);
+        const uint16_t *restrict w = Wt + r;
+        for (int c = 0; c < cols; c++, w += rows) {
+            const __m256 xc = _mm256_broadcast_ss(x + c);
+            a0 = _mm256_fmadd_ps(LOADH(w), xc, a0);
+            a1 = _mm256_fmadd_ps(LOADH(w + 8), xc, a1);
+        }
+        _mm256_storeu_ps(y + r, a0);
+        _mm256_storeu_ps(y + r + 8, a1);
+    }
+}
+
+AVX2F16 static inline void gemm4_avx2_half(const uint16_t *restrict Wt, int rows, int cols, const float *const *x,
+                                   float *const *y) {
+    for (int r = 0; r + 16 <= rows; r += 16) {
+        __m256 acc[4][2];
+        for (int g = 0; g < 4; g++) {
+            acc[g][0] = _mm256_loadu_ps(y[g] + r);
+            acc[g][1] = _mm256_loadu_ps(y[g] + r + 8);
+        }
+        const uint16_t *restrict w = Wt + r;
+        for (int c = 0; c < cols; c++, w += rows) {
+            const __m256 w0 = LOADH(w), w1 = LOADH(w + 8);
+            for (int g = 0; g < 4; g++) {
+                const __m256 xc = _mm256_broadcast_ss(x[g] + c);
+                acc[g][0] = _mm256_fmadd_ps(w0, xc, acc[g][0]);
+                acc[g][1] = _mm256_fmadd_ps(w1, xc, acc[g][1]);
+            }
+        }
+        for (int g = 0; g < 4; g++) {
+            _mm256_storeu_ps(y[g] + r, acc[g][0]);
+            _mm256_storeu_ps(y[g] + r + 8, acc[g][1]);
+        }
+    }
+}
+
+AVX2F16 static void gemm_avx2_half(const uint16_t *restrict Wt, int rows, int cols, const float *const *x, float *const *y,
+                           int G) {
+    int g = 0;
+    for (; g + 4 <= G; g += 4) gemm4_avx2_half(Wt, rows, cols, x + g, y + g);
+    for (; g < G; g++) gemv_avx2_half(Wt, rows, cols, x[g], y[g]);
+}
+
+static int f16c_usable(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+static int avx2_usable(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+static int avx2_usable(void) { return 0; }
+static int f16c_usable(void) { return 0; }
+#endif
+
+typedef struct {
+    GemmFn gemm;
+    GemmHalfFn gemm_half;
+    GateFn gate;
+    ExpFn exp;
+    const char *name;
+} Ops;
+
+static Ops kernel_ops(int avx2) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (avx2) return (Ops){gemm_avx2, gemm_avx2_half, gate_avx2, exp_avx2, "avx2-fma"};
+#endif
+    (void)avx2;
+    return (Ops){gemm_portable, NULL, gate_portable, exp_portable, "portable"};
 }
 
 /* Per-voice scratch: h[R], z[2R], a[R], skips[S], hid[S], logits[C]. */
@@ -115,11 +324,18 @@ typedef struct {
     float *h, *z, *a, *skips, *hid, *logits;
 } Work;
 
-/* One sample for a group of voices, layer by layer (each layer's weights stay in cache across the group).
-   cond[g] points at voice g's frame of pre-projected conditioning [L * 2R]. */
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-static void step_group(const Net *n, Voice *v, int count, const float *const *cond, const int *period, Work *w) {
+#define MAX_GROUP 64
+
+/* One sample for a group of voices (count <= MAX_GROUP), layer by layer: every matrix product takes all the
+   group's voices at once, so each weight is read once per group. cond[g] points at voice g's frame of
+   pre-projected conditioning [L * 2R]. */
+static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const float *const *cond,
+                       const int *period, Work *w) {
     const int R = n->R, S = n->S;
+    const float *xs[MAX_GROUP];
+    float *ys[MAX_GROUP];
+#define PRODUCT(f32, f16, rows, cols)                                                                       \
+    (n->half ? ops->gemm_half((f16), rows, cols, xs, ys, count) : ops->gemm((f32), rows, cols, xs, ys, count))
     for (int g = 0; g < count; g++) {
         memcpy(w[g].h, n->embed + (size_t)v[g].x_prev * R, R * sizeof(float));
         if (n->period_input) {
@@ -130,61 +346,90 @@ static void step_group(const Net *n, Voice *v, int count, const float *const *co
             const float *pe = n->period_embed + (size_t)v[g].history[idx] * R;
             for (int c = 0; c < R; c++) w[g].h[c] += pe[c];
         }
-        memset(w[g].skips, 0, S * sizeof(float));
+        memcpy(w[g].skips, n->skip_bias, S * sizeof(float)); /* every layer's skip bias, summed once */
     }
     size_t offset = 0; /* of layer i's queue inside each voice's queue block */
     for (int i = 0; i < n->layers; i++) {
         const int d = n->dilation[i], qlen = d * (n->kernel - 1);
-        const float *W = n->conv[i];
         for (int g = 0; g < count; g++) {
-            float *queue = v[g].queues + offset, *h = w[g].h, *z = w[g].z, *a = w[g].a;
-            memcpy(z, cond[g] + (size_t)i * 2 * R, 2 * R * sizeof(float));
-            for (int j = 0; j < n->kernel; j++) { /* tap j = x[t - d (k-1-j)]; the last tap is h itself */
-                const float *tap = h;
+            memcpy(w[g].z, cond[g] + (size_t)i * 2 * R, 2 * R * sizeof(float));
+            ys[g] = w[g].z;
+        }
+        for (int j = 0; j < n->kernel; j++) { /* tap j = x[t - d (k-1-j)]; the last tap is h itself */
+            for (int g = 0; g < count; g++) {
                 if (j < n->kernel - 1) {
                     int slot = (v[g].qpos[i] - d * (n->kernel - 1 - j) + qlen) % qlen;
-                    tap = queue + (size_t)slot * R;
+                    xs[g] = v[g].queues + offset + (size_t)slot * R;
+                } else {
+                    xs[g] = w[g].h;
                 }
-                matvec_add(W + (size_t)j * R * 2 * R, tap, z, 2 * R, R);
             }
+            const size_t tap = (size_t)j * R * 2 * R;
+            PRODUCT(n->conv[i] + tap, n->half ? n->conv_h[i] + tap : NULL, 2 * R, R);
+        }
+        for (int g = 0; g < count; g++) {
             if (qlen > 0) {
-                memcpy(queue + (size_t)v[g].qpos[i] * R, h, R * sizeof(float));
+                memcpy(v[g].queues + offset + (size_t)v[g].qpos[i] * R, w[g].h, R * sizeof(float));
                 v[g].qpos[i] = (v[g].qpos[i] + 1) % qlen;
             }
-#pragma omp simd
-            for (int c = 0; c < R; c++) a[c] = gate(z[c], z[R + c]);
-            for (int q = 0; q < S; q++) w[g].skips[q] += n->skip_b[i][q];
-            matvec_add(n->skip[i], a, w[g].skips, S, R);
-            if (n->res[i] != NULL) {
-                for (int c = 0; c < R; c++) h[c] += n->res_b[i][c];
-                matvec_add(n->res[i], a, h, R, R);
+            ops->gate(w[g].z, w[g].a, R);
+            xs[g] = w[g].a;
+            ys[g] = w[g].skips;
+        }
+        PRODUCT(n->skip[i], n->half ? n->skip_h[i] : NULL, S, R);
+        if (n->res[i] != NULL) {
+            for (int g = 0; g < count; g++) {
+                for (int c = 0; c < R; c++) w[g].h[c] += n->res_b[i][c];
+                ys[g] = w[g].h;
             }
+            PRODUCT(n->res[i], n->half ? n->res_h[i] : NULL, R, R);
         }
         offset += (size_t)qlen * R;
     }
     for (int g = 0; g < count; g++) {
-        float *skips = w[g].skips, *hid = w[g].hid;
-        for (int q = 0; q < S; q++) skips[q] = skips[q] > 0.0f ? skips[q] : 0.0f;
-        memcpy(hid, n->head1_b, S * sizeof(float));
-        matvec_add(n->head1, skips, hid, S, S);
-        for (int q = 0; q < S; q++) hid[q] = hid[q] > 0.0f ? hid[q] : 0.0f;
-        memcpy(w[g].logits, n->head2_b, n->C * sizeof(float));
-        matvec_add(n->head2, hid, w[g].logits, n->C, S);
+        for (int q = 0; q < S; q++) w[g].skips[q] = w[g].skips[q] > 0.0f ? w[g].skips[q] : 0.0f;
+        memcpy(w[g].hid, n->head1_b, S * sizeof(float));
+        xs[g] = w[g].skips;
+        ys[g] = w[g].hid;
     }
+    PRODUCT(n->head1, n->head1_h, S, S);
+    for (int g = 0; g < count; g++) {
+        for (int q = 0; q < S; q++) w[g].hid[q] = w[g].hid[q] > 0.0f ? w[g].hid[q] : 0.0f;
+        memcpy(w[g].logits, n->head2_b, n->C * sizeof(float));
+        xs[g] = w[g].hid;
+        ys[g] = w[g].logits;
+    }
+    PRODUCT(n->head2, n->head2_h, n->C, S);
+#undef PRODUCT
 }
 
-static int32_t choose(const float *logits, int C, double temperature, uint64_t *rng) {
+/* argmax (temperature 0) or a draw from softmax(logits / temperature); `scratch` holds C floats */
+static int32_t choose(const Ops *ops, const float *logits, float *scratch, int C, double temperature,
+                      uint64_t *rng) {
     int best = 0;
     for (int c = 1; c < C; c++)
         if (logits[c] > logits[best]) best = c;
     if (temperature <= 0.0) return best;
-    double total = 0.0, probs[1024];
-    const float inv = (float)(1.0 / temperature), top = logits[best];
-    for (int c = 0; c < C; c++) total += (probs[c] = exp_approx((logits[c] - top) * inv));
+    memcpy(scratch, logits, C * sizeof(float));
+    ops->exp(scratch, C, logits[best], (float)(1.0 / temperature));
+    /* inverse-CDF draw, by blocks of 8 probabilities (fewer dependent adds than a scan over all C) */
+    double blocks[128], total = 0.0;
+    const int nb = (C + 7) / 8;
+    for (int b = 0; b < nb; b++) {
+        float sum = 0.0f;
+        for (int c = 8 * b; c < 8 * b + 8 && c < C; c++) sum += scratch[c];
+        total += (blocks[b] = sum);
+    }
     double u = next_uniform(rng) * total, run = 0.0;
-    for (int c = 0; c < C; c++) {
-        run += probs[c];
-        if (u < run) return c;
+    for (int b = 0; b < nb; b++) {
+        if (u < run + blocks[b]) {
+            for (int c = 8 * b; c < 8 * b + 8 && c < C; c++) {
+                run += scratch[c];
+                if (u < run) return c;
+            }
+            return (8 * b + 8 < C ? 8 * b + 8 : C) - 1;
+        }
+        run += blocks[b];
     }
     return C - 1;
 }
@@ -195,7 +440,47 @@ static void kernel_dealloc(KernelObject *self) {
     free(self->views);
     free(self->net.dilation);
     free(self->net.conv); free(self->net.skip); free(self->net.skip_b); free(self->net.res); free(self->net.res_b);
+    free(self->net.arena);
+    free(self->net.skip_bias);
+    if (self->net.half) {
+        for (int i = 0; i < self->net.layers; i++) {
+            free(self->net.conv_h[i]); free(self->net.skip_h[i]); free(self->net.res_h[i]);
+        }
+        free(self->net.conv_h); free(self->net.skip_h); free(self->net.res_h);
+        free(self->net.head1_h); free(self->net.head2_h);
+    }
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Copy the matrices into one 64-byte-aligned arena in the order a sample reads them (layer by layer: conv taps,
+   skip, res; then the head), so the hardware prefetcher sees one sequential stream instead of dozens of
+   separate arrays, and repoint the net at the copies. */
+static void pack_weights(Net *n) {
+    const size_t R = n->R, S = n->S, conv = 2 * R * n->kernel * R;
+    size_t total = (size_t)n->S * S + (size_t)n->C * S;
+    for (int i = 0; i < n->layers; i++) total += conv + S * R + (n->res[i] ? R * R : 0);
+    float *arena = aligned_alloc(64, ((total * sizeof(float) + 63) / 64) * 64), *at = arena;
+#define PACK(ptr, count) do { memcpy(at, (ptr), (count) * sizeof(float)); (ptr) = at; at += (count); } while (0)
+    for (int i = 0; i < n->layers; i++) {
+        PACK(n->conv[i], conv);
+        PACK(n->skip[i], S * R);
+        if (n->res[i]) PACK(n->res[i], R * R);
+    }
+    PACK(n->head1, S * S);
+    PACK(n->head2, (size_t)n->C * S);
+#undef PACK
+    n->arena = arena;
+}
+
+/* an IEEE-half copy of `count` floats (malloc'd; freed with the kernel) */
+static uint16_t *halves(const float *x, size_t count) {
+    uint16_t *y = malloc(count * sizeof(uint16_t));
+#if defined(__x86_64__) && defined(__GNUC__)
+    to_half(x, y, count);
+#else
+    (void)x;
+#endif
+    return y;
 }
 
 static float *take(KernelObject *self, PyObject *obj, Py_ssize_t count, const char *what) {
@@ -211,13 +496,18 @@ static float *take(KernelObject *self, PyObject *obj, Py_ssize_t count, const ch
 }
 
 /* Kernel(layers, R, S, C, kernel, dilations, max_period, embed, period_embed, conv, skip, skip_b, res, res_b,
- *        head1, head1_b, head2, head2_b): conv/skip/... are lists with one float32 array per layer. */
+ *        head1, head1_b, head2, head2_b[, portable]): conv/skip/... are lists with one float32 array per layer;
+ *        portable=True forces the plain C inner loops (for tests and CPUs without AVX2); half=True multiplies by
+ *        IEEE-half copies of the matrices (half the bytes per sample; needs F16C). */
 static int kernel_init(KernelObject *self, PyObject *args, PyObject *kwds) {
     int layers, R, S, C, kernel, max_period;
     PyObject *dil, *embed, *pembed, *conv, *skip, *skip_b, *res, *res_b, *h1, *h1b, *h2, *h2b;
-    if (!PyArg_ParseTuple(args, "iiiiiOiOOOOOOOOOOO", &layers, &R, &S, &C, &kernel, &dil, &max_period, &embed,
-                          &pembed, &conv, &skip, &skip_b, &res, &res_b, &h1, &h1b, &h2, &h2b))
+    int portable = 0, half = 0;
+    if (!PyArg_ParseTuple(args, "iiiiiOiOOOOOOOOOOO|pp", &layers, &R, &S, &C, &kernel, &dil, &max_period, &embed,
+                          &pembed, &conv, &skip, &skip_b, &res, &res_b, &h1, &h1b, &h2, &h2b, &portable, &half))
         return -1;
+    /* the AVX2 products work on blocks of 16 outputs: every output count must be a multiple of 16 */
+    self->avx2 = !portable && avx2_usable() && (2 * R) % 16 == 0 && R % 16 == 0 && S % 16 == 0 && C % 16 == 0;
     if (C > 1024 || layers < 1 || R < 1 || S < 1 || kernel < 1) {
         PyErr_SetString(PyExc_ValueError, "unsupported WaveNet sizes");
         return -1;
@@ -245,6 +535,27 @@ static int kernel_init(KernelObject *self, PyObject *args, PyObject *kwds) {
     if (!(n->head1 = take(self, h1, (Py_ssize_t)S * S, "head1")) || !(n->head1_b = take(self, h1b, S, "head1 b")) ||
         !(n->head2 = take(self, h2, (Py_ssize_t)C * S, "head2")) || !(n->head2_b = take(self, h2b, C, "head2 b")))
         return -1;
+    pack_weights(n);
+    n->skip_bias = calloc(S, sizeof(float));
+    for (int i = 0; i < layers; i++)
+        for (int q = 0; q < S; q++) n->skip_bias[q] += n->skip_b[i][q];
+    if (half) {
+        if (!self->avx2 || !f16c_usable()) {
+            PyErr_SetString(PyExc_ValueError, "half-precision weights need a CPU with AVX2, FMA and F16C and "
+                                              "output sizes that are multiples of 16");
+            return -1;
+        }
+        n->conv_h = calloc(layers, sizeof(uint16_t *)); n->skip_h = calloc(layers, sizeof(uint16_t *));
+        n->res_h = calloc(layers, sizeof(uint16_t *));
+        for (int i = 0; i < layers; i++) {
+            n->conv_h[i] = halves(n->conv[i], (size_t)2 * R * kernel * R);
+            n->skip_h[i] = halves(n->skip[i], (size_t)S * R);
+            n->res_h[i] = n->res[i] ? halves(n->res[i], (size_t)R * R) : NULL;
+        }
+        n->head1_h = halves(n->head1, (size_t)S * S);
+        n->head2_h = halves(n->head2, (size_t)C * S);
+        n->half = 1;
+    }
     return 0;
 }
 
@@ -306,6 +617,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
     int32_t *out = v[8].buf;
     uint64_t *rng = v[5].buf;
     const int Q = queue_floats(net), work_len = 4 * R + 2 * net->S;
+    const Ops ops = kernel_ops(self->avx2);
     Py_BEGIN_ALLOW_THREADS
     const int nt = threads > 0 ? (threads < B ? threads : B) : 1;
 #pragma omp parallel num_threads(nt)
@@ -319,7 +631,8 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
         const int count = last - first, room = count > 0 ? count : 1;
         Voice *voices = malloc(sizeof(Voice) * room);
         Work *work = malloc(sizeof(Work) * room);
-        float *scratch = malloc(sizeof(float) * (size_t)room * (work_len + C));
+        float *scratch = malloc(sizeof(float) * ((size_t)room * (work_len + C) + C));
+        float *probs = scratch + (size_t)room * (work_len + C);
         const float **conds = malloc(sizeof(float *) * room);
         int *periods = malloc(sizeof(int) * room);
         for (int g = 0; g < count; g++) {
@@ -336,11 +649,14 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
                 conds[g] = cond + (b * F + frame) * L * 2 * R;
                 periods[g] = period[b * F + frame];
             }
-            step_group(net, voices, count, conds, periods, work);
+            for (int g0 = 0; g0 < count; g0 += MAX_GROUP) {
+                const int size = count - g0 < MAX_GROUP ? count - g0 : MAX_GROUP;
+                step_group(net, &ops, voices + g0, size, conds + g0, periods + g0, work + g0);
+            }
             for (int g = 0; g < count; g++) {
                 const size_t b = (size_t)(first + g);
                 if (t < m) memcpy(logit_out + (b * m + t) * C, work[g].logits, C * sizeof(float));
-                int32_t x = choose(work[g].logits, C, temperature, &voices[g].rng);
+                int32_t x = choose(&ops, work[g].logits, probs, C, temperature, &voices[g].rng);
                 out[b * n + t] = x;
                 if (net->period_input) { /* x[t-1] enters the history once step t is done */
                     voices[g].history[voices[g].hpos] = voices[g].x_prev;
@@ -364,6 +680,10 @@ fail:
     return NULL;
 }
 
+static PyObject *kernel_backend(KernelObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyUnicode_FromFormat("%s-%s", kernel_ops(self->avx2).name, self->net.half ? "fp16" : "fp32");
+}
+
 static PyObject *kernel_queue_floats(KernelObject *self, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLong(queue_floats(&self->net));
 }
@@ -371,6 +691,7 @@ static PyObject *kernel_queue_floats(KernelObject *self, PyObject *Py_UNUSED(ign
 static PyMethodDef kernel_methods[] = {
     {"generate", (PyCFunction)kernel_generate, METH_VARARGS, "Generate samples for every voice (see the C source)."},
     {"queue_floats", (PyCFunction)kernel_queue_floats, METH_NOARGS, "Queue floats per voice."},
+    {"backend", (PyCFunction)kernel_backend, METH_NOARGS, "The inner loops in use: 'avx2-fma' or 'portable'."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject KernelType = {
@@ -392,8 +713,14 @@ static PyObject *openmp_threads(PyObject *m, PyObject *Py_UNUSED(ignored)) {
 #endif
 }
 
+static PyObject *half_supported(PyObject *m, PyObject *Py_UNUSED(ignored)) {
+    (void)m;
+    return PyBool_FromLong(f16c_usable());
+}
+
 static PyMethodDef module_methods[] = {
     {"openmp_threads", openmp_threads, METH_NOARGS, "OpenMP's thread count (0 when built without OpenMP)."},
+    {"half_supported", half_supported, METH_NOARGS, "Whether this CPU runs the half-precision products."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_wavenet_native",

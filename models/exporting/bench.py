@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.wavenet_kernel import NativeWaveNet, read_weights
+from export.wavenet_kernel import NativeWaveNet, f16c_available, read_weights
 from models.exporting.onnx_export import export_checkpoint
 from models.training.checkpoint import load_model, save_checkpoint
 from models.wavenet.configs import get_config
@@ -96,8 +96,9 @@ def _onnx_loop(model: WaveNet, path: Path, n: int) -> float:
     return time.perf_counter() - began
 
 
-def _native(path: Path, model: WaveNet, batch: int, threads: int, n: int) -> float:
-    kernel = NativeWaveNet(read_weights(path), batch=batch)
+def _native(path: Path, model: WaveNet, batch: int, threads: int, n: int, precision: str = "fp32",
+            portable: bool = False) -> float:
+    kernel = NativeWaveNet(read_weights(path), batch=batch, precision=precision, portable=portable)
     cond = _conditioning(model, batch, n)
     began = time.perf_counter()
     kernel.generate(n, temperature=1.0, threads=threads, **cond)
@@ -120,6 +121,12 @@ def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loo
                 continue
             seconds = _native(path, model, batch, threads, n)
             rows.append(_row(label, "native", batch, threads, seconds, n))
+    # the same kernel with its plain-C inner loops, and with half-precision weights
+    rows.append(_row(label, "native_portable", 1, 1, _native(path, model, 1, 1, n, portable=True), n))
+    if f16c_available():
+        for batch, threads in ((1, 1), (8, 2)):
+            seconds = _native(path, model, batch, threads, n, precision="fp16")
+            rows.append(_row(label, "native_fp16", batch, threads, seconds, n))
     base = next(r for r in rows if r["backend"] == "native" and r["batch"] == 1 and r["threads"] == 1)
     for r in rows:
         r["ratio_to_native"] = r["us_per_sample"] / base["us_per_sample"]
