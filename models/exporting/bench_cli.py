@@ -1,4 +1,5 @@
-"""`latentbridge bench generate`: the command line of `models.exporting.bench` (torch imported only when run)."""
+"""`latentbridge bench {generate,encode}`: the command lines of `models.exporting.bench` (torch imported only
+when run) and `export.autoencoder_bench` (ONNX Runtime only)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_encode(args: argparse.Namespace) -> int:
+    from export.autoencoder_bench import bench_encode
+
+    rows = bench_encode(args.model, args.seconds)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"{'graph':<10}{'mode':<9}{'block':>9}{'threads':>8}{'x realtime':>12}")
+        for r in rows:
+            print(f"{r['graph']:<10}{r['mode']:<9}{r['block_samples']:>9}{r['threads']:>8}{r['realtime_factor']:>12.1f}")
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="speed benchmarks (ratios measured side by side)",
                                    description="Speed benchmarks; every number of a run is measured in that run.")
@@ -33,3 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--native-seconds", type=float, default=1.0, help="seconds per native run (default 1)")
     gen.add_argument("--json", action="store_true", help="print the rows as JSON")
     gen.set_defaults(func=run)
+    enc = kinds.add_parser("encode", help="the autoencoder graphs on ONNX Runtime: offline and streaming",
+                           epilog="Example: latentbridge bench encode --json")
+    enc.add_argument("--model", default=None, help="exported autoencoder prefix (default: the bundled one)")
+    enc.add_argument("--seconds", type=float, default=20.0, help="seconds of test audio (default 20)")
+    enc.add_argument("--json", action="store_true", help="print the rows as JSON")
+    enc.set_defaults(func=run_encode)

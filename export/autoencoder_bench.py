@@ -1,0 +1,79 @@
+"""`latentbridge bench encode`: speed of the exported autoencoder's graphs on ONNX Runtime (no torch).
+
+One run measures, side by side on the same audio (a 20-s harmonic test signal at 16 kHz, mono, threads 1 and
+2): the trackers (`controls`), the offline encoder, the streaming encoder in blocks of 128 / 256 / 512
+samples (state carried between calls), the streaming harmonic decoder in blocks of 1 / 2 / 4 frames, and the
+whole offline chain (controls + encoder + decoder). Rows: {"graph", "mode", "block_samples", "threads",
+"seconds_audio", "seconds_wall", "realtime_factor"} (audio seconds per wall second), plus "ratio_to_offline"
+for the encoder rows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from export.autoencoder_runtime import Controls, DecoderStream, EncoderStream, OnnxAutoencoder
+
+SECONDS = 20.0
+
+
+def test_signal(seconds: float = SECONDS, rate: int = 16000) -> np.ndarray:
+    """A gliding harmonic tone with a tremolo and a little noise (the trackers and encoder do real work)."""
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 110.0 * 2 ** (np.sin(2 * np.pi * 0.1 * t) * 1.5)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    tone = sum(np.sin(k * phase) / k for k in range(1, 9))
+    noise = np.random.default_rng(0).normal(0.0, 0.01, t.shape)
+    return (0.3 * tone * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) + noise).astype(np.float32)
+
+
+def _row(graph: str, mode: str, block: int, threads: int, audio_s: float, wall: float) -> dict[str, Any]:
+    return {"graph": graph, "mode": mode, "block_samples": block, "threads": threads, "seconds_audio": audio_s,
+            "seconds_wall": wall, "realtime_factor": audio_s / wall}
+
+
+def _timed(fn: Any) -> float:
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
+def _rows_for(ae: OnnxAutoencoder, audio: np.ndarray, threads: int) -> list[dict[str, Any]]:
+    """Every row for one session thread count."""
+    usable = audio[: audio.shape[0] // ae.hop * ae.hop]
+    audio_s = usable.shape[0] / ae.sample_rate
+    controls = ae.controls(usable)
+    rows = [_row("controls", "offline", usable.shape[0], threads, audio_s, _timed(lambda: ae.controls(usable))),
+            _row("encoder", "offline", usable.shape[0], threads, audio_s,
+                 _timed(lambda: ae.graphs["encoder"].run(audio=usable[None])))]
+    if "encoder_stream" in ae.graphs:
+        for block in (128, 256, 512):
+            stream = EncoderStream(ae.graphs["encoder_stream"], ae.frames_per_z, ae.frame_hop)
+            wall = _timed(lambda s=stream, b=block: [s.push(usable[i: i + b]) for i in range(0, usable.shape[0], b)])
+            rows.append(_row("encoder", "stream", block, threads, audio_s, wall))
+    z = ae.align(ae.encode(usable), controls.frames)
+    for frames in (1, 2, 4):
+        decoder = DecoderStream(ae.graphs["decoder"])
+
+        def decode_blocks(d: DecoderStream = decoder, k: int = frames) -> None:
+            for i in range(0, controls.frames, k):
+                d.push(z[i: i + k], Controls(controls.f0[i: i + k], controls.periodicity[i: i + k],
+                                             controls.loudness[i: i + k]))
+        rows.append(_row("decoder", "stream", frames * ae.frame_hop, threads, audio_s, _timed(decode_blocks)))
+    chain = _timed(lambda: ae.decode(ae.align(ae.encode(usable), controls.frames), ae.controls(usable)))
+    rows.append(_row("chain", "offline", usable.shape[0], threads, audio_s, chain))
+    base = rows[1]["seconds_wall"]
+    for r in rows:
+        if r["graph"] == "encoder":
+            r["ratio_to_offline"] = r["seconds_wall"] / base
+    return rows
+
+
+def bench_encode(prefix: str | None = None, seconds: float = SECONDS) -> list[dict[str, Any]]:
+    """Every row of the benchmark (see the module docstring)."""
+    audio = test_signal(seconds)
+    return [row for threads in (1, 2) for row in _rows_for(OnnxAutoencoder.open(prefix, threads=threads), audio,
+                                                              threads)]
