@@ -1,8 +1,9 @@
 """`latentbridge bench generate`: WaveNet generation speed, every backend measured side by side in one run.
 
 Backends: naive (the teacher-forced network re-run over the receptive field for every new sample), torch
-queue generation, an ONNX Runtime loop over the exported step graph, and the native kernel at batch 1, 4
-and 8 with 1 and 2 threads. Configs: the shipped default decoder (its weights when bundled, else the
+queue generation, an ONNX Runtime loop over the exported step graph, the native kernel at batch 1, 4 and 8
+with 1 and 2 threads (and its portable-C loops and half-precision weights beside it), and, where a CUDA
+device is usable, the ONNX Runtime CUDA step loop with the state bound on the device at batch 1 and 64. Configs: the shipped default decoder (its weights when bundled, else the
 `ae_small` config with fresh weights; the speed does not depend on the weights) and the reference config
 (20 layers, residual 64, skip 128, 256 classes, dilations 1..512 twice). Rows: us per sample (per voice),
 audio seconds produced per wall second per voice at 16 kHz, and the ratio to the native kernel at batch 1 on
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from export.providers import cuda_device_count
+from export.step_generator import StepGenerator
 from export.wavenet_kernel import NativeWaveNet, f16c_available, read_weights
 from models.exporting.onnx_export import export_checkpoint
 from models.training.checkpoint import load_model, save_checkpoint
@@ -127,6 +130,14 @@ def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loo
         for batch, threads in ((1, 1), (8, 2)):
             seconds = _native(path, model, batch, threads, n, precision="fp16")
             rows.append(_row(label, "native_fp16", batch, threads, seconds, n))
+    if cuda_device_count() > 0:  # the offline GPU path: ONNX Runtime CUDA with the state bound on the device
+        for batch in (1, 64):
+            generator = StepGenerator(path, batch=batch, allow_gpu=True)
+            cond = _conditioning(model, batch, loop_samples)
+            began = time.perf_counter()
+            generator.generate(loop_samples, temperature=1.0, **cond)
+            rows.append(_row(label, "onnxruntime_cuda_iobinding", batch, 1, time.perf_counter() - began,
+                             loop_samples))
     base = next(r for r in rows if r["backend"] == "native" and r["batch"] == 1 and r["threads"] == 1)
     for r in rows:
         r["ratio_to_native"] = r["us_per_sample"] / base["us_per_sample"]
