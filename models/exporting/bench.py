@@ -3,7 +3,8 @@
 Backends: naive (the teacher-forced network re-run over the receptive field for every new sample), torch
 queue generation, an ONNX Runtime loop over the exported step graph, the native kernel at batch 1, 4 and 8
 with 1 and 2 threads (and its portable-C loops and half-precision weights beside it), and, where a CUDA
-device is usable, the ONNX Runtime CUDA step loop with the state bound on the device at batch 1 and 64. Configs: the shipped default decoder (its weights when bundled, else the
+device is usable, the ONNX Runtime CUDA step loop with the state bound on the device at batch 1 and 64.
+Configs: the shipped default decoder (its weights when bundled, else the
 `ae_small` config with fresh weights; the speed does not depend on the weights) and the reference config
 (20 layers, residual 64, skip 128, 256 classes, dilations 1..512 twice). Rows: us per sample (per voice),
 audio seconds produced per wall second per voice at 16 kHz, and the ratio to the native kernel at batch 1 on
