@@ -180,3 +180,15 @@ def test_bench_generate_rows(capsys: pytest.CaptureFixture[str]) -> None:
     assert len({r["config"] for r in rows}) == 2
     for r in rows:
         assert r["us_per_sample"] > 0 and r["realtime_factor_16k"] == pytest.approx(1e6 / r["us_per_sample"] / 16000)
+
+
+@pytest.mark.slow
+def test_two_seconds_of_argmax_match_torch(tmp_path: Path) -> None:
+    """The acceptance length: 2 s (32 000 samples) of the default decoder's config, argmax, one voice."""
+    model, path = _exported("ae_small", tmp_path)
+    n = 32000
+    cond = _conditioning(model, 1, n)
+    with torch.no_grad():
+        expected = generate(model, n, temperature=0, batch=1, **cond).numpy()
+    got, _ = NativeWaveNet(read_weights(path), batch=1).generate(n, temperature=0, **_numpy(cond))
+    np.testing.assert_array_equal(got, expected)
