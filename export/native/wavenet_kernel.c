@@ -342,7 +342,8 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
             int p = period[g] < 2 ? 2 : (period[g] > n->max_period ? n->max_period : period[g]);
             /* the ring holds x[t - 1 - P .. t - 2] (x[t - 1] is x_prev, pushed after this step); x[t - p] was
                written p - 1 pushes ago */
-            int idx = (v[g].hpos - (p - 1) + n->max_period) % n->max_period;
+            int idx = v[g].hpos - (p - 1);
+            idx += idx < 0 ? n->max_period : 0; /* 0 <= p - 1 < max_period: one wrap at most (no division) */
             const float *pe = n->period_embed + (size_t)v[g].history[idx] * R;
             for (int c = 0; c < R; c++) w[g].h[c] += pe[c];
         }
@@ -358,7 +359,8 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
         for (int j = 0; j < n->kernel; j++) { /* tap j = x[t - d (k-1-j)]; the last tap is h itself */
             for (int g = 0; g < count; g++) {
                 if (j < n->kernel - 1) {
-                    int slot = (v[g].qpos[i] - d * (n->kernel - 1 - j) + qlen) % qlen;
+                    int slot = v[g].qpos[i] - d * (n->kernel - 1 - j); /* in (-qlen, qlen): one wrap at most */
+                    slot += slot < 0 ? qlen : 0;
                     xs[g] = v[g].queues + offset + (size_t)slot * R;
                 } else {
                     xs[g] = w[g].h;
@@ -370,7 +372,7 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
         for (int g = 0; g < count; g++) {
             if (qlen > 0) {
                 memcpy(v[g].queues + offset + (size_t)v[g].qpos[i] * R, w[g].h, R * sizeof(float));
-                v[g].qpos[i] = (v[g].qpos[i] + 1) % qlen;
+                v[g].qpos[i] = v[g].qpos[i] + 1 == qlen ? 0 : v[g].qpos[i] + 1;
             }
             ops->gate(w[g].z, w[g].a, R);
             xs[g] = w[g].a;
@@ -660,7 +662,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
                 out[b * n + t] = x;
                 if (net->period_input) { /* x[t-1] enters the history once step t is done */
                     voices[g].history[voices[g].hpos] = voices[g].x_prev;
-                    voices[g].hpos = (voices[g].hpos + 1) % P;
+                    voices[g].hpos = voices[g].hpos + 1 == P ? 0 : voices[g].hpos + 1;
                 }
                 voices[g].x_prev = x;
             }
