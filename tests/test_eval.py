@@ -104,7 +104,9 @@ def test_speech_wavenet_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
                  "tiny", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["conditions"]) == {"female", "male"}
-    assert len(report["conditions"]["male"]["per_speaker"]) == 2
+    assert len(report["gender_only"]["male"]["per_speaker"]) == 2  # every speaker under each one-hot
+    assert sum(len(report["conditions"][g]["per_speaker"]) for g in ("female", "male")) == 2  # own gender
+    assert {"difference_hz", "gender_only_difference_hz"} <= set(report)
     assert report["data"]["female"] > report["data"]["male"] + 30.0  # espeak-ng's voices, measured by CREPE
     assert main(["eval", "wavenet", "--model", str(tmp_path / "missing"), "--data", str(speech)]) == 2
 
