@@ -156,64 +156,68 @@ AVX2 static void exp_avx2(float *restrict v, int n, float top, float inv) {
     for (; c < n; c++) v[c] = exp_approx((v[c] - top) * inv);
 }
 
-/* one voice: blocks of 64 outputs held in 8 registers across the whole input loop */
-AVX2 static inline void gemv_avx2(const float *restrict Wt, int rows, int cols, const float *restrict x,
-                                  float *restrict y) {
-    int r = 0;
-    for (; r + 64 <= rows; r += 64) {
-        __m256 acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(y + r + 8 * k);
-        const float *restrict w = Wt + r;
-        for (int c = 0; c < cols; c++, w += rows) {
-            const __m256 xc = _mm256_broadcast_ss(x + c);
-            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), xc, acc[k]);
-        }
-        for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + r + 8 * k, acc[k]);
-    }
-    for (; r + 16 <= rows; r += 16) {
-        __m256 a0 = _mm256_loadu_ps(y + r), a1 = _mm256_loadu_ps(y + r + 8);
-        const float *restrict w = Wt + r;
-        for (int c = 0; c < cols; c++, w += rows) {
-            const __m256 xc = _mm256_broadcast_ss(x + c);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), xc, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), xc, a1);
-        }
-        _mm256_storeu_ps(y + r, a0);
-        _mm256_storeu_ps(y + r + 8, a1);
-    }
-}
-
-/* four voices: each 16-output block of W is read once for all four (8 accumulators) */
-AVX2 static inline void gemm4_avx2(const float *restrict Wt, int rows, int cols, const float *const *x,
-                                   float *const *y) {
-    for (int r = 0; r + 16 <= rows; r += 16) {
-        __m256 acc[4][2];
-        for (int g = 0; g < 4; g++) {
-            acc[g][0] = _mm256_loadu_ps(y[g] + r);
-            acc[g][1] = _mm256_loadu_ps(y[g] + r + 8);
-        }
-        const float *restrict w = Wt + r;
-        for (int c = 0; c < cols; c++, w += rows) {
-            const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-            for (int g = 0; g < 4; g++) {
-                const __m256 xc = _mm256_broadcast_ss(x[g] + c);
-                acc[g][0] = _mm256_fmadd_ps(w0, xc, acc[g][0]);
-                acc[g][1] = _mm256_fmadd_ps(w1, xc, acc[g][1]);
-            }
-        }
-        for (int g = 0; g < 4; g++) {
-            _mm256_storeu_ps(y[g] + r, acc[g][0]);
-            _mm256_storeu_ps(y[g] + r + 8, acc[g][1]);
-        }
-    }
-}
-
-/* rows must be a multiple of 16 (checked when the kernel is built) */
-AVX2 static void gemm_avx2(const float *restrict Wt, int rows, int cols, const float *const *x, float *const *y,
-                           int G) {
-    int g = 0;
-    for (; g + 4 <= G; g += 4) gemm4_avx2(Wt, rows, cols, x + g, y + g);
-    for (; g < G; g++) gemv_avx2(Wt, rows, cols, x[g], y[g]);
+/* The matrix products, defined once for each weight type (SUFFIX, WTYPE, the load that turns 8 weights into
+   8 floats, the target attributes):
+   gemv_SUFFIX: one voice, blocks of 64 outputs held in 8 registers across the whole input loop;
+   gemm4_SUFFIX: four voices, each 16-output block of W read once for all four (8 accumulators);
+   gemm_SUFFIX: G voices in groups of four, the rest one by one. rows must be a multiple of 16 (checked when
+   the kernel is built). */
+#define DEFINE_PRODUCTS(SUFFIX, WTYPE, LOAD, TARGET) \
+TARGET static inline void gemv_##SUFFIX(const WTYPE *restrict Wt, int rows, int cols, const float *restrict x,        \
+                                  float *restrict y) {                                                                \
+    int r = 0;                                                                                                        \
+    for (; r + 64 <= rows; r += 64) {                                                                                 \
+        __m256 acc[8];                                                                                                \
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(y + r + 8 * k);                                          \
+        const WTYPE *restrict w = Wt + r;                                                                             \
+        for (int c = 0; c < cols; c++, w += rows) {                                                                   \
+            const __m256 xc = _mm256_broadcast_ss(x + c);                                                             \
+            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(LOAD(w + 8 * k), xc, acc[k]);                        \
+        }                                                                                                             \
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + r + 8 * k, acc[k]);                                          \
+    }                                                                                                                 \
+    for (; r + 16 <= rows; r += 16) {                                                                                 \
+        __m256 a0 = _mm256_loadu_ps(y + r), a1 = _mm256_loadu_ps(y + r + 8);                                          \
+        const WTYPE *restrict w = Wt + r;                                                                             \
+        for (int c = 0; c < cols; c++, w += rows) {                                                                   \
+            const __m256 xc = _mm256_broadcast_ss(x + c);                                                             \
+            a0 = _mm256_fmadd_ps(LOAD(w), xc, a0);                                                                    \
+            a1 = _mm256_fmadd_ps(LOAD(w + 8), xc, a1);                                                                \
+        }                                                                                                             \
+        _mm256_storeu_ps(y + r, a0);                                                                                  \
+        _mm256_storeu_ps(y + r + 8, a1);                                                                              \
+    }                                                                                                                 \
+}                                                                                                                     \
+                                                                                                                      \
+TARGET static inline void gemm4_##SUFFIX(const WTYPE *restrict Wt, int rows, int cols, const float *const *x,         \
+                                   float *const *y) {                                                                 \
+    for (int r = 0; r + 16 <= rows; r += 16) {                                                                        \
+        __m256 acc[4][2];                                                                                             \
+        for (int g = 0; g < 4; g++) {                                                                                 \
+            acc[g][0] = _mm256_loadu_ps(y[g] + r);                                                                    \
+            acc[g][1] = _mm256_loadu_ps(y[g] + r + 8);                                                                \
+        }                                                                                                             \
+        const WTYPE *restrict w = Wt + r;                                                                             \
+        for (int c = 0; c < cols; c++, w += rows) {                                                                   \
+            const __m256 w0 = LOAD(w), w1 = LOAD(w + 8);                                                              \
+            for (int g = 0; g < 4; g++) {                                                                             \
+                const __m256 xc = _mm256_broadcast_ss(x[g] + c);                                                      \
+                acc[g][0] = _mm256_fmadd_ps(w0, xc, acc[g][0]);                                                       \
+                acc[g][1] = _mm256_fmadd_ps(w1, xc, acc[g][1]);                                                       \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int g = 0; g < 4; g++) {                                                                                 \
+            _mm256_storeu_ps(y[g] + r, acc[g][0]);                                                                    \
+            _mm256_storeu_ps(y[g] + r + 8, acc[g][1]);                                                                \
+        }                                                                                                             \
+    }                                                                                                                 \
+}                                                                                                                     \
+                                                                                                                      \
+TARGET static void gemm_##SUFFIX(const WTYPE *restrict Wt, int rows, int cols, const float *const *x, float *const *y, \
+                           int G) {                                                                                   \
+    int g = 0;                                                                                                        \
+    for (; g + 4 <= G; g += 4) gemm4_##SUFFIX(Wt, rows, cols, x + g, y + g);                                          \
+    for (; g < G; g++) gemv_##SUFFIX(Wt, rows, cols, x[g], y[g]);                                                     \
 }
 
 #define AVX2F16 __attribute__((target("avx2,fma,f16c")))
@@ -231,63 +235,9 @@ AVX2F16 static void to_half(const float *restrict x, uint16_t *restrict y, size_
     }
 }
 
-/* half-precision weights: the same products, 8 weights converted per load (F16C) */
-AVX2F16 static inline void gemv_avx2_half(const uint16_t *restrict Wt, int rows, int cols, const float *restrict x,
-                                  float *restrict y) {
-    int r = 0;
-    for (; r + 64 <= rows; r += 64) {
-        __m256 acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(y + r + 8 * k);
-        const uint16_t *restrict w = Wt + r;
-        for (int c = 0; c < cols; c++, w += rows) {
-            const __m256 xc = _mm256_broadcast_ss(x + c);
-            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(LOADH(w + 8 * k), xc, acc[k]);
-        }
-        for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + r + 8 * k, acc[k]);
-    }
-    for (; r + 16 <= rows; r += 16) {
-        __m256 a0 = _mm256_loadu_ps(y + r), a1 = _mm256_loadu_ps(y + r + 8);
-        const uint16_t *restrict w = Wt + r;
-        for (int c = 0; c < cols; c++, w += rows) {
-            const __m256 xc = _mm256_broadcast_ss(x + c);
-            a0 = _mm256_fmadd_ps(LOADH(w), xc, a0);
-            a1 = _mm256_fmadd_ps(LOADH(w + 8), xc, a1);
-        }
-        _mm256_storeu_ps(y + r, a0);
-        _mm256_storeu_ps(y + r + 8, a1);
-    }
-}
-
-AVX2F16 static inline void gemm4_avx2_half(const uint16_t *restrict Wt, int rows, int cols, const float *const *x,
-                                   float *const *y) {
-    for (int r = 0; r + 16 <= rows; r += 16) {
-        __m256 acc[4][2];
-        for (int g = 0; g < 4; g++) {
-            acc[g][0] = _mm256_loadu_ps(y[g] + r);
-            acc[g][1] = _mm256_loadu_ps(y[g] + r + 8);
-        }
-        const uint16_t *restrict w = Wt + r;
-        for (int c = 0; c < cols; c++, w += rows) {
-            const __m256 w0 = LOADH(w), w1 = LOADH(w + 8);
-            for (int g = 0; g < 4; g++) {
-                const __m256 xc = _mm256_broadcast_ss(x[g] + c);
-                acc[g][0] = _mm256_fmadd_ps(w0, xc, acc[g][0]);
-                acc[g][1] = _mm256_fmadd_ps(w1, xc, acc[g][1]);
-            }
-        }
-        for (int g = 0; g < 4; g++) {
-            _mm256_storeu_ps(y[g] + r, acc[g][0]);
-            _mm256_storeu_ps(y[g] + r + 8, acc[g][1]);
-        }
-    }
-}
-
-AVX2F16 static void gemm_avx2_half(const uint16_t *restrict Wt, int rows, int cols, const float *const *x, float *const *y,
-                           int G) {
-    int g = 0;
-    for (; g + 4 <= G; g += 4) gemm4_avx2_half(Wt, rows, cols, x + g, y + g);
-    for (; g < G; g++) gemv_avx2_half(Wt, rows, cols, x[g], y[g]);
-}
+DEFINE_PRODUCTS(avx2, float, _mm256_loadu_ps, AVX2)
+/* half-precision weights (F16C): 8 weights converted per load, float32 accumulation */
+DEFINE_PRODUCTS(avx2_half, uint16_t, LOADH, AVX2F16)
 
 static int f16c_usable(void) {
     __builtin_cpu_init();
