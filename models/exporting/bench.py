@@ -104,6 +104,8 @@ def _native(path: Path, model: WaveNet, batch: int, threads: int, n: int, precis
             portable: bool = False) -> float:
     kernel = NativeWaveNet(read_weights(path), batch=batch, precision=precision, portable=portable)
     cond = _conditioning(model, batch, n)
+    kernel.generate(min(n, 1600), temperature=1.0, threads=threads, **cond)  # warm-up: caches, page faults
+    kernel.reset()
     began = time.perf_counter()
     kernel.generate(n, temperature=1.0, threads=threads, **cond)
     return time.perf_counter() - began
