@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     with bar("morph", total=work, unit="sample") as progress:
         result = morph(ae, audio, rate, target, args.amount, bank, progress.update)
     write_audio(out, result, rate, FORMATS[out.suffix.lower()], force=args.force)
+    took = time.perf_counter() - started
     if args.plot:
         from plugin_host.morph_plot import plot_morph
 
@@ -56,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
         plot_morph(Path(args.plot), audio, result, rate, controls, ae.frame_hop,
                    f"{source.name}: amount {args.amount:g} toward {args.target}", args.force)
     seconds = audio.shape[1] / rate
-    took = time.perf_counter() - started
     peak = float(np.abs(result).max())
     print(f"wrote {out} ({rate} Hz, {audio.shape[0]} ch, {seconds:.2f} s; amount {args.amount:g} toward "
           f"{args.target}) in {took:.1f} s ({seconds / max(took, 1e-9):.1f}x real time), peak "
