@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from wavenet_exports import as_numpy, conditioning, exported
 
 from export.errors import LatentbridgeError
 from export.wavenet_kernel import NativeWaveNet, f16c_available, read_weights
@@ -20,47 +21,17 @@ from models.wavenet.incremental import generate, init_state, step
 from models.wavenet.model import WaveNet
 
 
-def _exported(name: str, tmp_path: Path, seed: int = 0) -> tuple[WaveNet, Path]:
-    torch.manual_seed(seed)
-    model = WaveNet(get_config(name)).eval()
-    with torch.no_grad():  # larger than default-init weights, so the sequences are far from constant
-        for p in model.parameters():
-            p.mul_(2.0)
-    save_checkpoint(tmp_path / name / "checkpoint.pt", "wavenet", model, None, 0, 0)
-    (row,) = export_checkpoint(tmp_path / name, tmp_path / "onnx", name)
-    return model, Path(row["path"])
-
-
-def _conditioning(model: WaveNet, batch: int, n: int, seed: int = 1) -> dict[str, torch.Tensor]:
-    cfg, g = model.cfg, torch.Generator().manual_seed(seed)
-    frames = -(-n // cfg.hop)
-    cond: dict[str, torch.Tensor] = {}
-    if cfg.local_channels:
-        cond["local"] = torch.randn(batch, cfg.local_channels, frames, generator=g)
-    if cfg.global_classes:
-        cond["global_id"] = torch.randint(0, cfg.global_classes, (batch,), generator=g)
-    if cfg.global_dim:
-        cond["global_vec"] = torch.randn(batch, cfg.global_dim, generator=g)
-    if cfg.period_input:
-        cond["period"] = torch.randint(2, cfg.max_period + 1, (batch, frames), generator=g)
-    return cond
-
-
-def _numpy(cond: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {k: v.numpy() for k, v in cond.items()}
-
-
 # tiny configs run the portable loops; ae_small (sizes multiples of 16) the AVX2 ones, with 5 voices: one group
 # of four through the 4-voice product and one through the single-voice product
 @pytest.mark.parametrize("name,n,batch", [("tiny_all", 1200, 3), ("tiny_kernel3", 600, 3), ("tiny_speech", 600, 3),
                                           ("tiny_notes", 1024, 3), ("ae_small", 1500, 5)])
 def test_argmax_and_logits_match_torch(name: str, n: int, batch: int, tmp_path: Path) -> None:
-    model, path = _exported(name, tmp_path)
-    cond = _conditioning(model, batch, n)
+    model, path = exported(name, tmp_path)
+    cond = conditioning(model, batch, n)
     with torch.no_grad():
         expected = generate(model, n, temperature=0, batch=batch, **cond).numpy()
     kernel = NativeWaveNet(read_weights(path), batch=batch)
-    got, logits = kernel.generate(n, temperature=0, logits_steps=100, **_numpy(cond))
+    got, logits = kernel.generate(n, temperature=0, logits_steps=100, **as_numpy(cond))
     assert logits is not None
     np.testing.assert_array_equal(got, expected)
     assert len(np.unique(expected)) > 5  # a sequence that really moves
@@ -76,8 +47,8 @@ def test_argmax_and_logits_match_torch(name: str, n: int, batch: int, tmp_path: 
 
 
 def test_avx2_and_portable_loops_agree(tmp_path: Path) -> None:
-    model, path = _exported("ae_small", tmp_path)
-    weights, cond = read_weights(path), _numpy(_conditioning(model, 5, 700))
+    model, path = exported("ae_small", tmp_path)
+    weights, cond = read_weights(path), as_numpy(conditioning(model, 5, 700))
     fast, plain = NativeWaveNet(weights, batch=5), NativeWaveNet(weights, batch=5, portable=True)
     assert plain.backend == "portable-fp32"
     if fast.backend != "avx2-fma-fp32":
@@ -86,8 +57,8 @@ def test_avx2_and_portable_loops_agree(tmp_path: Path) -> None:
     b, logits_b = plain.generate(700, temperature=0, logits_steps=50, **cond)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(logits_a, logits_b, atol=1e-5, rtol=0)
-    assert np.array_equal(fast.generate(300, temperature=0.9, **_numpy(_conditioning(model, 5, 300, seed=3)))[0],
-                          plain.generate(300, temperature=0.9, **_numpy(_conditioning(model, 5, 300, seed=3)))[0])
+    assert np.array_equal(fast.generate(300, temperature=0.9, **as_numpy(conditioning(model, 5, 300, seed=3)))[0],
+                          plain.generate(300, temperature=0.9, **as_numpy(conditioning(model, 5, 300, seed=3)))[0])
 
 
 def test_half_precision_weights_match_torch_with_rounded_weights(tmp_path: Path) -> None:
@@ -101,21 +72,21 @@ def test_half_precision_weights_match_torch_with_rounded_weights(tmp_path: Path)
     save_checkpoint(tmp_path / "half" / "checkpoint.pt", "wavenet", model, None, 0, 0)
     (row,) = export_checkpoint(tmp_path / "half", tmp_path / "onnx", "half")
     n, batch = 1000, 5
-    cond = _conditioning(model, batch, n)
+    cond = conditioning(model, batch, n)
     with torch.no_grad():
         expected = generate(model, n, temperature=0, batch=batch, **cond).numpy()
     kernel = NativeWaveNet(read_weights(row["path"]), batch=batch, precision="fp16")
     assert kernel.backend == "avx2-fma-fp16"
-    got, _ = kernel.generate(n, temperature=0, **_numpy(cond))
+    got, _ = kernel.generate(n, temperature=0, **as_numpy(cond))
     np.testing.assert_array_equal(got, expected)
     with pytest.raises(LatentbridgeError, match="precision must be one of"):
         NativeWaveNet(read_weights(row["path"]), precision="int4")
 
 
 def test_sampling_is_seeded_per_voice_across_batch_sizes_threads_and_calls(tmp_path: Path) -> None:
-    model, path = _exported("tiny_all", tmp_path)
+    model, path = exported("tiny_all", tmp_path)
     weights = read_weights(path)
-    cond = _numpy(_conditioning(model, 4, 800))
+    cond = as_numpy(conditioning(model, 4, 800))
     four, _ = NativeWaveNet(weights, batch=4, seed=7).generate(800, temperature=1.0, threads=2, **cond)
     again, _ = NativeWaveNet(weights, batch=4, seed=7).generate(800, temperature=1.0, threads=1, **cond)
     np.testing.assert_array_equal(four, again)
@@ -136,7 +107,7 @@ def test_sampling_is_seeded_per_voice_across_batch_sizes_threads_and_calls(tmp_p
 
 
 def test_releases_the_gil(tmp_path: Path) -> None:
-    model, path = _exported("tiny", tmp_path)
+    model, path = exported("tiny", tmp_path)
     kernel = NativeWaveNet(read_weights(path), batch=1)
     done = threading.Event()
     ticks = 0
@@ -154,9 +125,9 @@ def test_releases_the_gil(tmp_path: Path) -> None:
 
 
 def test_bad_conditioning_is_a_one_line_error(tmp_path: Path) -> None:
-    model, path = _exported("tiny_all", tmp_path)
+    model, path = exported("tiny_all", tmp_path)
     kernel = NativeWaveNet(read_weights(path), batch=2)
-    cond = _numpy(_conditioning(model, 2, 64))
+    cond = as_numpy(conditioning(model, 2, 64))
     with pytest.raises(LatentbridgeError, match="local conditioning"):
         kernel.generate(64, **{k: v for k, v in cond.items() if k != "local"})
     with pytest.raises(LatentbridgeError, match="local conditioning of shape"):
@@ -185,10 +156,10 @@ def test_bench_generate_rows(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.slow
 def test_two_seconds_of_argmax_match_torch(tmp_path: Path) -> None:
     """The acceptance length: 2 s (32 000 samples) of the default decoder's config, argmax, one voice."""
-    model, path = _exported("ae_small", tmp_path)
+    model, path = exported("ae_small", tmp_path)
     n = 32000
-    cond = _conditioning(model, 1, n)
+    cond = conditioning(model, 1, n)
     with torch.no_grad():
         expected = generate(model, n, temperature=0, batch=1, **cond).numpy()
-    got, _ = NativeWaveNet(read_weights(path), batch=1).generate(n, temperature=0, **_numpy(cond))
+    got, _ = NativeWaveNet(read_weights(path), batch=1).generate(n, temperature=0, **as_numpy(cond))
     np.testing.assert_array_equal(got, expected)
