@@ -19,7 +19,7 @@ import numpy as np
 
 from export.bundled import bundled_graph
 from export.errors import LatentbridgeError
-from export.onnx_model import OnnxModel, open_model
+from export.onnx_model import OnnxModel, filled_input, open_model
 
 GRAPHS = ("controls", "encoder", "encoder_stream", "decoder")
 BLOCK_FRAMES = 512  # control frames per block (4.1 s at 16 kHz)
@@ -40,21 +40,13 @@ class Controls:
         return int(self.f0.shape[0])
 
 
-def _zeros_like_input(node: object, batch: int) -> np.ndarray:
-    """A zero state tensor for one ONNX input (symbolic axes: 'batch' -> batch)."""
-    shape = [batch if not isinstance(d, int) else d for d in node.shape]  # type: ignore[attr-defined]
-    dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64,
-             "tensor(int64)": np.int64}[node.type]  # type: ignore[attr-defined]
-    return np.zeros(shape, dtype=dtype)
-
-
 class EncoderStream:
     """The causal encoder, block by block: `push(audio [n])` -> the z columns completed so far [j, Z].
     Blocks must be multiples of the control hop; output equals the offline encoder's z."""
 
     def __init__(self, graph: OnnxModel, pool: int, frame_hop: int) -> None:
         self.graph, self.pool, self.frame_hop = graph, pool, frame_hop
-        self.state = {i.name: _zeros_like_input(i, 1) for i in graph.session.get_inputs() if i.name != "audio"}
+        self.state = {i.name: filled_input(i, 1) for i in graph.session.get_inputs() if i.name != "audio"}
         self.pending = np.zeros((0, 0), dtype=np.float32)
 
     def push(self, audio: np.ndarray) -> np.ndarray:
@@ -79,7 +71,7 @@ class DecoderStream:
     def __init__(self, graph: OnnxModel) -> None:
         self.graph = graph
         names = [i for i in graph.session.get_inputs() if i.name not in ("z", "f0", "periodicity", "loudness")]
-        self.state = {i.name: _zeros_like_input(i, 1) for i in names}
+        self.state = {i.name: filled_input(i, 1) for i in names}
 
     def push(self, z_frames: np.ndarray, controls: Controls) -> np.ndarray:
         out = self.graph.run(z=z_frames[None].astype(np.float32), f0=controls.f0[None],

@@ -20,6 +20,14 @@ from export.providers import preferred_providers
 
 FORMAT_VERSION = 1
 PREFIX = "latentbridge."
+DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64}
+
+
+def filled_input(node: Any, batch: int, fill: float = 0) -> np.ndarray:
+    """An array for one graph input (`session.get_inputs()` entry) filled with `fill`: symbolic axes take
+    `batch`, the dtype follows the input's type (state tensors start this way)."""
+    shape = [d if isinstance(d, int) else batch for d in node.shape]
+    return np.full(shape, fill, DTYPES[node.type])
 
 
 @dataclass

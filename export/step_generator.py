@@ -17,10 +17,8 @@ from typing import Any
 import numpy as np
 
 from export.errors import LatentbridgeError
-from export.onnx_model import open_model
+from export.onnx_model import filled_input, open_model
 from export.wavenet_kernel import SILENCE_CLASS, period_from_f0
-
-DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
 
 
 class StepGenerator:
@@ -46,11 +44,8 @@ class StepGenerator:
 
     def reset(self) -> None:
         """Every voice back to silence; sampling seeds restarted."""
-        def initial(name: str) -> np.ndarray:
-            node = self.inputs[name]
-            shape = [self.batch if not isinstance(d, int) else d for d in node.shape]
-            fill = SILENCE_CLASS if name == "history" else 0
-            return np.full(shape, fill, DTYPES[node.type])
+        def initial(name: str) -> np.ndarray:  # zero queues, a history of silence
+            return filled_input(self.inputs[name], self.batch, SILENCE_CLASS if name == "history" else 0)
 
         self._states = [{n: self._value(initial(n)) for n in self.state_names} for _ in range(2)]
         self._current = 0
