@@ -92,8 +92,11 @@ class OnnxAutoencoder:
         self.hop, self.z_dim = int(cfg["encoder"]["hop"]), int(cfg["encoder"]["z_dim"])
         self.causal = bool(cfg["encoder"]["causal"])
         self.frames_per_z = self.hop // self.frame_hop
-        hold = 8  # models.controls.pitch.PitchConfig.hold: unvoiced frames look back this many frames
-        history = max(int(cfg["pitch_window"]) + hold * self.frame_hop, int(cfg["loudness_n_fft"]))
+        controls = graphs["controls"]
+        if "history" not in controls.metadata:
+            raise LatentbridgeError(f"{controls.path}: no `history` metadata (re-export it with `latentbridge "
+                                    "export`)")
+        history = int(controls.metadata["history"])  # past samples that determine a control frame
         self.control_context = -(-history // self.frame_hop) * self.frame_hop
 
     @classmethod

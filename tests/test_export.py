@@ -149,6 +149,9 @@ def test_autoencoder_graphs_use_the_stft_op_and_an_int8_noise_table(tmp_path: Pa
     int8 = [n for n in decoder.graph.node if n.op_type == "Constant" and n.attribute[0].t.data_type == 3]
     assert int8 and "Cast" in {n.op_type for n in decoder.graph.node}
     assert decoder.ByteSize() < table_bytes  # the float32 table alone would not fit
+    pitch, loud = model.tracker_configs()  # what a stream must keep, for the runtime to read
+    assert open_model(tmp_path / "onnx" / f"{run.name}.controls.onnx").metadata["history"] == str(
+        max(pitch.history, loud.n_fft))
     for graph in ("controls", "encoder") if model.encoder.logmel is not None else ("controls",):
         proto = onnx.load(str(tmp_path / "onnx" / f"{run.name}.{graph}.onnx"))
         assert "STFT" in {n.op_type for n in proto.graph.node}

@@ -8,7 +8,8 @@ Graphs per kind (file `<name>.<graph>.onnx`):
 - wavenet: `wavenet_step` one sample with every layer's queue (and the period history) as state in and out.
 - autoencoder: `controls` audio [B, T] -> f0 (Hz), periodicity, A-weighted loudness (dB) [B, T // 128] (the
   model's YIN and loudness trackers; f0 is checked to 1e-3 relative: YIN's parabolic refinement divides small
-  differences); `encoder` audio [B, T] -> z [B, 16, T // 512] (offline); `encoder_stream` (causal encoders):
+  differences; metadata `history`: the past samples that determine a frame, so a stream keeps that many);
+  `encoder` audio [B, T] -> z [B, 16, T // 512] (offline); `encoder_stream` (causal encoders):
   an audio block + the input buffer and conv caches -> the bottleneck output per encoder step and the new
   state (the runtime averages every `encoder.hop / frame_hop` steps, or 512 samples, into one z); `decoder`:
   the harmonic-plus-noise decoder as a streaming graph, z per control frame [B, F, 16], f0 / periodicity /
@@ -52,6 +53,7 @@ class Graph:
     hop: int
     probes: tuple[torch.Tensor, ...] | None = None  # parity-check inputs (default: `_probe_inputs`)
     tolerance: dict[str, tuple[float, float]] | None = None  # output -> (atol, rtol); default (1e-4, 0)
+    metadata: dict[str, str] | None = None  # graph-specific metadata_props beside the common ones
 
 
 class _Sigmoid(nn.Module):
@@ -199,11 +201,13 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
         axes = _batch_axes(inputs + outputs, {**per_frame, "audio": {1: "samples"}})
         axes["hidden"], axes["hidden_out"] = {1: "batch"}, {1: "batch"}
         control_names = ["f0", "periodicity", "loudness"]
+        pitch, loud = model.tracker_configs()
         graphs_ = [Graph("controls", _Controls(model), (audio,), ["audio"], control_names,
                          _batch_axes(["audio", *control_names], {"audio": {1: "samples"},
                                                                  **{n: {1: "frames"} for n in control_names}}),
                          cfg.frame_hop, probes=(_tones(3, 6000),),
-                         tolerance={"f0": (0.0, 1e-3), "periodicity": (1e-3, 0.0), "loudness": (1e-3, 0.0)}),
+                         tolerance={"f0": (0.0, 1e-3), "periodicity": (1e-3, 0.0), "loudness": (1e-3, 0.0)},
+                         metadata={"history": str(max(pitch.history, loud.n_fft))}),
                    Graph("encoder", _Method(model, "encode"), (audio,), ["audio"], ["z"],
                          _batch_axes(["audio", "z"], {"audio": {1: "samples"}, "z": {2: "frames"}}),
                          cfg.encoder.hop)]
@@ -333,7 +337,7 @@ def export_checkpoint(checkpoint: Path, out: Path, name: str | None = None, card
         metadata = {f"{PREFIX}format_version": str(FORMAT_VERSION), f"{PREFIX}kind": kind,
                     f"{PREFIX}graph": graph.name, "sample_rate": str(MODEL_RATE), "hop": str(graph.hop),
                     "mu_law": str(CLASSES - 1) if kind == "wavenet" else "", "config": json.dumps(cfg_dict),
-                    "model_card": json.dumps(card)}
+                    "model_card": json.dumps(card), **(graph.metadata or {})}
         path = out / f"{name}.{graph.name}.onnx"
         if progress is not None:
             progress(graph.name)
