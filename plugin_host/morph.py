@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, resample
+from export.audio_io import MODEL_RATE, read_mono, resample
 from export.autoencoder_runtime import OnnxAutoencoder
 from export.errors import LatentbridgeError
 from export.latent_bank import LatentBank, note_latent
@@ -37,8 +37,6 @@ class Target:
 
 def parse_target(text: str, ae: OnnxAutoencoder, bank: LatentBank | None) -> Target:
     """FAMILY, FAMILY:MIDI or an audio file path -> Target (one-line errors for anything else)."""
-    from export.audio_io import read_mono
-
     path = Path(text)
     if path.suffix.lower() in (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg") or path.is_file():
         latent = note_latent(ae, read_mono(path), seconds=float("inf"), range_db=30.0)

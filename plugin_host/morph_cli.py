@@ -20,7 +20,7 @@ FORMATS = {".wav": "wav24", ".flac": "flac"}
 def run(args: argparse.Namespace) -> int:
     from export.audio_io import MODEL_RATE, read_audio, resample, write_audio
     from export.autoencoder_runtime import OnnxAutoencoder
-    from export.bundled import bundled_graph
+    from export.bundled import BUNDLED_DIR, default_model
     from export.latent_bank import LatentBank, model_hash
     from export.progress import bar
     from plugin_host.morph import distinct_channels, morph, parse_target
@@ -37,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise LatentbridgeError(f"--amount must be in [0, 1], got {args.amount}")
     audio, rate = read_audio(source)
     ae = OnnxAutoencoder.open(args.model, threads=args.threads)
-    bank_path = Path(args.bank) if args.bank else bundled_graph("autoencoder", "encoder").with_name(
-        "ae_default.bank.npz")
+    bank_path = Path(args.bank) if args.bank else BUNDLED_DIR / f"{default_model('autoencoder').name}.bank.npz"
     bank = LatentBank.load(bank_path) if args.bank or bank_path.is_file() else None
     if bank is not None and bank.model_hash != model_hash(ae):
         raise LatentbridgeError(f"{bank_path}: built for another autoencoder (rebuild it with "

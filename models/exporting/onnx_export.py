@@ -261,27 +261,28 @@ def store_int8(proto: Any, tables: list[tuple[np.ndarray, np.ndarray]]) -> None:
     would run on every call.)"""
     from onnx import helper, numpy_helper
 
-    nodes = list(proto.graph.node)
-    for index, node in enumerate(nodes):
-        if node.op_type != "Constant" or not node.attribute or node.attribute[0].name != "value":
+    oriented = [(q_o, s_o, q_o.astype(np.float32) * s_o)  # each table as stored and transposed, dequantised once
+                for q, scale in tables for q_o, s_o in ((q, scale), (q.T, scale.T))]
+    rebuilt = []
+    for node in proto.graph.node:
+        match = None
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            value = numpy_helper.to_array(node.attribute[0].t)
+            match = next(((q, s) for q, s, table in oriented if value.dtype == np.float32
+                          and value.shape == table.shape and np.array_equal(value, table)), None)
+        if match is None:
+            rebuilt.append(node)
             continue
-        value = numpy_helper.to_array(node.attribute[0].t)
-        for q, scale in tables:
-            dequantised = q.astype(np.float32) * scale
-            for q_oriented, scale_oriented in ((q, scale), (q.T, scale.T)):
-                if value.shape == q_oriented.shape and value.dtype == np.float32 \
-                        and np.array_equal(value, dequantised if q_oriented is q else dequantised.T):
-                    base = node.output[0]
-                    nodes[index: index + 1] = [[
-                        helper.make_node("Constant", [], [f"{base}_int8"],
-                                         value=numpy_helper.from_array(np.ascontiguousarray(q_oriented))),
-                        helper.make_node("Constant", [], [f"{base}_scale"],
-                                         value=numpy_helper.from_array(np.ascontiguousarray(scale_oriented))),
-                        helper.make_node("Cast", [f"{base}_int8"], [f"{base}_float"], to=1),  # FLOAT
-                        helper.make_node("Mul", [f"{base}_float", f"{base}_scale"], [base])]]
-    flat = [n for item in nodes for n in (item if isinstance(item, list) else [item])]
+        q, scale = match
+        base = node.output[0]
+        rebuilt += [helper.make_node("Constant", [], [f"{base}_int8"],
+                                     value=numpy_helper.from_array(np.ascontiguousarray(q))),
+                    helper.make_node("Constant", [], [f"{base}_scale"],
+                                     value=numpy_helper.from_array(np.ascontiguousarray(scale))),
+                    helper.make_node("Cast", [f"{base}_int8"], [f"{base}_float"], to=1),  # FLOAT
+                    helper.make_node("Mul", [f"{base}_float", f"{base}_scale"], [base])]
     del proto.graph.node[:]
-    proto.graph.node.extend(flat)
+    proto.graph.node.extend(rebuilt)
 
 
 def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool) -> float:
