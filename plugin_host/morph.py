@@ -91,18 +91,21 @@ def morph(ae: OnnxAutoencoder, audio: np.ndarray, rate: int, target: Target, amo
     if not 0.0 <= amount <= 1.0 or not np.isfinite(amount):
         raise LatentbridgeError(f"--amount must be in [0, 1], got {amount}")
     out = np.zeros_like(audio, dtype=np.float32)
-    done: list[tuple[np.ndarray, np.ndarray]] = []
-    for ch in range(audio.shape[0]):
-        same = next((result for source, result in done if np.array_equal(source, audio[ch])), None)
-        if same is None:
-            mono16 = resample(audio[ch], rate, MODEL_RATE)
-            back = resample(morph_mono(ae, mono16, target, amount, bank, progress), MODEL_RATE, rate)
-            same = np.pad(back, (0, max(0, audio.shape[1] - back.shape[0])))[: audio.shape[1]]
-            done.append((audio[ch], same))
-        out[ch] = same
+    for ch, first in enumerate(first_copies(audio)):
+        if first < ch:  # the same samples as an earlier channel: the same result
+            out[ch] = out[first]
+            continue
+        mono16 = resample(audio[ch], rate, MODEL_RATE)
+        back = resample(morph_mono(ae, mono16, target, amount, bank, progress), MODEL_RATE, rate)
+        out[ch] = np.pad(back, (0, max(0, audio.shape[1] - back.shape[0])))[: audio.shape[1]]
     return out
+
+
+def first_copies(audio: np.ndarray) -> list[int]:
+    """For every channel of (channels, frames) audio, the first channel with the same samples (itself if none)."""
+    return [next(k for k in range(ch + 1) if np.array_equal(audio[ch], audio[k])) for ch in range(audio.shape[0])]
 
 
 def distinct_channels(audio: np.ndarray) -> int:
     """How many channels differ from every earlier one (the work `morph` will do)."""
-    return sum(1 for ch in range(audio.shape[0]) if not any(np.array_equal(audio[ch], audio[k]) for k in range(ch)))
+    return sum(1 for ch, first in enumerate(first_copies(audio)) if first == ch)
