@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from export.progress import bar
+from export.wavenet_kernel import NativeWaveNet
 from models.autoencoder.model import Autoencoder
 from models.data.vctk_reader import VCTKDataset
 from models.judges.crepe import crepe_pitch
@@ -36,24 +37,20 @@ def median_f0(audio: np.ndarray, crepe: str = "full") -> float:
     return float(np.median(voiced)) if voiced.size else float("nan")
 
 
-def native_generate(model: WaveNet, n: int, global_id: np.ndarray, global_vec: np.ndarray, temperature: float,
-                    seed: int) -> np.ndarray:
-    """classes [B, n] sampled by the native kernel from the model exported to a temporary ONNX file (the
-    runtime's own generator, and about 100x faster than torch's queue loop)."""
+def exported_weights(model: WaveNet) -> Any:
+    """The model's weights as the native kernel reads them, through a temporary ONNX export (the runtime's
+    own generator, about 100x faster than torch's queue loop)."""
     import tempfile
     from pathlib import Path
 
-    from export.wavenet_kernel import NativeWaveNet, read_weights
+    from export.wavenet_kernel import read_weights
     from models.exporting.onnx_export import export_checkpoint
     from models.training.checkpoint import save_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         save_checkpoint(Path(tmp) / "run" / "checkpoint.pt", "wavenet", model, None, 0, 0)
         (row,) = export_checkpoint(Path(tmp) / "run", Path(tmp) / "onnx", "eval")
-        kernel = NativeWaveNet(read_weights(row["path"]), batch=len(global_id), seed=seed)
-        classes, _ = kernel.generate(n, global_id=global_id, global_vec=global_vec, temperature=temperature,
-                                     threads=torch.get_num_threads())
-    return classes
+        return read_weights(row["path"])
 
 
 @torch.no_grad()
@@ -69,9 +66,13 @@ def speech_report(model: WaveNet, speakers: list[str], data_genders: dict[str, s
     ids = np.arange(len(speakers))
     own = np.array(["female" if data_genders.get(s) == "F" else "male" for s in speakers])
     f0: dict[str, dict[str, float]] = {}
+    weights = exported_weights(model)  # exported once, a fresh kernel per one-hot
     for name, onehot in GENDERS.items():
         vec = np.tile(np.asarray(onehot, np.float32), (len(speakers), 1))
-        audio = mu_law.decode(torch.from_numpy(native_generate(model, n, ids, vec, temperature, seed))).numpy()
+        kernel = NativeWaveNet(weights, batch=len(speakers), seed=seed)
+        classes, _ = kernel.generate(n, global_id=ids, global_vec=vec, temperature=temperature,
+                                     threads=torch.get_num_threads())
+        audio = mu_law.decode(torch.from_numpy(classes)).numpy()
         f0[name] = {s: median_f0(audio[i], crepe) for i, s in enumerate(speakers)}
 
     def median(values: list[float]) -> float:
