@@ -21,7 +21,8 @@ from export.bundled import bundled_graph
 from export.errors import LatentbridgeError
 from export.onnx_model import OnnxModel, filled_input, open_model
 
-GRAPHS = ("controls", "encoder", "encoder_stream", "decoder")
+GRAPHS = ("controls", "controls_stream", "encoder", "encoder_stream", "decoder")
+OPTIONAL = ("controls_stream", "encoder_stream")  # streaming graphs: causal models only, newer exports
 BLOCK_FRAMES = 512  # control frames per block (4.1 s at 16 kHz)
 
 Progress = Callable[[int], None]  # called with the number of samples just finished
@@ -81,6 +82,27 @@ class DecoderStream:
         return out["audio"][0]
 
 
+class ControlsStream:
+    """The streaming trackers: `push(audio [k * frame_hop])` -> the Controls of the k frames it completes,
+    computing only those (the `controls_stream` graph keeps the trackers' audio context and hold state);
+    equal to `OnnxAutoencoder.controls` on the whole signal."""
+
+    def __init__(self, graph: OnnxModel, frame_hop: int) -> None:
+        self.graph, self.frame_hop = graph, frame_hop
+        self.context = np.zeros(int(graph.metadata["context"]), np.float32)
+        self.state = {i.name: filled_input(i, 1) for i in graph.session.get_inputs() if i.name != "audio"}
+
+    def push(self, audio: np.ndarray) -> Controls:
+        if audio.shape[0] % self.frame_hop:
+            raise LatentbridgeError(f"control blocks must be multiples of {self.frame_hop} samples, "
+                                    f"got {audio.shape[0]}")
+        window = np.concatenate([self.context, audio.astype(np.float32)])
+        out = self.graph.run(audio=window[None], **self.state)
+        self.state = {name: out[f"{name}_out"] for name in self.state}
+        self.context = window[window.shape[0] - self.context.shape[0]:]
+        return Controls(out["f0"][0], out["periodicity"][0], out["loudness"][0])
+
+
 class OnnxAutoencoder:
     """The four autoencoder graphs of one export (`NAME.controls.onnx`, ...), opened and checked together."""
 
@@ -101,12 +123,12 @@ class OnnxAutoencoder:
 
     @classmethod
     def open(cls, prefix: str | Path | None = None, threads: int = 1) -> OnnxAutoencoder:
-        """Open `PREFIX.{controls,encoder,encoder_stream,decoder}.onnx` (default: the bundled autoencoder);
-        encoder_stream is optional (non-causal encoders have none)."""
+        """Open `PREFIX.{controls,controls_stream,encoder,encoder_stream,decoder}.onnx` (default: the bundled
+        autoencoder); the streaming graphs are optional (non-causal encoders have none)."""
         graphs = {}
         for graph in GRAPHS:
             path = bundled_graph("autoencoder", graph) if prefix is None else Path(f"{prefix}.{graph}.onnx")
-            if graph == "encoder_stream" and not path.is_file():
+            if graph in OPTIONAL and not path.is_file():
                 continue
             graphs[graph] = open_model(path, kind="autoencoder", graph=graph, threads=threads)
         configs = {json.dumps(m.config, sort_keys=True) for m in graphs.values()}

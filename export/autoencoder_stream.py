@@ -3,9 +3,9 @@ of samples out, equal to the offline chain (`OnnxAutoencoder`: controls, encoder
 `delay_samples` = frame_hop - 1 (127 samples, 7.9 ms at 16 kHz): a control frame is synthesised as soon as its
 last input sample has arrived.
 
-Audio is float32 mono at 16 kHz. State: the samples of an incomplete hop, the trackers' input history
-(`control_context` samples: they depend on nothing older), the streaming encoder's caches, the latest complete
-z, the decoder's state and the output queue. `latent_map(z [k, Z]) -> [k, Z]` (default: identity) is applied
+Audio is float32 mono at 16 kHz. State: the samples of an incomplete hop, the streaming trackers' audio
+context and hold state (`controls_stream`: they compute only the new frames), the streaming encoder's caches,
+the latest complete z, the decoder's state and the output queue. `latent_map(z [k, Z]) -> [k, Z]` (default: identity) is applied
 to the z of each new control frame before decoding: the morph stage moves it toward a target there.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from export.autoencoder_runtime import Controls, DecoderStream, EncoderStream, OnnxAutoencoder
+from export.autoencoder_runtime import Controls, ControlsStream, DecoderStream, EncoderStream, OnnxAutoencoder
 from export.errors import LatentbridgeError
 
 LatentMap = Callable[[np.ndarray], np.ndarray]
@@ -27,13 +27,16 @@ class AutoencoderStream:
     def __init__(self, ae: OnnxAutoencoder, latent_map: LatentMap | None = None) -> None:
         if not ae.causal or "encoder_stream" not in ae.graphs:
             raise LatentbridgeError("this autoencoder cannot stream (it has no causal encoder_stream graph)")
+        if "controls_stream" not in ae.graphs:
+            raise LatentbridgeError("this autoencoder export has no controls_stream graph (re-export it with "
+                                    "`latentbridge export`)")
         self.ae, self.latent_map = ae, latent_map
         self.hop = ae.frame_hop
         self.delay_samples = self.hop - 1
         self.encoder = EncoderStream(ae.graphs["encoder_stream"], ae.frames_per_z, ae.frame_hop)
         self.decoder = DecoderStream(ae.graphs["decoder"])
         self.pending = np.zeros(0, np.float32)
-        self.history = np.zeros(ae.control_context, np.float32)
+        self.controls = ControlsStream(ae.graphs["controls_stream"], self.hop)
         self.z_last = np.zeros((1, ae.z_dim), np.float32)  # z number z_count - 1 (zeros before the first)
         self.z_count = 0
         self.frames = 0
@@ -56,10 +59,7 @@ class AutoencoderStream:
     def _frames(self, whole: np.ndarray, k: int) -> np.ndarray:
         """Decode the k control frames that `whole` (k hops) completes."""
         z_new = self.encoder.push(whole)
-        window = np.concatenate([self.history, whole])
-        out = self.ae.graphs["controls"].run(audio=window[None])
-        controls = Controls(out["f0"][0, -k:], out["periodicity"][0, -k:], out["loudness"][0, -k:])
-        self.history = window[window.shape[0] - self.history.shape[0]:]
+        controls = self.controls.push(whole)
         zs = np.concatenate([self.z_last, z_new])
         index = (np.arange(self.frames, self.frames + k) + 1) // self.ae.frames_per_z - self.z_count
         z = zs[index]
@@ -71,3 +71,4 @@ class AutoencoderStream:
         self.frames += k
         self.last_controls = controls
         return audio
+

@@ -69,3 +69,19 @@ def test_streamed_morph_equals_offline_morph(ae: OnnxAutoencoder) -> None:
 def test_stream_rejects_multichannel_blocks(ae: OnnxAutoencoder) -> None:
     with pytest.raises(LatentbridgeError, match="mono audio"):
         AutoencoderStream(ae).process(np.zeros((2, 128), np.float32))
+
+
+def test_streaming_trackers_equal_the_offline_trackers(ae: OnnxAutoencoder) -> None:
+    from export.autoencoder_runtime import ControlsStream
+
+    audio = phrase(1.7)[: 13 * 128 * 8]
+    offline = ae.controls(audio)
+    tracker = ControlsStream(ae.graphs["controls_stream"], ae.frame_hop)
+    parts = [tracker.push(audio[i: i + n * 128]) for i, n in zip(range(0, audio.shape[0], 128 * 13), [13] * 8)]
+    f0 = np.concatenate([p.f0 for p in parts])
+    np.testing.assert_allclose(f0, offline.f0, rtol=1e-3)
+    np.testing.assert_allclose(np.concatenate([p.periodicity for p in parts]), offline.periodicity, atol=1e-3)
+    np.testing.assert_allclose(np.concatenate([p.loudness for p in parts]), offline.loudness, atol=1e-3)
+    assert (offline.periodicity > 0.9).mean() > 0.3  # voiced frames and held ones are both exercised
+    with pytest.raises(LatentbridgeError, match="multiples of 128"):
+        tracker.push(audio[:100])

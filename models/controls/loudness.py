@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from export.errors import LatentbridgeError
-from models.framed_dft import causal_dft
+from models.framed_dft import causal_dft, frame_dft
 
 
 @dataclass(frozen=True)
@@ -62,4 +62,12 @@ def a_weighted_loudness(audio: Tensor, cfg: LoudnessConfig = LoudnessConfig()) -
     hann, weight = _window_and_weight(cfg)
     real, imag = causal_dft(audio, cfg.n_fft, cfg.hop, hann.to(audio.device))
     mean = (real.square() + imag.square()) @ weight.to(audio.device, audio.dtype)
+    return 10.0 * torch.log10(mean.clamp_min(10.0 ** (cfg.floor_db / 10.0)))
+
+
+def frame_loudness(x: Tensor, cfg: LoudnessConfig = LoudnessConfig()) -> Tensor:
+    """Frames already cut [B, F, n_fft] -> loudness [B, F] in dB (the streaming form of `a_weighted_loudness`)."""
+    hann, weight = _window_and_weight(cfg)
+    real, imag = frame_dft(x, cfg.n_fft, hann.to(x.device))
+    mean = (real.square() + imag.square()) @ weight.to(x.device, x.dtype)
     return 10.0 * torch.log10(mean.clamp_min(10.0 ** (cfg.floor_db / 10.0)))

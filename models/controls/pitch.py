@@ -131,11 +131,9 @@ def _shift(x: Tensor, steps: int) -> Tensor:
     return F.pad(x, (steps, 0))[:, : x.shape[1]]
 
 
-def yin(audio: Tensor, cfg: PitchConfig = PitchConfig()) -> tuple[Tensor, Tensor]:
-    """audio [B, T] -> (f0 [B, T // hop] in Hz, periodicity [B, T // hop] in [0, 1]); see PitchConfig."""
-    if audio.dim() != 2:
-        raise LatentbridgeError(f"yin expects audio [batch, samples], got shape {tuple(audio.shape)}")
-    d = cmnd(frames(audio, cfg.hop, cfg.window), cfg)  # [B, F, tau_max + 2]
+def yin_frames(x: Tensor, cfg: PitchConfig) -> tuple[Tensor, Tensor, Tensor]:
+    """Frames [B, F, window] -> (f0 [B, F] before the hold, periodicity [B, F], voiced [B, F] as 0/1)."""
+    d = cmnd(x, cfg)  # [B, F, tau_max + 2]
     lo, hi = cfg.tau_min, cfg.tau_max
     centre, before, after = d[..., lo: hi + 1], d[..., lo - 1: hi], d[..., lo + 1: hi + 2]
     trough = (centre < before) & (centre <= after) & (centre < cfg.threshold)
@@ -152,13 +150,34 @@ def yin(audio: Tensor, cfg: PitchConfig = PitchConfig()) -> tuple[Tensor, Tensor
     offset = offset.clamp(-0.5, 0.5)
     f0 = (cfg.sample_rate / (tau.to(d.dtype) + offset)).clamp(cfg.fmin, cfg.fmax)
     periodicity = (1.0 - (mid - 0.25 * (left - right) * offset)).clamp(0.0, 1.0)
-    # unvoiced: f0 of the nearest voiced frame within `hold` frames (nearest first), else its own estimate
-    voiced_f = voiced.to(d.dtype)
-    held, filled = f0 * voiced_f, voiced_f
-    for steps in range(1, cfg.hold + 1):
-        earlier = _shift(voiced_f, steps)
+    return f0, periodicity, voiced.to(d.dtype)
+
+
+def hold_f0(f0: Tensor, voiced: Tensor, hold: int) -> Tensor:
+    """Unvoiced frames of f0 [B, F] take the f0 of the nearest voiced frame at most `hold` frames earlier."""
+    held, filled = f0 * voiced, voiced
+    for steps in range(1, hold + 1):
+        earlier = _shift(voiced, steps)
         take = (1.0 - filled) * earlier
         held = held + take * _shift(f0, steps)
         filled = filled + take
-    f0 = torch.where(filled > 0.5, held, f0)
-    return f0, periodicity
+    return torch.where(filled > 0.5, held, f0)
+
+
+def yin(audio: Tensor, cfg: PitchConfig = PitchConfig()) -> tuple[Tensor, Tensor]:
+    """audio [B, T] -> (f0 [B, T // hop] in Hz, periodicity [B, T // hop] in [0, 1]); see PitchConfig."""
+    if audio.dim() != 2:
+        raise LatentbridgeError(f"yin expects audio [batch, samples], got shape {tuple(audio.shape)}")
+    f0, periodicity, voiced = yin_frames(frames(audio, cfg.hop, cfg.window), cfg)
+    return hold_f0(f0, voiced, cfg.hold), periodicity
+
+
+def yin_stream(x: Tensor, f0_past: Tensor, voiced_past: Tensor,
+               cfg: PitchConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Only the k new frames of frames [B, k, window], given the last `hold` frames' f0 before the hold and
+    voicing [B, hold] -> (f0, periodicity) [B, k] and the new (f0_past, voiced_past); equal to `yin` on the
+    whole signal when the state starts at zeros and the frames are cut from zero-padded audio."""
+    f0, periodicity, voiced = yin_frames(x, cfg)
+    f0_all, voiced_all = torch.cat([f0_past, f0], dim=1), torch.cat([voiced_past, voiced], dim=1)
+    held = hold_f0(f0_all, voiced_all, cfg.hold)[:, cfg.hold:]
+    return held, periodicity, f0_all[:, f0_all.shape[1] - cfg.hold:], voiced_all[:, voiced_all.shape[1] - cfg.hold:]

@@ -9,6 +9,8 @@ Graphs per kind (file `<name>.<graph>.onnx`):
 - autoencoder: `controls` audio [B, T] -> f0 (Hz), periodicity, A-weighted loudness (dB) [B, T // 128] (the
   model's YIN and loudness trackers; f0 is checked to 1e-3 relative: YIN's parabolic refinement divides small
   differences; metadata `history`: the past samples that determine a frame, so a stream keeps that many);
+  `controls_stream` the same trackers for the live path: the last `context` samples and k new hops
+  [B, context + k * 128] + the last 8 frames' f0 and voicing -> the k new frames only and the new state;
   `encoder` audio [B, T] -> z [B, 16, T // 512] (offline); `encoder_stream` (causal encoders):
   an audio block + the input buffer and conv caches -> the bottleneck output per encoder step and the new
   state (the runtime averages every `encoder.hop / frame_hop` steps, or 512 samples, into one z); `decoder`:
@@ -96,6 +98,35 @@ class _Controls(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.model.compute_controls(audio)
+
+
+class _ControlsStream(nn.Module):
+    """The trackers for a stream: the last `context` samples and k new hops [B, context + k * hop] plus the
+    last `hold` frames' f0 and voicing -> (f0, periodicity, loudness) of the k new frames only + the new state
+    (the plain `controls` graph recomputes every frame of the window it is given)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.pitch, self.loud = model.tracker_configs()
+        self.hop = model.cfg.frame_hop
+        self.context = max(self.pitch.window, self.loud.n_fft) - self.hop
+
+    def _frames(self, audio: torch.Tensor, length: int) -> torch.Tensor:
+        """[B, context + k * hop] -> the k windows of `length` samples ending at each new hop [B, k, length]."""
+        k = (audio.shape[1] - self.context) // self.hop
+        start = self.context + self.hop - length
+        index = (torch.arange(k) * self.hop + start)[:, None] + torch.arange(length)[None, :]
+        return audio[:, index]
+
+    def forward(self, audio: torch.Tensor, f0_past: torch.Tensor,
+                voiced_past: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        from models.controls.loudness import frame_loudness
+        from models.controls.pitch import yin_stream
+
+        f0, periodicity, f0_past, voiced_past = yin_stream(self._frames(audio, self.pitch.window), f0_past,
+                                                           voiced_past, self.pitch)
+        loudness = frame_loudness(self._frames(audio, self.loud.n_fft), self.loud)
+        return f0.float(), periodicity.float(), loudness.float(), f0_past, voiced_past
 
 
 def _tones(batch: int, samples: int) -> torch.Tensor:
@@ -208,6 +239,7 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
                          cfg.frame_hop, probes=(_tones(3, 6000),),
                          tolerance={"f0": (0.0, 1e-3), "periodicity": (1e-3, 0.0), "loudness": (1e-3, 0.0)},
                          metadata={"history": str(max(pitch.history, loud.n_fft))}),
+                   _controls_stream_graph(model),
                    Graph("encoder", _Method(model, "encode"), (audio,), ["audio"], ["z"],
                          _batch_axes(["audio", "z"], {"audio": {1: "samples"}, "z": {2: "frames"}}),
                          cfg.encoder.hop)]
@@ -223,6 +255,24 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
         return [*graphs_, Graph("decoder", _Decoder(model), (*controls, hidden, *synth), inputs, outputs, axes,
                                 cfg.frame_hop)]
     raise LatentbridgeError(f"no ONNX export for model kind {kind!r}")
+
+
+def _controls_stream_graph(model: nn.Module) -> Graph:
+    stream = _ControlsStream(model)
+    hold, hop = stream.pitch.hold, stream.hop
+    if hold < 1:
+        raise LatentbridgeError("the streaming trackers need PitchConfig.hold >= 1")
+    names = ["audio", "f0_past", "voiced_past"]
+    outputs = ["f0", "periodicity", "loudness", "f0_past_out", "voiced_past_out"]
+    example = (torch.zeros(1, stream.context + 2 * hop), torch.zeros(1, hold), torch.zeros(1, hold))
+    tones = _tones(3, stream.context + 6 * hop)
+    voiced = (torch.arange(3 * hold).reshape(3, hold) % 3 == 0).float()  # some held, some not
+    probes = (tones, 100.0 + 50.0 * torch.arange(3 * hold, dtype=torch.float32).reshape(3, hold), voiced)
+    axes = _batch_axes(names + outputs, {"audio": {1: "samples"}, **{n: {1: "frames"} for n in outputs[:3]}})
+    return Graph("controls_stream", stream, example, names, outputs, axes, hop, probes=probes,
+                 tolerance={"f0": (0.0, 1e-3), "periodicity": (1e-3, 0.0), "loudness": (1e-3, 0.0),
+                            "f0_past_out": (0.0, 1e-3)},
+                 metadata={"context": str(stream.context)})
 
 
 def _probe_inputs(graph: Graph, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
