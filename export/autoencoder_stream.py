@@ -5,8 +5,9 @@ last input sample has arrived.
 
 Audio is float32 mono at 16 kHz. State: the samples of an incomplete hop, the streaming trackers' audio
 context and hold state (`controls_stream`: they compute only the new frames), the streaming encoder's caches,
-the latest complete z, the decoder's state and the output queue. `latent_map(z [k, Z]) -> [k, Z]` (default: identity) is applied
-to the z of each new control frame before decoding: the morph stage moves it toward a target there.
+the latest complete z, the decoder's state and the output queue. `latent_map(z [k, Z]) -> [k, Z]` (default:
+identity) is applied to the z of each new control frame before decoding: the morph stage moves it toward a
+target there.
 """
 
 from __future__ import annotations

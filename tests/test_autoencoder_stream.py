@@ -77,7 +77,7 @@ def test_streaming_trackers_equal_the_offline_trackers(ae: OnnxAutoencoder) -> N
     audio = phrase(1.7)[: 13 * 128 * 8]
     offline = ae.controls(audio)
     tracker = ControlsStream(ae.graphs["controls_stream"], ae.frame_hop)
-    parts = [tracker.push(audio[i: i + n * 128]) for i, n in zip(range(0, audio.shape[0], 128 * 13), [13] * 8)]
+    parts = [tracker.push(audio[i: i + 13 * 128]) for i in range(0, audio.shape[0], 13 * 128)]
     f0 = np.concatenate([p.f0 for p in parts])
     np.testing.assert_allclose(f0, offline.f0, rtol=1e-3)
     np.testing.assert_allclose(np.concatenate([p.periodicity for p in parts]), offline.periodicity, atol=1e-3)
