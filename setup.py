@@ -16,7 +16,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["models*", "export*", "realtime*", "plugin_host*"]),
     include_package_data=True,
-    package_data={"export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx", "bundled/*.npz",
+    package_data={"plugin_host": ["presets/*.yaml"], "export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx", "bundled/*.npz",
                              "bundled/*.wav"]},
     install_requires=[
         "numpy>=1.26",
@@ -31,6 +31,9 @@ setup(
         "matplotlib>=3.8",
         "mido>=1.3",
         "PyYAML>=6.0",
+        "jsonschema>=4.20",
+        "zeroconf>=0.131",
+        "JACK-Client>=0.5.4",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10"]},
     ext_modules=[NATIVE],

@@ -5,9 +5,9 @@ last input sample has arrived.
 
 Audio is float32 mono at 16 kHz. State: the samples of an incomplete hop, the streaming trackers' audio
 context and hold state (`controls_stream`: they compute only the new frames), the streaming encoder's caches,
-the latest complete z, the decoder's state and the output queue. `latent_map(z [k, Z]) -> [k, Z]` (default:
-identity) is applied to the z of each new control frame before decoding: the morph stage moves it toward a
-target there.
+the latest complete z, the decoder's state and the output queue. `latent_map(z [k, Z], controls) -> [k, Z]`
+(default: identity) is applied to the z of each new control frame, given those frames' controls, before
+decoding: the morph stage moves it toward a target (at the detected pitch) there.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from export.autoencoder_runtime import Controls, ControlsStream, DecoderStream, EncoderStream, OnnxAutoencoder
 from export.errors import LatentbridgeError
 
-LatentMap = Callable[[np.ndarray], np.ndarray]
+LatentMap = Callable[[np.ndarray, Controls], np.ndarray]
 
 
 class AutoencoderStream:
@@ -65,7 +65,7 @@ class AutoencoderStream:
         index = (np.arange(self.frames, self.frames + k) + 1) // self.ae.frames_per_z - self.z_count
         z = zs[index]
         if self.latent_map is not None:
-            z = self.latent_map(z).astype(np.float32)
+            z = self.latent_map(z, controls).astype(np.float32)
         audio = self.decoder.push(z, controls)
         if z_new.shape[0]:
             self.z_last, self.z_count = z_new[-1:], self.z_count + z_new.shape[0]

@@ -59,7 +59,7 @@ def test_streamed_morph_equals_offline_morph(ae: OnnxAutoencoder) -> None:
     audio = phrase()
     goal = LatentBank.load(BUNDLED_DIR / "ae_default.bank.npz").lookup("reed", 60.0)
     amount = 0.7
-    s = AutoencoderStream(ae, latent_map=lambda z: (1 - amount) * z + amount * goal[None])
+    s = AutoencoderStream(ae, latent_map=lambda z, controls: (1 - amount) * z + amount * goal[None])
     got = stream(s, audio)
     offline = morph_mono(ae, audio, Target(latent=goal), amount, None)
     d = s.delay_samples

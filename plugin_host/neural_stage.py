@@ -1,0 +1,132 @@
+"""Neural chain stages on the exported autoencoder (ONNX Runtime only): `resynth` (encode -> decode) and
+`morph` (the live latent moved toward a target, or across a four-corner XY pad as on NSynth Super).
+
+Audio is float32 mono [n] at the chain rate; the autoencoder streams at 16 kHz inside a `ModelRateStream`,
+so the stage's delay is the resamplers' plus the stream's 127 samples at 16 kHz. Per control frame (8 ms):
+goal = (1 - pad) * single + pad * bilinear(corners a (x=0, y=0), b (1, 0), c (0, 1), d (1, 1); x, y), and
+z' = (1 - amount) * z + amount * goal, with amount, x, y and pad smoothed at the frame rate. Family targets
+are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (median of the voiced
+frames of each block; the last one held through silence). Targets change through `command` (a family,
+FAMILY:MIDI or an audio file, resolved outside the audio path, then swapped in whole).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from export.autoencoder_runtime import Controls, OnnxAutoencoder
+from export.autoencoder_stream import AutoencoderStream
+from export.bundled import BUNDLED_DIR
+from export.errors import LatentbridgeError
+from export.latent_bank import LatentBank
+from plugin_host.model_rate import ModelRateStream
+from plugin_host.morph import Target, median_midi, parse_target
+from plugin_host.parameters import Parameter
+from plugin_host.stage import Stage
+
+DEFAULT_BANK = BUNDLED_DIR / "ae_default.bank.npz"
+CORNERS = ("a", "b", "c", "d")
+MORPH_PARAMETERS = [
+    Parameter("amount", 0.0, 1.0, 0.0, smoothing_s=0.05, description="0: resynthesis, 1: the target's timbre"),
+    Parameter("x", 0.0, 1.0, 0.5, smoothing_s=0.05, description="XY pad, corners a/c (0) to b/d (1)"),
+    Parameter("y", 0.0, 1.0, 0.5, smoothing_s=0.05, description="XY pad, corners a/b (0) to c/d (1)"),
+    Parameter("pad", 0.0, 1.0, 0.0, smoothing_s=0.05, description="0: the single target, 1: the XY pad"),
+]
+
+
+@functools.lru_cache(maxsize=4)
+def load_autoencoder(prefix: str | None) -> OnnxAutoencoder:
+    """One set of ONNX sessions per model, shared by every stage and chain (sessions are thread-safe)."""
+    return OnnxAutoencoder.open(prefix)
+
+
+@functools.lru_cache(maxsize=4)
+def load_bank(path: str) -> LatentBank:
+    return LatentBank.load(path)
+
+
+class ResynthStage(Stage):
+    """encode -> decode through the autoencoder, block by block."""
+
+    kind = "resynth"
+
+    def __init__(self, name: str, rate: int, model: str | None = None,
+                 parameters: list[Parameter] | None = None) -> None:
+        self.ae = load_autoencoder(model)
+        self.model = model
+        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map)
+        self.model_rate = ModelRateStream(rate, self.stream.process, self.stream.delay_samples)
+        super().__init__(name, rate, parameters or [], self.model_rate.delay_samples)
+
+    def _latent_map(self, z: np.ndarray, controls: Controls) -> np.ndarray:
+        return z
+
+    def render(self, block: np.ndarray) -> np.ndarray:
+        return self.model_rate.process(block)
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "model": self.model}
+
+
+class MorphStage(ResynthStage):
+    """See the module docstring."""
+
+    kind = "morph"
+    commands = ("target", *(f"corner/{c}" for c in CORNERS))
+
+    def __init__(self, name: str, rate: int, target: str, corners: list[str] | None = None,
+                 model: str | None = None, bank: str | None = None) -> None:
+        super().__init__(name, rate, model, MORPH_PARAMETERS)
+        self.bank_path = str(bank or DEFAULT_BANK)
+        self.bank = load_bank(self.bank_path) if Path(self.bank_path).is_file() or bank else None
+        self.frame_rate = self.ae.sample_rate / self.ae.frame_hop
+        self.midi = 60.0  # the live input's pitch, held through unvoiced frames
+        self.texts = {"target": target}
+        self.targets = {"target": self._resolve(target)}
+        corners = corners or [target] * 4
+        if len(corners) != 4:
+            raise LatentbridgeError(f"stage {name!r}: corners needs four targets (a, b, c, d), got {len(corners)}")
+        for corner, text in zip(CORNERS, corners, strict=True):
+            self.texts[f"corner/{corner}"] = text
+            self.targets[f"corner/{corner}"] = self._resolve(text)
+
+    def _resolve(self, text: str) -> Target:
+        return parse_target(text, self.ae, self.bank)
+
+    def command(self, name: str, value: str) -> None:
+        """Set the single target or a corner (FAMILY, FAMILY:MIDI or an audio file)."""
+        if name not in self.commands:
+            super().command(name, value)
+        target = self._resolve(value)  # raises before anything changes
+        self.targets = {**self.targets, name: target}  # one reference swap: the worker sees old or new
+        self.texts = {**self.texts, name: value}
+
+    def _goal(self, target: Target) -> np.ndarray:
+        if target.latent is not None:
+            return target.latent
+        assert self.bank is not None and target.family is not None
+        midi = target.midi if target.midi is not None else round(self.midi)
+        return self._lookup(target.family, float(midi))
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 (the stage lives as long as the chain)
+    def _lookup(self, family: str, midi: float) -> np.ndarray:
+        assert self.bank is not None
+        return self.bank.lookup(family, midi)
+
+    def _latent_map(self, z: np.ndarray, controls: Controls) -> np.ndarray:
+        k = z.shape[0]
+        amount, x, y, pad = (self.params[n].block(k, self.frame_rate)[:, None] for n in ("amount", "x", "y", "pad"))
+        midi = median_midi(controls.f0, controls.periodicity)
+        if midi is not None:
+            self.midi = midi
+        targets = self.targets
+        a, b, c, d = (self._goal(targets[f"corner/{n}"])[None] for n in CORNERS)
+        xy = (1 - y) * ((1 - x) * a + x * b) + y * ((1 - x) * c + x * d)
+        goal = (1 - pad) * self._goal(targets["target"])[None] + pad * xy
+        return (1 - amount) * z + amount * goal
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "targets": dict(self.texts), "midi": round(self.midi, 1)}

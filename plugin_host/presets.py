@@ -1,0 +1,142 @@
+"""Presets: a chain described in YAML or JSON, validated against `PRESET_SCHEMA` (JSON Schema) with one-line
+errors, and built into a `Chain` at a given rate.
+
+    name: guitar-to-reed            # optional; defaults to the file name
+    description: ...
+    wet: 1.0                        # optional wet/dry mix of the whole chain
+    stages:
+      - {name: input, kind: gain, parameters: {gain_db: 0}}
+      - {name: morph, kind: morph, target: reed, corners: [reed, brass, flute, string],
+         parameters: {amount: 0.8}}
+      - {name: room, kind: effect, effect: reverb, parameters: {wet_level: 0.2}}
+
+A preset is found by path, or by name among the bundled ones (`plugin_host/presets/*.yaml`). Parameter values
+in a preset are checked strictly (unknown names and out-of-range values are errors, not clamped).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from export.errors import LatentbridgeError
+from plugin_host.chain import Chain
+from plugin_host.effect_stage import EFFECTS, EffectStage
+from plugin_host.gain_stage import GainStage
+from plugin_host.neural_stage import MorphStage, ResynthStage
+from plugin_host.stage import Stage
+from plugin_host.tagger_stage import TaggerStage
+from plugin_host.vst3_stage import Vst3Stage
+
+PRESET_DIR = Path(__file__).with_name("presets")
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}
+PRESET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["stages"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "wet": {"type": "number", "minimum": 0, "maximum": 1},
+        "stages": {"type": "array", "items": {"$ref": "#/$defs/stage"}},
+    },
+    "$defs": {
+        "stage": {
+            "type": "object",
+            "required": ["name", "kind"],
+            "additionalProperties": False,
+            "properties": {
+                "name": NAME,
+                "kind": {"enum": ["gain", "effect", "vst3", "resynth", "morph", "tagger"]},
+                "bypass": {"type": "boolean"},
+                "parameters": {"type": "object", "additionalProperties": {"type": "number"}},
+                "effect": {"enum": sorted(EFFECTS)},
+                "path": {"type": "string"},
+                "model": {"type": "string"},
+                "bank": {"type": "string"},
+                "target": {"type": "string"},
+                "corners": {"type": "array", "items": {"type": "string"}, "minItems": 4, "maxItems": 4},
+                "every_s": {"type": "number", "minimum": 0.1, "maximum": 10},
+            },
+            "allOf": [
+                {"if": {"properties": {"kind": {"const": "effect"}}}, "then": {"required": ["effect"]}},
+                {"if": {"properties": {"kind": {"const": "vst3"}}}, "then": {"required": ["path"]}},
+                {"if": {"properties": {"kind": {"const": "morph"}}}, "then": {"required": ["target"]}},
+            ],
+        },
+    },
+}
+
+Builder = Callable[[dict[str, Any], int], Stage]
+BUILDERS: dict[str, Builder] = {
+    "gain": lambda s, rate: GainStage(s["name"], rate),
+    "effect": lambda s, rate: EffectStage(s["name"], rate, s["effect"]),
+    "vst3": lambda s, rate: Vst3Stage(s["name"], rate, s["path"]),
+    "resynth": lambda s, rate: ResynthStage(s["name"], rate, s.get("model")),
+    "morph": lambda s, rate: MorphStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
+                                        s.get("bank")),
+    "tagger": lambda s, rate: TaggerStage(s["name"], rate, s.get("model"), s.get("every_s", 0.5)),
+}
+
+
+def preset_path(name_or_path: str | Path) -> Path:
+    """A preset file by path or bundled name (one-line error listing the bundled ones)."""
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        if not path.is_file():
+            raise LatentbridgeError(f"{path}: no such preset file")
+        return path
+    bundled = PRESET_DIR / f"{name_or_path}.yaml"
+    if not bundled.is_file():
+        raise LatentbridgeError(f"unknown preset {str(name_or_path)!r} (bundled: {', '.join(bundled_names())})")
+    return bundled
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def read_preset(name_or_path: str | Path) -> dict[str, Any]:
+    """Parse and validate a preset; returns its dict (with `name` filled in)."""
+    path = preset_path(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise LatentbridgeError(f"{path}: not a readable preset ({str(exc).splitlines()[0]})") from exc
+    try:
+        jsonschema.validate(data, PRESET_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise LatentbridgeError(f"{path}: {where}: {exc.message}") from exc
+    return {"name": path.stem, **data}
+
+
+def build_chain(preset: dict[str, Any], rate: int) -> Chain:
+    """A validated preset dict -> Chain at `rate` (parameter values checked against each stage's table)."""
+    stages = []
+    for spec in preset["stages"]:
+        stage = BUILDERS[spec["kind"]](spec, rate)
+        for name, value in spec.get("parameters", {}).items():
+            if name not in stage.params:
+                raise LatentbridgeError(f"preset {preset['name']}: stage {stage.name} has no parameter {name!r} "
+                                        f"(has: {', '.join(stage.params) or 'none'})")
+            p = stage.params[name].spec
+            if not p.low <= value <= p.high:
+                raise LatentbridgeError(f"preset {preset['name']}: {stage.name}/{name} = {value} is outside "
+                                        f"[{p.low:g}, {p.high:g}]")
+            stage.params[name].set(value)
+            stage.params[name].current = stage.params[name].target  # a preset starts at its values
+        stage.bypassed = bool(spec.get("bypass", False))
+        stages.append(stage)
+    return Chain(stages, rate, name=preset["name"], wet=float(preset.get("wet", 1.0)))
+
+
+def load_chain(name_or_path: str | Path, rate: int) -> Chain:
+    return build_chain(read_preset(name_or_path), rate)
