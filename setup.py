@@ -16,7 +16,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["models*", "export*", "realtime*", "plugin_host*"]),
     include_package_data=True,
-    package_data={"plugin_host": ["presets/*.yaml"], "export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx", "bundled/*.npz",
+    package_data={"plugin_host": ["presets/*.yaml"],
+                  "export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx", "bundled/*.npz",
                              "bundled/*.wav"]},
     install_requires=[
         "numpy>=1.26",
@@ -33,9 +34,8 @@ setup(
         "PyYAML>=6.0",
         "jsonschema>=4.20",
         "zeroconf>=0.131",
-        "JACK-Client>=0.5.4",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10"]},
+    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10", "JACK-Client>=0.5.4"]},
     ext_modules=[NATIVE],
     entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
 )
