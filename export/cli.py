@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "models.exporting.bench_cli",
     "export.bank_cli",
     "plugin_host.morph_cli",
+    "realtime.live_cli",
 )
 
 

@@ -1,0 +1,192 @@
+"""The live engine: a sounddevice duplex stream whose callback only moves blocks between lock-free rings, and a
+worker thread that runs the processing chain `prefill` blocks ahead of playback.
+
+Device audio is float32 [blocksize, channels] at the device rate; the chain runs on the mono mix at the same
+rate (its neural stages resample to 16 kHz inside) and its output goes to every output channel. Block n of
+input is played back as block n + prefill, so the added latency is prefill * blocksize + the chain's
+`delay_samples`. When the worker has not delivered a block in time the callback plays the dry input
+instead, with a short crossfade on the way out and back in, and counts a late block: never silence, never a
+click, never a wait. Status (xruns, late blocks, CPU load, worker time per block, latency) is read with
+`status()` from any thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from export.errors import LatentbridgeError
+from plugin_host.chain import Chain
+from realtime.block_ring import BlockRing
+from realtime.recorder import Recorder
+
+SLOTS = 64
+
+
+@dataclass
+class EngineConfig:
+    samplerate: int = 48000
+    blocksize: int = 256
+    channels: int = 1
+    input_device: int | None = None
+    output_device: int | None = None
+    prefill: int = 2  # blocks the worker runs ahead of playback
+    crossfade: int = 64  # samples of fade between wet and dry
+
+
+class Engine:
+    """See the module docstring. `chain_lock` guards swapping the chain (preset load) against the worker."""
+
+    def __init__(self, chain: Chain, config: EngineConfig, recorder: Recorder | None = None,
+                 input_recorder: Recorder | None = None) -> None:
+        if config.prefill < 1 or config.prefill >= SLOTS // 2:
+            raise LatentbridgeError(f"prefill must be in [1, {SLOTS // 2 - 1}] blocks, got {config.prefill}")
+        if chain.rate != config.samplerate:
+            raise LatentbridgeError(f"the chain runs at {chain.rate} Hz, the device at {config.samplerate} Hz")
+        self.chain, self.config, self.recorder, self.input_recorder = chain, config, recorder, input_recorder
+        self.chain_lock = threading.Lock()
+        n = config.blocksize
+        self.inputs = BlockRing(SLOTS, n)
+        self.outputs = BlockRing(SLOTS, n)
+        fade = min(config.crossfade, n)
+        self.fade_in = np.concatenate([np.linspace(0.0, 1.0, fade, dtype=np.float32), np.ones(n - fade, np.float32)])
+        self.seq = 0  # callback side
+        self.was_dry = True
+        self.last_out = 0.0
+        self.late = self.xruns = self.skipped = 0
+        self.worker_times: list[float] = []
+        self.worker_max = 0.0
+        self.processed = 0
+        self._running = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.stream: Any = None
+
+    # -- audio callback (PortAudio thread): copies only --------------------------------------------------------
+    def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+        if status:
+            self.xruns += int(bool(status.input_overflow or status.input_underflow or status.output_underflow
+                                   or status.output_overflow))
+        if frames != self.config.blocksize:  # PortAudio keeps the size fixed; be safe anyway
+            outdata[:] = indata[:, :1] if indata.shape[1] else 0.0
+            self.late += 1
+            return
+        dry = indata[:, 0] if indata.shape[1] == 1 else indata.mean(axis=1)
+        seq = self.seq
+        self.inputs.put(seq, dry)
+        wet = self.outputs.get(seq - self.config.prefill) if seq >= self.config.prefill else None
+        if wet is None:
+            if seq >= self.config.prefill:
+                self.late += 1
+            out = dry.astype(np.float32)
+            if not self.was_dry:  # fade from the last wet sample into the dry signal
+                out = self.last_out * (1.0 - self.fade_in) + out * self.fade_in
+            self.was_dry = True
+        else:
+            out = wet[:, 0]
+            if self.was_dry:
+                out = dry * (1.0 - self.fade_in) + out * self.fade_in
+            self.was_dry = False
+        self.last_out = float(out[-1])
+        outdata[:] = out[:, None]
+        if self.recorder is not None:
+            self.recorder.ring.put(seq, outdata)
+        if self.input_recorder is not None:
+            self.input_recorder.ring.put(seq, indata)
+        self.seq = seq + 1
+
+    # -- worker thread -------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        period = self.config.blocksize / self.config.samplerate
+        next_seq = 0
+        while self._running.is_set():
+            block = self.inputs.get(next_seq)
+            if block is None:
+                if self.inputs.newest > next_seq:  # fell a whole ring behind: jump to the present
+                    self.skipped += self.inputs.newest - next_seq
+                    next_seq = self.inputs.newest
+                    continue
+                time.sleep(period / 16)
+                continue
+            start = time.perf_counter()
+            with self.chain_lock:
+                out = self.chain.process(block[:, 0])
+            self.outputs.put(next_seq, out)
+            spent = time.perf_counter() - start
+            self.worker_times.append(spent / period)
+            if len(self.worker_times) > 20000:
+                del self.worker_times[:10000]
+            self.worker_max = max(self.worker_max, spent / period)
+            self.processed += 1
+            next_seq += 1
+
+    # -- control -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        import sounddevice as sd
+
+        cfg = self.config
+        sys.setswitchinterval(0.0005)  # the worker and callback must not wait 5 ms for the GIL under OSC load
+        self._running.set()
+        self._worker = threading.Thread(target=self._work, name="latentbridge-worker", daemon=True)
+        self._worker.start()
+        try:
+            self.stream = sd.Stream(device=(cfg.input_device, cfg.output_device), samplerate=cfg.samplerate,
+                                    blocksize=cfg.blocksize, channels=cfg.channels, dtype="float32",
+                                    callback=self.callback, latency="low")
+            self.stream.start()
+        except sd.PortAudioError as exc:
+            self._running.clear()
+            raise LatentbridgeError(f"cannot open the audio device: {exc} (busy, or a setting it cannot do?)") from exc
+
+    def stop(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream.close()
+        self._running.clear()
+        if self._worker is not None:
+            self._worker.join(timeout=2)
+        for recorder in (self.recorder, self.input_recorder):
+            if recorder is not None:
+                recorder.close()
+
+    def warm_up(self, spare: Chain, seconds: float = 1.0) -> None:
+        """Run a spare chain of the same preset on silence, so the shared ONNX sessions are warm before the
+        first real block (their first calls are slow); the engine's own chain state is untouched."""
+        n = self.config.blocksize
+        silence = np.zeros(n, np.float32)
+        for _ in range(int(seconds * self.config.samplerate) // n):
+            spare.process(silence)
+
+    def swap_chain(self, chain: Chain) -> None:
+        """Replace the chain (a preset load) between two worker blocks; the rate must match."""
+        if chain.rate != self.config.samplerate:
+            raise LatentbridgeError(f"the new chain runs at {chain.rate} Hz, the device at {self.config.samplerate}")
+        with self.chain_lock:
+            self.chain = chain
+
+    @property
+    def added_latency_samples(self) -> int:
+        return self.config.prefill * self.config.blocksize + self.chain.delay_samples
+
+    def status(self) -> dict[str, Any]:
+        times = np.array(self.worker_times[-5000:] or [0.0])
+        cfg = self.config
+        device_ms = None
+        if self.stream is not None:
+            device_ms = round(1000 * (self.stream.latency[0] + self.stream.latency[1]), 2)
+        return {
+            "preset": self.chain.name, "samplerate": cfg.samplerate, "blocksize": cfg.blocksize,
+            "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
+            "skipped": self.skipped,
+            "cpu_load": round(float(self.stream.cpu_load), 4) if self.stream is not None else 0.0,
+            "added_latency_samples": self.added_latency_samples,
+            "added_latency_ms": round(1000 * self.added_latency_samples / cfg.samplerate, 2),
+            "device_latency_ms": device_ms,
+            "worker_fraction": {"mean": round(float(times.mean()), 4), "p99": round(float(np.quantile(times, 0.99)), 4),
+                                "max": round(float(self.worker_max), 4)},
+            "chain": self.chain.describe(),
+        }
