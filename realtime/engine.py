@@ -12,6 +12,7 @@ click, never a wait. Status (xruns, late blocks, CPU load, worker time per block
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -26,6 +27,18 @@ from realtime.block_ring import BlockRing
 from realtime.recorder import Recorder
 
 SLOTS = 64
+# SCHED_FIFO levels where allowed (root or an rtprio limit): the callback over the worker over every other
+# thread of the engine (they share the interpreter lock: one preempted while holding it stalls the worker)
+WORKER_PRIORITY, CALLBACK_PRIORITY, HELPER_PRIORITY = 60, 70, 10
+
+
+def realtime_priority(level: int) -> bool:
+    """Put the calling thread under SCHED_FIFO at `level`; False where the system does not allow it."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(level))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 @dataclass
@@ -35,7 +48,7 @@ class EngineConfig:
     channels: int = 1
     input_device: int | None = None
     output_device: int | None = None
-    prefill: int = 2  # blocks the worker runs ahead of playback
+    prefill: int = 3  # blocks the worker runs ahead of playback (stall tolerance: about prefill - 1 periods)
     crossfade: int = 64  # samples of fade between wet and dry
 
 
@@ -59,18 +72,27 @@ class Engine:
         self.was_dry = True
         self.last_out = 0.0
         self.late = self.xruns = self.skipped = 0
+        self.late_at: list[int] = []  # block numbers of the first late blocks and xruns (diagnostics)
+        self.xrun_at: list[int] = []
         self.worker_times: list[float] = []
         self.worker_max = 0.0
         self.processed = 0
+        self.primed_samples = 0
+        self.callback_realtime: bool | None = None
+        self.worker_realtime = False
         self._running = threading.Event()
         self._worker: threading.Thread | None = None
         self.stream: Any = None
 
     # -- audio callback (PortAudio thread): copies only --------------------------------------------------------
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
-        if status:
-            self.xruns += int(bool(status.input_overflow or status.input_underflow or status.output_underflow
-                                   or status.output_overflow))
+        if self.callback_realtime is None:  # first call, on PortAudio's thread
+            self.callback_realtime = realtime_priority(CALLBACK_PRIORITY)
+        if status and (status.input_overflow or status.input_underflow or status.output_underflow
+                       or status.output_overflow):
+            self.xruns += 1
+            if len(self.xrun_at) < 64:
+                self.xrun_at.append(self.seq)
         if frames != self.config.blocksize:  # PortAudio keeps the size fixed; be safe anyway
             outdata[:] = indata[:, :1] if indata.shape[1] else 0.0
             self.late += 1
@@ -82,6 +104,8 @@ class Engine:
         if wet is None:
             if seq >= self.config.prefill:
                 self.late += 1
+                if len(self.late_at) < 64:
+                    self.late_at.append(seq)
             out = dry.astype(np.float32)
             if not self.was_dry:  # fade from the last wet sample into the dry signal
                 out = self.last_out * (1.0 - self.fade_in) + out * self.fade_in
@@ -102,6 +126,7 @@ class Engine:
     # -- worker thread -------------------------------------------------------------------------------------
     def _work(self) -> None:
         period = self.config.blocksize / self.config.samplerate
+        self.worker_realtime = realtime_priority(WORKER_PRIORITY)
         next_seq = 0
         while self._running.is_set():
             block = self.inputs.get(next_seq)
@@ -153,13 +178,18 @@ class Engine:
             if recorder is not None:
                 recorder.close()
 
-    def warm_up(self, spare: Chain, seconds: float = 1.0) -> None:
+    def warm_up(self, spare: Chain, seconds: float = 1.0, prime_blocks: int = 16) -> None:
         """Run a spare chain of the same preset on silence, so the shared ONNX sessions are warm before the
-        first real block (their first calls are slow); the engine's own chain state is untouched."""
+        first real block (their first calls are slow), then the engine's own chain on `prime_blocks` blocks of
+        silence (its first calls are slow too); `primed_samples` in the status says how many, so an offline run
+        that starts with as much silence matches the live one sample for sample."""
         n = self.config.blocksize
         silence = np.zeros(n, np.float32)
         for _ in range(int(seconds * self.config.samplerate) // n):
             spare.process(silence)
+        for _ in range(prime_blocks):
+            self.chain.process(silence)
+        self.primed_samples = prime_blocks * n
 
     def swap_chain(self, chain: Chain) -> None:
         """Replace the chain (a preset load) between two worker blocks; the rate must match."""
@@ -181,12 +211,15 @@ class Engine:
         return {
             "preset": self.chain.name, "samplerate": cfg.samplerate, "blocksize": cfg.blocksize,
             "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
-            "skipped": self.skipped,
+            "skipped": self.skipped, "late_at_block": list(self.late_at), "xrun_at_block": list(self.xrun_at),
+            "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
+            "primed_samples": self.primed_samples,
             "cpu_load": round(float(self.stream.cpu_load), 4) if self.stream is not None else 0.0,
             "added_latency_samples": self.added_latency_samples,
             "added_latency_ms": round(1000 * self.added_latency_samples / cfg.samplerate, 2),
             "device_latency_ms": device_ms,
-            "worker_fraction": {"mean": round(float(times.mean()), 4), "p99": round(float(np.quantile(times, 0.99)), 4),
+            "worker_fraction": {"mean": round(float(times.mean()), 4),
+                                "p99": round(float(np.quantile(times, 0.99)), 4),
                                 "max": round(float(self.worker_max), 4)},
             "chain": self.chain.describe(),
         }

@@ -21,8 +21,8 @@ from export.errors import LatentbridgeError
 def run_live(args: argparse.Namespace) -> int:
     from plugin_host.presets import load_chain
     from realtime import devices
-    from realtime.engine import Engine, EngineConfig
-    from realtime.osc_control import OscControl, parse_allow
+    from realtime.engine import HELPER_PRIORITY, Engine, EngineConfig, realtime_priority
+    from realtime.osc_control import OscControl
     from realtime.oscquery import OscQueryServer
     from realtime.recorder import Recorder
     from realtime.status_report import status_line, write_status
@@ -33,9 +33,10 @@ def run_live(args: argparse.Namespace) -> int:
         raise LatentbridgeError(f"--samplerate must be in [8000, 384000], got {args.samplerate}")
     if args.osc_host not in ("127.0.0.1", "localhost", "::1") and not args.osc_allow:
         raise LatentbridgeError("--osc-host other than 127.0.0.1 needs an allow-list: --osc-allow CIDR")
-    allow = parse_allow(args.osc_allow) if args.osc_allow else None
+    allow = args.osc_allow or None
     reply = _host_port(args.osc_reply) if args.osc_reply else None
     chain = load_chain(args.preset, args.samplerate)  # model and preset errors come before any device work
+    realtime_priority(HELPER_PRIORITY)  # this thread and all it starts (status, OSC pump, recorders, OSCQuery)
     devices.name_jack_client()
     api = devices.hostapi_index(args.hostapi) if args.hostapi else None
     inp = devices.find_device(args.input_device, "input", api)
@@ -139,7 +140,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--samplerate", type=int, default=48000, help="device rate in Hz (default 48000)")
     live.add_argument("--blocksize", type=int, default=256, help="frames per device block (default 256)")
     live.add_argument("--channels", type=int, choices=(1, 2), default=1, help="device channels (default 1)")
-    live.add_argument("--prefill", type=int, default=2, help="blocks the worker runs ahead (default 2)")
+    live.add_argument("--prefill", type=int, default=3, help="blocks the worker runs ahead of playback (default 3)")
     live.add_argument("--record", type=Path, default=None, help="write what was played to this WAV")
     live.add_argument("--record-input", type=Path, default=None, help="write what the device delivered to this WAV")
     live.add_argument("--force", action="store_true", help="replace existing --record / --record-input files")

@@ -15,6 +15,10 @@ from typing import Any
 import jack
 import numpy as np
 
+from realtime.engine import realtime_priority
+
+PLAYER_PRIORITY = 65
+
 
 def jack_env(server: str) -> dict[str, str]:
     return dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_AUDIO_RESERVATION="1")
@@ -58,6 +62,7 @@ class Player:
         self.pos = -1  # not playing yet
         self.done = threading.Event()
         self.xruns = 0
+        self.realtime_tried = False
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
         self.client.activate()
@@ -68,6 +73,9 @@ class Player:
         self.xruns += 1
 
     def _process(self, frames: int) -> None:
+        if not self.realtime_tried:  # like any JACK client with --no-realtime: ask for SCHED_FIFO ourselves
+            self.realtime_tried = True
+            realtime_priority(PLAYER_PRIORITY)
         out = self.out.get_array()
         if self.pos < 0 or self.done.is_set():
             out[:] = 0.0

@@ -4,15 +4,13 @@ into the engine's input port and records its output port while the engine record
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
-import pytest
+from jack_player import Player, plucks, read_status, start_engine
 
 from export.audio_io import read_audio
 from plugin_host.presets import load_chain
-from jack_player import Player, onsets, plucks, read_status, start_engine
 
 RATE, BLOCK = 48000, 256
 
@@ -49,7 +47,9 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     # the engine received exactly what the JACK client played, somewhere in its input
     start = int(np.argmax(np.abs(got_in) > 0.05)) - int(np.argmax(np.abs(signal_in) > 0.05))
     np.testing.assert_array_equal(got_in[start: start + signal_in.shape[0]], signal_in)
-    offline = load_chain("effects-only", RATE).process(got_in)  # the chain on the whole recorded input at once
+    # the chain on the whole recorded input at once, after the silence the engine primed its chain with
+    primed = np.zeros(status["primed_samples"], np.float32)
+    offline = load_chain("effects-only", RATE).process(np.concatenate([primed, got_in]))[primed.shape[0]:]
     lag = prefill * BLOCK + status["chain"]["delay_samples"]
     n = got_out.shape[0] - lag
     np.testing.assert_allclose(got_out[lag:], offline[:n], atol=1e-4, rtol=0)
