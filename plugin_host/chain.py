@@ -3,8 +3,10 @@
 Audio is float32 mono [n] at the chain's `rate` (the device or file rate). `delay_samples` is the sum of the
 stages' delays; the dry signal of the mix and of `bypass` is delayed by the same amount, so turning either
 never shifts the timing. The chain's own parameters live under the stage name `chain` (`wet`, 0..1).
-Any block split gives the same output as one call on the whole signal (every stage carries its state), which
-is what lets the live engine and the offline renderer agree sample for sample.
+Every stage carries its state, so blocks of one fixed size (the engine's) give exactly what one call on the
+whole signal gives, which is what lets the live engine and the offline renderer agree sample for sample.
+The neural stages are invariant to any split; pedalboard's effects are not when the block size changes
+from call to call (JUCE updates some internals per block), so offline work uses the live block size.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
 
 P = Parameter
+# One fixed buffer size for every call: pedalboard re-prepares (and so resets) a plugin whose buffer size
+# changes, which would make the output depend on how the signal was split into blocks.
+BUFFER_SIZE = 8192
 
 
 def _table() -> dict[str, tuple[Callable[[], pedalboard.Plugin], list[Parameter]]]:
@@ -72,17 +75,21 @@ class EffectStage(Stage):
         super().__init__(name, rate, parameters)
         self.effect = effect
         self.plugin = factory()
+        self.applied: dict[str, float] = {}
         self._apply()
 
     def _apply(self) -> None:
+        """Hand changed values to the plugin (setting an unchanged one can restart its internal smoothing)."""
         for name, value in self.params.items():
-            setattr(self.plugin, name, value.current)
+            if self.applied.get(name) != value.current:
+                setattr(self.plugin, name, value.current)
+                self.applied[name] = value.current
 
     def render(self, block: np.ndarray) -> np.ndarray:
         for value in self.params.values():
             value.block(block.shape[0], self.rate)
         self._apply()
-        out = self.plugin.process(block[None], self.rate, buffer_size=max(1, block.shape[0]), reset=False)
+        out = self.plugin.process(block[None], self.rate, buffer_size=BUFFER_SIZE, reset=False)
         return np.ascontiguousarray(out[0], dtype=np.float32)
 
     def describe(self) -> dict[str, object]:

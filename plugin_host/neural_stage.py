@@ -5,8 +5,8 @@ Audio is float32 mono [n] at the chain rate; the autoencoder streams at 16 kHz i
 so the stage's delay is the resamplers' plus the stream's 127 samples at 16 kHz. Per control frame (8 ms):
 goal = (1 - pad) * single + pad * bilinear(corners a (x=0, y=0), b (1, 0), c (0, 1), d (1, 1); x, y), and
 z' = (1 - amount) * z + amount * goal, with amount, x, y and pad smoothed at the frame rate. Family targets
-are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (median of the voiced
-frames of each block; the last one held through silence). Targets change through `command` (a family,
+are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (per control frame,
+with 0.6 semitones of hysteresis, held through unvoiced frames). Targets change through `command` (a family,
 FAMILY:MIDI or an audio file, resolved outside the audio path, then swapped in whole).
 """
 
@@ -23,12 +23,13 @@ from export.bundled import BUNDLED_DIR
 from export.errors import LatentbridgeError
 from export.latent_bank import LatentBank
 from plugin_host.model_rate import ModelRateStream
-from plugin_host.morph import Target, median_midi, parse_target
+from plugin_host.morph import VOICED, Target, parse_target
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
 
 DEFAULT_BANK = BUNDLED_DIR / "ae_default.bank.npz"
 CORNERS = ("a", "b", "c", "d")
+HYSTERESIS = 0.6  # semitones the detected pitch must move before a pitch-aware target follows it
 MORPH_PARAMETERS = [
     Parameter("amount", 0.0, 1.0, 0.0, smoothing_s=0.05, description="0: resynthesis, 1: the target's timbre"),
     Parameter("x", 0.0, 1.0, 0.5, smoothing_s=0.05, description="XY pad, corners a/c (0) to b/d (1)"),
@@ -104,28 +105,41 @@ class MorphStage(ResynthStage):
         self.targets = {**self.targets, name: target}  # one reference swap: the worker sees old or new
         self.texts = {**self.texts, name: value}
 
-    def _goal(self, target: Target) -> np.ndarray:
+    def _goal(self, target: Target, midi: float) -> np.ndarray:
         if target.latent is not None:
             return target.latent
         assert self.bank is not None and target.family is not None
-        midi = target.midi if target.midi is not None else round(self.midi)
-        return self._lookup(target.family, float(midi))
+        return self._lookup(target.family, float(target.midi if target.midi is not None else midi))
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 (the stage lives as long as the chain)
     def _lookup(self, family: str, midi: float) -> np.ndarray:
         assert self.bank is not None
         return self.bank.lookup(family, midi)
 
+    def _pitches(self, controls: Controls) -> np.ndarray:
+        """The held MIDI pitch per frame: a voiced frame moves it when it is more than `HYSTERESIS` semitones
+        away (no flicker between neighbouring bank entries); unvoiced frames keep it. Frame by frame, so the
+        result does not depend on how frames were grouped into calls."""
+        out = np.empty(controls.frames)
+        for i, (f0, periodicity) in enumerate(zip(controls.f0, controls.periodicity, strict=True)):
+            if periodicity > VOICED and f0 > 0:
+                midi = 69.0 + 12.0 * np.log2(f0 / 440.0)
+                if abs(midi - self.midi) > HYSTERESIS:
+                    self.midi = float(round(midi))
+            out[i] = self.midi
+        return out
+
     def _latent_map(self, z: np.ndarray, controls: Controls) -> np.ndarray:
         k = z.shape[0]
         amount, x, y, pad = (self.params[n].block(k, self.frame_rate)[:, None] for n in ("amount", "x", "y", "pad"))
-        midi = median_midi(controls.f0, controls.periodicity)
-        if midi is not None:
-            self.midi = midi
         targets = self.targets
-        a, b, c, d = (self._goal(targets[f"corner/{n}"])[None] for n in CORNERS)
+        goals = []
+        for midi in self._pitches(controls):
+            corners = [self._goal(targets[f"corner/{n}"], midi) for n in CORNERS]
+            goals.append((self._goal(targets["target"], midi), *corners))
+        single, a, b, c, d = (np.stack(g) for g in zip(*goals, strict=True))
         xy = (1 - y) * ((1 - x) * a + x * b) + y * ((1 - x) * c + x * d)
-        goal = (1 - pad) * self._goal(targets["target"])[None] + pad * xy
+        goal = (1 - pad) * single + pad * xy
         return (1 - amount) * z + amount * goal
 
     def describe(self) -> dict[str, object]:

@@ -16,6 +16,7 @@ import numpy as np
 import pedalboard
 
 from export.errors import LatentbridgeError
+from plugin_host.effect_stage import BUFFER_SIZE
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
 
@@ -51,7 +52,7 @@ class Vst3Stage(Stage):
         for name, value in self.params.items():
             value.block(block.shape[0], self.rate)
             setattr(self.plugin, name, value.current)
-        out = self.plugin.process(block[None], self.rate, buffer_size=max(1, block.shape[0]), reset=False)
+        out = self.plugin.process(block[None], self.rate, buffer_size=BUFFER_SIZE, reset=False)
         return np.ascontiguousarray(out[0], dtype=np.float32)
 
     def describe(self) -> dict[str, object]:

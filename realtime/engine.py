@@ -12,6 +12,7 @@ click, never a wait. Status (xruns, late blocks, CPU load, worker time per block
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -80,6 +81,7 @@ class Engine:
         self.primed_samples = 0
         self.callback_realtime: bool | None = None
         self.worker_realtime = False
+        self.gc_max_ms, self._gc_start = 0.0, 0.0
         self._running = threading.Event()
         self._worker: threading.Thread | None = None
         self.stream: Any = None
@@ -154,6 +156,9 @@ class Engine:
         import sounddevice as sd
 
         cfg = self.config
+        gc.collect()
+        gc.freeze()  # everything built so far (models, chain, tables) leaves the collector's view: short pauses
+        gc.callbacks.append(self._gc_timer)
         sys.setswitchinterval(0.0005)  # the worker and callback must not wait 5 ms for the GIL under OSC load
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="latentbridge-worker", daemon=True)
@@ -166,6 +171,12 @@ class Engine:
         except sd.PortAudioError as exc:
             self._running.clear()
             raise LatentbridgeError(f"cannot open the audio device: {exc} (busy, or a setting it cannot do?)") from exc
+
+    def _gc_timer(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_max_ms = max(self.gc_max_ms, 1000 * (time.perf_counter() - self._gc_start))
 
     def stop(self) -> None:
         if self.stream is not None:
@@ -213,7 +224,7 @@ class Engine:
             "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
             "skipped": self.skipped, "late_at_block": list(self.late_at), "xrun_at_block": list(self.xrun_at),
             "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
-            "primed_samples": self.primed_samples,
+            "primed_samples": self.primed_samples, "gc_max_ms": round(self.gc_max_ms, 2),
             "cpu_load": round(float(self.stream.cpu_load), 4) if self.stream is not None else 0.0,
             "added_latency_samples": self.added_latency_samples,
             "added_latency_ms": round(1000 * self.added_latency_samples / cfg.samplerate, 2),

@@ -1,0 +1,185 @@
+"""The processing chain: block-split invariance, delays, bypass, wet/dry, parameter timing, XY pad, presets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.errors import LatentbridgeError
+from plugin_host.chain import Chain
+from plugin_host.effect_stage import EFFECTS, EffectStage
+from plugin_host.gain_stage import GainStage
+from plugin_host.model_rate import ModelRateStream
+from plugin_host.neural_stage import MorphStage
+from plugin_host.presets import bundled_names, load_chain, read_preset
+
+RATE = 48000
+
+
+def tones(seconds: float = 1.5, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    out = np.zeros_like(t)
+    for start, f0 in ((0.05, 196.0), (0.6, 330.0)):
+        on = t >= start
+        out += np.where(on, 0.3 * sum(np.sin(2 * np.pi * k * f0 * (t - start)) / k for k in range(1, 6))
+                        * np.exp(-np.maximum(t - start, 0) / 0.3), 0.0)
+    return out.astype(np.float32)
+
+
+def in_blocks(chain: Chain, audio: np.ndarray, sizes: tuple[int, ...] = (256, 37, 1000, 1, 513)) -> np.ndarray:
+    parts, at, i = [], 0, 0
+    while at < audio.shape[0]:
+        n = sizes[i % len(sizes)]
+        parts.append(chain.process(audio[at: at + n]))
+        at, i = at + n, i + 1
+    return np.concatenate(parts)
+
+
+def test_effects_chain_in_device_blocks_is_bit_identical_to_one_call() -> None:
+    """What the live engine does (fixed blocks) equals the whole file at once. (Pedalboard's effects are not
+    invariant to *changing* block sizes, which is why the renderer uses the live block size.)"""
+    audio = tones()
+    np.testing.assert_array_equal(in_blocks(load_chain("effects-only", RATE), audio, (256,)),
+                                  load_chain("effects-only", RATE).process(audio))
+
+
+@pytest.mark.parametrize("preset", ["resynth", "xy-pad"])
+def test_neural_chain_equals_one_call_under_any_block_split(preset: str) -> None:
+    audio = tones()
+    whole = load_chain(preset, RATE).process(audio)
+    np.testing.assert_allclose(in_blocks(load_chain(preset, RATE), audio), whole, atol=1e-5, rtol=0)
+    assert np.sqrt(np.mean(whole ** 2)) > 1e-2
+
+
+@pytest.mark.parametrize("rate", [48000, 44100, 22050, 16000, 96000])
+def test_model_rate_stream_delay_is_what_it_reports(rate: int) -> None:
+    stream = ModelRateStream(rate, lambda x: x, 0)
+    t = np.arange(rate) / rate
+    chirp = np.sin(2 * np.pi * (100 * t + 900 * t * t)).astype(np.float32)
+    out = np.concatenate([stream.process(chirp[i: i + 300]) for i in range(0, rate, 300)])
+    d = stream.delay_samples
+    errors = {lag: np.abs(out[2000 + lag: rate - 2000 + lag] - chirp[2000: rate - 2000]).max()
+              for lag in range(max(0, d - 2), d + 3) if rate - 2000 + lag <= out.shape[0]}
+    assert min(errors, key=errors.get) == d
+    assert errors[d] < (0.05 if rate % 16000 == 0 else 0.3)  # other ratios leave a fraction of a sample
+
+
+def test_bypassed_stage_passes_its_input_delayed_by_its_delay() -> None:
+    chain = load_chain("resynth", RATE)
+    for stage in chain.stages:
+        stage.bypassed = True
+    audio = tones(0.5)
+    out = chain.process(audio)
+    d = chain.delay_samples
+    assert d > 0
+    np.testing.assert_array_equal(out[d:], audio[: audio.shape[0] - d])
+    assert np.all(out[:d] == 0)
+
+
+def test_wet_zero_is_the_dry_signal_delayed_like_the_wet_one() -> None:
+    chain = load_chain("morph-reed", RATE)
+    chain.params["wet"].set(0.0)
+    chain.params["wet"].current = 0.0
+    audio = tones(0.5)
+    out = chain.process(audio)
+    d = chain.delay_samples
+    np.testing.assert_allclose(out[d:], audio[: audio.shape[0] - d], atol=1e-6)
+
+
+def test_a_parameter_change_reaches_the_audio_within_one_block_plus_the_smoothing_time() -> None:
+    stage = GainStage("out", RATE)
+    chain = Chain([stage], RATE)
+    ones = np.ones(256, np.float32)
+    assert np.allclose(chain.process(ones), 1.0)
+    stage.params["gain_db"].set(-20.0)  # what an OSC message does between two blocks
+    first = chain.process(ones)
+    assert first[0] < 1.0 and first[-1] < first[0]  # the ramp starts in the very next block
+    tau = stage.params["gain_db"].spec.smoothing_s
+    settle = int(5 * tau * RATE)  # five time constants: within 1 % of the step
+    rest = np.concatenate([chain.process(ones) for _ in range(settle // 256 + 1)])
+    db = 20 * np.log10(rest[settle - 256:])
+    assert np.all(np.abs(db + 20.0) < 0.2)
+
+
+def test_xy_pad_corners_and_centre_are_bilinear() -> None:
+    stage = MorphStage("morph", 16000, "reed", ["reed", "brass", "flute", "string"])
+    stage.params["pad"].set(1.0)
+    stage.params["pad"].current = 1.0
+    stage.params["amount"].set(1.0)
+    stage.params["amount"].current = 1.0
+    from export.autoencoder_runtime import Controls
+
+    quiet = Controls(np.full(1, 220.0, np.float32), np.zeros(1, np.float32), np.full(1, -80.0, np.float32))
+    z = np.zeros((1, stage.ae.z_dim), np.float32)
+    corners = {c: stage._goal(stage.targets[f"corner/{c}"], 60.0) for c in "abcd"}
+    for (x, y), want in {(0, 0): corners["a"], (1, 0): corners["b"], (0, 1): corners["c"], (1, 1): corners["d"],
+                         (0.5, 0.5): sum(corners.values()) / 4}.items():
+        for name, v in (("x", x), ("y", y)):
+            stage.params[name].set(v)
+            stage.params[name].current = v
+        np.testing.assert_allclose(stage._latent_map(z, quiet)[0], want, atol=1e-6)
+
+
+def test_morph_targets_change_by_command_and_bad_ones_change_nothing(tmp_path: Path) -> None:
+    stage = MorphStage("morph", RATE, "reed")
+    stage.command("target", "flute:72")
+    assert stage.texts["target"] == "flute:72"
+    with pytest.raises(LatentbridgeError, match="unknown target"):
+        stage.command("target", "kazoo")
+    assert stage.texts["target"] == "flute:72"
+    with pytest.raises(LatentbridgeError):
+        stage.command("volume", "3")
+
+
+def test_every_bundled_preset_validates_and_builds() -> None:
+    assert {"effects-only", "morph-reed", "xy-pad", "resynth"} <= set(bundled_names())
+    for name in bundled_names():
+        chain = load_chain(name, RATE)
+        assert chain.delay_samples == sum(s.delay_samples for s in chain.stages)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stages: [{name: a, kind: phaser}]", "stages/0/kind"),
+    ("stages: [{name: m, kind: morph}]", "'target' is a required property"),
+    ("stages: [{name: e, kind: effect, effect: reverb, parameters: {room_size: 3}}]", "outside"),
+    ("stages: [{name: e, kind: effect, effect: reverb, parameters: {size: 0.5}}]", "no parameter 'size'"),
+    ("stages: [{name: e, kind: effect, effect: fuzz}]", "stages/0/effect"),
+    ("stages: [{name: e, kind: gain, parameters: {gain_db: .nan}}]", "outside"),
+    ("stages: [{name: 'a b', kind: gain}]", "stages/0/name"),
+    ("stages: {name: a}", "stages"),
+    ("stages: [{name: a, kind: gain}, {name: a, kind: gain}]", "unique"),
+    ("{{{", "not a readable preset"),
+    ("stages: [{name: v, kind: vst3, path: /nope/Missing.vst3}]", "no such plugin"),
+    ("stages: [{name: m, kind: resynth, model: /nope/model}]", "nope"),
+])
+def test_bad_presets_get_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(LatentbridgeError, match=message) as info:
+        load_chain(path, RATE)
+    assert "\n" not in str(info.value)
+
+
+def test_json_presets_and_unknown_names() -> None:
+    with pytest.raises(LatentbridgeError, match="unknown preset 'nope'.*morph-reed"):
+        read_preset("nope")
+    with pytest.raises(LatentbridgeError, match="no such preset file"):
+        read_preset("/tmp/definitely/missing.json")
+
+
+def test_json_preset_builds(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"stages": [{"name": "drive", "kind": "effect", "effect": "distortion",'
+                    ' "parameters": {"drive_db": 12}}], "wet": 0.5}')
+    chain = load_chain(path, RATE)
+    assert chain.name == "p" and chain.params["wet"].target == 0.5
+    assert chain.stage("drive").params["drive_db"].target == 12
+
+
+def test_every_effect_parameter_default_is_accepted_by_pedalboard() -> None:
+    for effect in EFFECTS:
+        stage = EffectStage("e", RATE, effect)
+        for name, value in stage.params.items():
+            assert getattr(stage.plugin, name) == pytest.approx(value.target, rel=1e-5), (effect, name)
