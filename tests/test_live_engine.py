@@ -16,7 +16,7 @@ RATE, BLOCK = 48000, 256
 
 
 def finish(proc, tmp: Path) -> dict:
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: stops cleanly, writes both recordings and the last status
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     status = read_status(tmp)

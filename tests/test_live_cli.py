@@ -1,0 +1,80 @@
+"""`latentbridge live / devices / presets` from the command line: bad devices, rates, presets and models give a
+one-line error and a non-zero exit, never a traceback (a real JACK server provides the devices)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jack_player import jack_env
+
+
+def run(server: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "export.cli", *args], capture_output=True, text=True,
+                          env=jack_env(server), timeout=120)
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], message: str) -> None:
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("latentbridge: error: "), out.stderr
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in out.stderr
+
+
+LIVE = ("live", "--hostapi", "JACK", "--duration", "1", "--quiet", "--osc-port", "0", "--oscquery-port", "-1")
+
+
+def test_missing_and_corrupt_presets_and_models(jack_server: str, tmp_path: Path) -> None:
+    one_line_error(run(jack_server, *LIVE, "--preset", "nope"), "unknown preset 'nope'")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages: [{name: m, kind: morph, target: reed, parameters: {amount: 4}}]")
+    one_line_error(run(jack_server, *LIVE, "--preset", str(bad)), "outside [0, 1]")
+    broken = tmp_path / "broken"
+    for graph in ("controls", "encoder", "decoder"):
+        Path(f"{broken}.{graph}.onnx").write_bytes(b"not a model")
+    preset = tmp_path / "broken.yaml"
+    preset.write_text(f"stages: [{{name: r, kind: resynth, model: {broken}}}]")
+    one_line_error(run(jack_server, *LIVE, "--preset", str(preset)), "broken.controls.onnx")
+
+
+def test_missing_device_unknown_host_api_and_unsupported_rate(jack_server: str) -> None:
+    one_line_error(run(jack_server, *LIVE, "--input-device", "999"), "no input device 999")
+    one_line_error(run(jack_server, *LIVE, "--output-device", "no-such-card"), "no output device matching")
+    one_line_error(run(jack_server, *LIVE, "--hostapi", "Nope"), "no host API matching 'Nope'")
+    one_line_error(run(jack_server, *LIVE, "--samplerate", "44100"), "cannot do 44100 Hz")
+    one_line_error(run(jack_server, *LIVE, "--blocksize", "3"), "--blocksize must be in [16, 8192]")
+    one_line_error(run(jack_server, *LIVE, "--osc-host", "0.0.0.0"), "needs an allow-list")
+
+
+def test_record_never_overwrites_without_force(jack_server: str, tmp_path: Path) -> None:
+    existing = tmp_path / "take.wav"
+    existing.write_bytes(b"keep me")
+    one_line_error(run(jack_server, *LIVE, "--record", str(existing)), "exists (use --force")
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_a_short_live_run_records_and_reports(jack_server: str, tmp_path: Path) -> None:
+    out = run(jack_server, *LIVE, "--preset", "effects-only", "--record", str(tmp_path / "take.wav"),
+              "--status-json", str(tmp_path / "status.json"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "take.wav").stat().st_size > 44 and (tmp_path / "status.json").is_file()
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_devices_lists_the_jack_host_api_and_presets_lists_the_bundled_ones(jack_server: str) -> None:
+    out = run(jack_server, "devices")
+    assert out.returncode == 0 and "JACK Audio Connection Kit:" in out.stdout
+    out = run(jack_server, "presets", "list")
+    assert out.returncode == 0
+    for name in ("effects-only", "morph-reed", "xy-pad", "resynth"):
+        assert name in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [(("--osc-reply", "nohost"), "HOST:PORT"),
+                                           (("--osc-allow", "10.0.0.0/33", "--osc-host", "0.0.0.0"), "--osc-allow")])
+def test_bad_osc_options(jack_server: str, args: tuple[str, ...], message: str) -> None:
+    one_line_error(run(jack_server, *LIVE, *args), message)
