@@ -152,10 +152,8 @@ class Engine:
             next_seq += 1
 
     # -- control -------------------------------------------------------------------------------------------
-    def start(self) -> None:
-        import sounddevice as sd
-
-        cfg = self.config
+    def start_worker(self) -> None:
+        """Start the worker (without a stream: `bench stream` calls `callback` from its own clock)."""
         gc.collect()
         gc.freeze()  # everything built so far (models, chain, tables) leaves the collector's view: short pauses
         gc.callbacks.append(self._gc_timer)
@@ -163,6 +161,12 @@ class Engine:
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="latentbridge-worker", daemon=True)
         self._worker.start()
+
+    def start(self) -> None:
+        import sounddevice as sd
+
+        cfg = self.config
+        self.start_worker()
         try:
             self.stream = sd.Stream(device=(cfg.input_device, cfg.output_device), samplerate=cfg.samplerate,
                                     blocksize=cfg.blocksize, channels=cfg.channels, dtype="float32",
@@ -185,6 +189,8 @@ class Engine:
         self._running.clear()
         if self._worker is not None:
             self._worker.join(timeout=2)
+        if self._gc_timer in gc.callbacks:
+            gc.callbacks.remove(self._gc_timer)
         for recorder in (self.recorder, self.input_recorder):
             if recorder is not None:
                 recorder.close()

@@ -1,5 +1,5 @@
-"""`latentbridge bench {generate,encode}`: the command lines of `models.exporting.bench` (torch imported only
-when run) and `export.autoencoder_bench` (ONNX Runtime only)."""
+"""`latentbridge bench {generate,encode,stream}`: the command lines of `models.exporting.bench` (torch imported
+only when run), `export.autoencoder_bench` and `realtime.stream_bench` (ONNX Runtime only)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,21 @@ def run_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_stream(args: argparse.Namespace) -> int:
+    from realtime.stream_bench import bench_stream
+
+    rows = bench_stream(args.preset or None, args.seconds, args.samplerate, args.blocksize, args.prefill)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"{'preset':<14}{'latency ms':>11}{'worker mean':>12}{'p99':>7}{'max':>7}{'late':>6}{'RSS +MB':>9}")
+        for r in rows:
+            w = r["worker_fraction"]
+            print(f"{r['preset']:<14}{r['added_latency_ms']:>11.1f}{w['mean']:>12.2f}{w['p99']:>7.2f}{w['max']:>7.2f}"
+                  f"{r['late_blocks']:>6}{r['rss_growth_mb']:>9.1f}")
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="speed benchmarks (ratios measured side by side)",
                                    description="Speed benchmarks; every number of a run is measured in that run.")
@@ -53,3 +68,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     enc.add_argument("--seconds", type=float, default=20.0, help="seconds of test audio (default 20)")
     enc.add_argument("--json", action="store_true", help="print the rows as JSON")
     enc.set_defaults(func=run_encode)
+    stream = kinds.add_parser("stream", help="each preset in the live engine on a simulated device clock",
+                              epilog="Example: latentbridge bench stream --json")
+    stream.add_argument("--preset", action="append", default=[], help="preset(s) to run (default: all bundled)")
+    stream.add_argument("--seconds", type=float, default=20.0, help="seconds per preset (default 20)")
+    stream.add_argument("--samplerate", type=int, default=48000, help="device rate (default 48000)")
+    stream.add_argument("--blocksize", type=int, default=256, help="device block (default 256)")
+    stream.add_argument("--prefill", type=int, default=3, help="blocks of write-ahead (default 3)")
+    stream.add_argument("--json", action="store_true", help="print the rows as JSON")
+    stream.set_defaults(func=run_stream)

@@ -1,0 +1,43 @@
+"""Ten minutes of the default morph preset on a real JACK server: no late block, no xrun, and the engine's
+resident memory grows by less than 10 MB. Behind the `soak` marker (`pytest -m soak`), not in CI."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from jack_player import Player, plucks, read_status, start_engine
+
+MINUTES = 10.0
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.soak
+def test_ten_minutes_without_a_late_block_and_flat_memory(jack_server: str, tmp_path: Path) -> None:
+    seconds = 60 * MINUTES
+    proc = start_engine(jack_server, tmp_path, "morph-reed", seconds + 120)
+    player = Player(jack_server, plucks(seconds + 2, every=1.0), seconds)
+    try:
+        player.start()
+        time.sleep(30)
+        start_rss = rss_mb(proc.pid)
+        assert player.done.wait(seconds + 60)
+        end_rss = rss_mb(proc.pid)
+    finally:
+        player.close()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    status = read_status(tmp_path)
+    print(f"soak: {status['blocks']} blocks, late {status['late_blocks']}, xruns {status['xruns']}, "
+          f"worker {status['worker_fraction']}, RSS {start_rss:.1f} -> {end_rss:.1f} MB")
+    assert status["late_blocks"] == 0 and status["xruns"] == 0, status["late_at_block"]
+    assert end_rss - start_rss < 10.0
