@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from jack_player import Player, plucks, read_status, start_engine
 
 MINUTES = 10.0
