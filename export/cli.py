@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "export.bank_cli",
     "plugin_host.morph_cli",
     "realtime.live_cli",
+    "plugin_host.render_cli",
 )
 
 

@@ -20,6 +20,7 @@ from plugin_host.parameters import Parameter, ParameterValue
 from plugin_host.stage import DelayLine, Stage
 
 CHAIN = "chain"
+PRIME_BLOCKS = 16  # blocks of silence a chain runs before its first real block, live and offline alike
 WET = Parameter("wet", 0.0, 1.0, 1.0, smoothing_s=0.02, description="wet/dry mix of the whole chain")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from export.errors import LatentbridgeError
-from plugin_host.chain import Chain
+from plugin_host.chain import PRIME_BLOCKS, Chain
 from realtime.block_ring import BlockRing
 from realtime.recorder import Recorder
 
@@ -49,7 +49,7 @@ class EngineConfig:
     channels: int = 1
     input_device: int | None = None
     output_device: int | None = None
-    prefill: int = 3  # blocks the worker runs ahead of playback (stall tolerance: about prefill - 1 periods)
+    prefill: int = 4  # blocks the worker runs ahead of playback (stall tolerance: about prefill - 1 periods)
     crossfade: int = 64  # samples of fade between wet and dry
 
 
@@ -72,6 +72,10 @@ class Engine:
         self.seq = 0  # callback side
         self.was_dry = True
         self.last_out = 0.0
+        self.peak = 0.0
+        self.period = config.blocksize / config.samplerate
+        self.last_callback = 0.0
+        self.gaps: list[tuple[int, float]] = []  # (block, ms) where callbacks came late: the device stalled
         self.late = self.xruns = self.skipped = 0
         self.late_at: list[int] = []  # block numbers of the first late blocks and xruns (diagnostics)
         self.xrun_at: list[int] = []
@@ -90,6 +94,11 @@ class Engine:
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
         if self.callback_realtime is None:  # first call, on PortAudio's thread
             self.callback_realtime = realtime_priority(CALLBACK_PRIORITY)
+        now = time.perf_counter()
+        gap = now - self.last_callback
+        self.last_callback = now
+        if gap > 2.5 * self.period and self.seq > 0 and len(self.gaps) < 64:  # the device clock stalled
+            self.gaps.append((self.seq, round(1000 * gap, 1)))
         if status and (status.input_overflow or status.input_underflow or status.output_underflow
                        or status.output_overflow):
             self.xruns += 1
@@ -118,6 +127,7 @@ class Engine:
                 out = dry * (1.0 - self.fade_in) + out * self.fade_in
             self.was_dry = False
         self.last_out = float(out[-1])
+        self.peak = max(self.peak, float(np.abs(out).max()))  # the meter: reset by whoever reads it
         outdata[:] = out[:, None]
         if self.recorder is not None:
             self.recorder.ring.put(seq, outdata)
@@ -195,7 +205,7 @@ class Engine:
             if recorder is not None:
                 recorder.close()
 
-    def warm_up(self, spare: Chain, seconds: float = 1.0, prime_blocks: int = 16) -> None:
+    def warm_up(self, spare: Chain, seconds: float = 1.0, prime_blocks: int = PRIME_BLOCKS) -> None:
         """Run a spare chain of the same preset on silence, so the shared ONNX sessions are warm before the
         first real block (their first calls are slow), then the engine's own chain on `prime_blocks` blocks of
         silence (its first calls are slow too); `primed_samples` in the status says how many, so an offline run
@@ -215,6 +225,11 @@ class Engine:
         with self.chain_lock:
             self.chain = chain
 
+    def take_peak_db(self) -> float:
+        """The output's peak level in dBFS since the last call (the meter)."""
+        peak, self.peak = self.peak, 0.0
+        return 20.0 * float(np.log10(max(peak, 1e-6)))
+
     @property
     def added_latency_samples(self) -> int:
         return self.config.prefill * self.config.blocksize + self.chain.delay_samples
@@ -229,6 +244,7 @@ class Engine:
             "preset": self.chain.name, "samplerate": cfg.samplerate, "blocksize": cfg.blocksize,
             "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
             "skipped": self.skipped, "late_at_block": list(self.late_at), "xrun_at_block": list(self.xrun_at),
+            "callback_gaps_ms": list(self.gaps),
             "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
             "primed_samples": self.primed_samples, "gc_max_ms": round(self.gc_max_ms, 2),
             "cpu_load": round(float(self.stream.cpu_load), 4) if self.stream is not None else 0.0,

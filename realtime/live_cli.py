@@ -60,6 +60,8 @@ def run_live(args: argparse.Namespace) -> int:
                                                                advertise=not args.no_zeroconf)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if reply is not None:
+        threading.Thread(target=_send_meters, args=(engine, osc, stop), name="osc-meters", daemon=True).start()
     engine.start()
     osc.start()
     if query is not None:
@@ -89,6 +91,24 @@ def run_live(args: argparse.Namespace) -> int:
             if path:
                 print(f"recorded {path}", file=sys.stderr)
     return 0
+
+
+METER_HZ = 20.0  # meters and status to --osc-reply (the issue's ceiling is 30 Hz)
+
+
+def _send_meters(engine: Any, osc: Any, stop: threading.Event) -> None:
+    """Output peak, late blocks, xruns and latency at METER_HZ; each tagger's probabilities when they change."""
+    seen: dict[str, int] = {}
+    while not stop.wait(1.0 / METER_HZ):
+        osc.send("/latentbridge/meter/output_db", engine.take_peak_db())
+        osc.send("/latentbridge/status/late_blocks", engine.late)
+        osc.send("/latentbridge/status/xruns", engine.xruns)
+        osc.send("/latentbridge/status/latency_ms", 1000.0 * engine.added_latency_samples / engine.config.samplerate)
+        for stage in engine.chain.stages:
+            if stage.kind == "tagger" and seen.get(stage.name) != stage.analyses:
+                seen[stage.name] = stage.analyses
+                for tag, p in stage.tags.items():
+                    osc.send(f"/latentbridge/{stage.name}/tags/{tag.replace(' ', '_')}", p)
 
 
 def _tags(engine: Any) -> list[tuple[str, float]]:
@@ -140,7 +160,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--samplerate", type=int, default=48000, help="device rate in Hz (default 48000)")
     live.add_argument("--blocksize", type=int, default=256, help="frames per device block (default 256)")
     live.add_argument("--channels", type=int, choices=(1, 2), default=1, help="device channels (default 1)")
-    live.add_argument("--prefill", type=int, default=3, help="blocks the worker runs ahead of playback (default 3)")
+    live.add_argument("--prefill", type=int, default=4, help="blocks the worker runs ahead of playback (default 4)")
     live.add_argument("--record", type=Path, default=None, help="write what was played to this WAV")
     live.add_argument("--record-input", type=Path, default=None, help="write what the device delivered to this WAV")
     live.add_argument("--force", action="store_true", help="replace existing --record / --record-input files")

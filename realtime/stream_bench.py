@@ -45,7 +45,7 @@ def run_clock(engine: Engine, audio: np.ndarray, seconds: float) -> None:
 
 
 def bench_stream(presets: list[str] | None = None, seconds: float = 20.0, samplerate: int = 48000,
-                 blocksize: int = 256, prefill: int = 3) -> list[dict[str, Any]]:
+                 blocksize: int = 256, prefill: int = 4) -> list[dict[str, Any]]:
     rows = []
     audio = phrase(samplerate)
     for name in presets or [p for p in bundled_names() if p != "morph-tagged"]:

@@ -15,7 +15,7 @@ from typing import Any
 import jack
 import numpy as np
 
-from realtime.engine import realtime_priority
+from realtime.engine import HELPER_PRIORITY, realtime_priority
 
 PLAYER_PRIORITY = 65
 
@@ -54,6 +54,10 @@ class Player:
     """Plays `audio` (float32 mono at the server rate) from `start()` on and records what comes back."""
 
     def __init__(self, server: str, audio: np.ndarray, record_seconds: float, engine: str = "latentbridge") -> None:
+        # this thread shares the interpreter lock with the JACK callback: keep it from being preempted while
+        # holding it (as the engine does with its helper threads), and restore it in close()
+        self.policy = os.sched_getscheduler(0), os.sched_getparam(0)
+        realtime_priority(HELPER_PRIORITY)
         self.client = jack.Client("lbtest-player", servername=server, no_start_server=True)
         self.out = self.client.outports.register("out")
         self.inp = self.client.inports.register("in")
@@ -97,6 +101,7 @@ class Player:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
+        os.sched_setscheduler(0, *self.policy)
 
 
 def plucks(seconds: float, rate: int = 48000, every: float = 0.5, seed: int = 0) -> np.ndarray:

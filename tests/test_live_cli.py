@@ -77,3 +77,31 @@ def test_devices_lists_the_jack_host_api_and_presets_lists_the_bundled_ones(jack
                                            (("--osc-allow", "10.0.0.0/33", "--osc-host", "0.0.0.0"), "--osc-allow")])
 def test_bad_osc_options(jack_server: str, args: tuple[str, ...], message: str) -> None:
     one_line_error(run(jack_server, *LIVE, *args), message)
+
+
+def test_reply_address_gets_meters_status_and_tags(jack_server: str, tmp_path: Path) -> None:
+    import socket
+
+    from pythonosc.osc_packet import OscPacket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(10)
+    args = ["live", "--hostapi", "JACK", "--duration", "3", "--quiet", "--osc-port", "0", "--oscquery-port", "-1",
+            "--preset", "morph-tagged", "--osc-reply", f"127.0.0.1:{listener.getsockname()[1]}"]
+    proc = subprocess.Popen([sys.executable, "-m", "export.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=jack_env(jack_server))
+    seen: dict[str, float] = {}
+    try:
+        while not any(a.startswith("/latentbridge/tags/tags/") for a in seen) or len(seen) < 10:
+            data, _ = listener.recvfrom(65536)
+            for timed in OscPacket(data).messages:
+                seen[timed.message.address] = timed.message.params[0]
+    finally:
+        proc.communicate(timeout=60)
+        listener.close()
+    assert proc.returncode == 0
+    assert seen["/latentbridge/status/late_blocks"] >= 0 and seen["/latentbridge/status/latency_ms"] > 10
+    assert seen["/latentbridge/meter/output_db"] <= 0.0
+    tags = {a: p for a, p in seen.items() if a.startswith("/latentbridge/tags/tags/")}
+    assert len(tags) > 10 and all(0.0 <= p <= 1.0 for p in tags.values())

@@ -1,5 +1,6 @@
-"""`latentbridge bench {generate,encode,stream}`: the command lines of `models.exporting.bench` (torch imported
-only when run), `export.autoencoder_bench` and `realtime.stream_bench` (ONNX Runtime only)."""
+"""`latentbridge bench {generate,encode,stream,render}`: the command lines of `models.exporting.bench` (torch
+imported only when run), `export.autoencoder_bench`, `realtime.stream_bench` and `plugin_host.render_bench`
+(ONNX Runtime only)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,21 @@ def run_stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_render(args: argparse.Namespace) -> int:
+    from plugin_host.render_bench import bench_render
+
+    report = bench_render(args.preset, args.seconds, args.stems, args.stem_seconds)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        s = report["scaling"]
+        print(f"{report['preset']}: {report['stem_seconds']:.0f} s stereo 44.1 kHz in {report['wall_s']:.1f} s "
+              f"({report['realtime_factor']:.1f}x real time; one process {report['one_process_realtime_factor']:.1f}x)")
+        print(f"{s['stems']} stems x {s['stem_seconds']:.0f} s: " +
+              ", ".join(f"{w} worker(s) {t:.1f} s" for w, t in s["wall_s"].items()) + f" -> {s['speedup']:.2f}x")
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="speed benchmarks (ratios measured side by side)",
                                    description="Speed benchmarks; every number of a run is measured in that run.")
@@ -74,6 +90,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     stream.add_argument("--seconds", type=float, default=20.0, help="seconds per preset (default 20)")
     stream.add_argument("--samplerate", type=int, default=48000, help="device rate (default 48000)")
     stream.add_argument("--blocksize", type=int, default=256, help="device block (default 256)")
-    stream.add_argument("--prefill", type=int, default=3, help="blocks of write-ahead (default 3)")
+    stream.add_argument("--prefill", type=int, default=4, help="blocks of write-ahead (default 4)")
     stream.add_argument("--json", action="store_true", help="print the rows as JSON")
     stream.set_defaults(func=run_stream)
+    render = kinds.add_parser("render", help="offline rendering: a long stereo stem, and scaling over stems",
+                              epilog="Example: latentbridge bench render --json")
+    render.add_argument("--preset", default="morph-reed", help="preset (default morph-reed)")
+    render.add_argument("--seconds", type=float, default=180.0, help="length of the stereo stem (default 180)")
+    render.add_argument("--stems", type=int, default=8, help="stems for the scaling run (default 8)")
+    render.add_argument("--stem-seconds", type=float, default=10.0, help="length of each (default 10)")
+    render.add_argument("--json", action="store_true", help="print the report as JSON")
+    render.set_defaults(func=run_render)

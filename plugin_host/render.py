@@ -1,0 +1,149 @@
+"""Offline rendering of a stem through a preset's chain, exactly as the live engine would play it.
+
+A stem is read at its own rate and channel count; every channel (or mid and side, `stereo="ms"`) runs through
+its own fresh chain at the file's rate, in blocks of `blocksize` (the live block size: pedalboard's effects
+depend on the block split), after the same `PRIME_BLOCKS` blocks of silence the engine runs; the chain's
+`delay_samples` is compensated (the tail is flushed with silence), so the output keeps the stem's rate,
+channel count and exact length. Identical channels are rendered once. Automation breakpoints (time in
+seconds, stage, parameter, native value) are applied at their exact sample: a block is split there.
+The result is deterministic: the same stem, preset and settings give bit-identical output.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.errors import LatentbridgeError
+from plugin_host.chain import PRIME_BLOCKS, Chain
+from plugin_host.morph import first_copies
+from plugin_host.presets import build_chain
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    seconds: float
+    stage: str
+    parameter: str
+    value: float
+
+
+@dataclass
+class RenderSettings:
+    blocksize: int = 256
+    stereo: str = "independent"  # or "ms": mid and side through separate chains
+    automation: list[Breakpoint] = field(default_factory=list)
+
+
+def read_automation(path: str | Path) -> list[Breakpoint]:
+    """Breakpoints from CSV (`seconds,stage,parameter,value` with a header) or JSON (a list of objects with
+    those keys); one-line errors naming the row."""
+    path = Path(path)
+    if not path.is_file():
+        raise LatentbridgeError(f"{path}: no such automation file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        rows = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(text.splitlines()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise LatentbridgeError(f"{path}: not readable automation ({exc})") from exc
+    points = []
+    for i, row in enumerate(rows if isinstance(rows, list) else [], start=1):
+        try:
+            point = Breakpoint(float(row["seconds"]), str(row["stage"]), str(row["parameter"]), float(row["value"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LatentbridgeError(f"{path}: row {i} needs seconds, stage, parameter and a number value") from exc
+        if not (np.isfinite(point.seconds) and point.seconds >= 0 and np.isfinite(point.value)):
+            raise LatentbridgeError(f"{path}: row {i}: time and value must be finite, time >= 0")
+        points.append(point)
+    if not isinstance(rows, list):
+        raise LatentbridgeError(f"{path}: automation must be a list of breakpoints")
+    return sorted(points, key=lambda p: p.seconds)
+
+
+def check_automation(chain: Chain, points: list[Breakpoint]) -> None:
+    for p in points:
+        chain.parameter(p.stage, p.parameter)  # one-line error for unknown stages and parameters
+
+
+def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
+                   progress: Progress | None = None) -> np.ndarray:
+    """Mono [T] at the chain's rate -> the chain's output [T], delay compensated."""
+    n, rate = settings.blocksize, chain.rate
+    silence = np.zeros(n, np.float32)
+    for _ in range(PRIME_BLOCKS):
+        chain.process(silence)
+    d = chain.delay_samples
+    total = audio.shape[0] + d
+    padded = np.concatenate([audio.astype(np.float32), np.zeros(-(-total // n) * n - audio.shape[0], np.float32)])
+    marks = [(round(p.seconds * rate), p) for p in settings.automation]
+    out = np.empty_like(padded)
+    k = 0
+    for start in range(0, padded.shape[0], n):
+        end = start + n
+        cuts = [start]
+        while k < len(marks) and marks[k][0] < end:
+            at, point = marks[k]
+            cuts.append(min(max(at, start), end))
+            cuts.append(-1 - k)  # apply breakpoint k at that cut
+            k += 1
+        cuts.append(end)
+        pos = start
+        for c in cuts[1:]:
+            if c < 0:
+                point = marks[-1 - c][1]
+                chain.parameter(point.stage, point.parameter).set(point.value)
+                continue
+            if c > pos:
+                out[pos:c] = chain.process(padded[pos:c])
+                pos = c
+        if progress is not None:
+            progress(n)
+    return out[d: d + audio.shape[0]]
+
+
+def render_audio(preset: dict[str, Any], audio: np.ndarray, rate: int, settings: RenderSettings,
+                 progress: Progress | None = None) -> np.ndarray:
+    """(channels, frames) at `rate` -> the rendered (channels, frames), same shape and rate."""
+    if settings.stereo == "ms":
+        if audio.shape[0] != 2:
+            raise LatentbridgeError(f"--stereo ms needs a 2-channel stem, this one has {audio.shape[0]}")
+        mid, side = 0.5 * (audio[0] + audio[1]), 0.5 * (audio[0] - audio[1])
+        m, s = (render_audio(preset, x[None], rate, RenderSettings(settings.blocksize, "independent",
+                                                                     settings.automation), progress)[0]
+                for x in (mid, side))
+        return np.stack([m + s, m - s]).astype(np.float32)
+    if settings.stereo != "independent":
+        raise LatentbridgeError(f"--stereo must be independent or ms, got {settings.stereo!r}")
+    out = np.zeros_like(audio, dtype=np.float32)
+    for ch, first in enumerate(first_copies(audio)):
+        if first < ch:
+            out[ch] = out[first]
+            continue
+        chain = build_chain(preset, rate)
+        check_automation(chain, settings.automation)
+        out[ch] = render_channel(chain, audio[ch], settings, progress)
+    return out
+
+
+def model_files(preset: dict[str, Any]) -> dict[str, str]:
+    """The ONNX and bank files the preset's chain loads -> their sha256 (for the sidecar)."""
+    chain = build_chain(preset, 16000)
+    files: set[Path] = set()
+    for stage in chain.stages:
+        for attr in ("ae", "graph"):
+            thing = getattr(stage, attr, None)
+            graphs = thing.graphs.values() if hasattr(thing, "graphs") else ([thing] if thing is not None else [])
+            files.update(Path(g.path) for g in graphs)
+        bank = getattr(stage, "bank_path", None)
+        if bank:
+            files.add(Path(bank))
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}

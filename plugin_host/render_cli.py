@@ -1,0 +1,127 @@
+"""`latentbridge render STEM... --preset P --out DIR`: stems through a preset's chain offline (ONNX Runtime
+only), one output per stem with its rate, channels and length, plus a JSON sidecar; several stems run in
+parallel worker processes (`--workers`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from export.errors import LatentbridgeError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
+SUFFIX = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac"}
+
+
+def stems(items: list[str]) -> list[Path]:
+    """Files as given, folders expanded to the audio files inside (sorted); one-line error if none."""
+    found: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise LatentbridgeError(f"{path}: no such stem (file or folder)")
+    if not found:
+        raise LatentbridgeError("no stems to render")
+    return found
+
+
+def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path, fmt: str, force: bool,
+                seed: int, show_progress: bool) -> dict[str, Any]:
+    import numpy as np
+
+    from export.audio_io import atomic_output, read_audio, write_audio
+    from export.progress import bar
+    from plugin_host.render import model_files, render_audio
+
+    np.random.seed(seed)
+    target = out_dir / f"{stem.stem}{SUFFIX[fmt]}"
+    sidecar = target.with_suffix(".json")
+    if target.resolve() == stem.resolve():
+        raise LatentbridgeError(f"{target}: would overwrite its own input; choose another --out")
+    for path in (target, sidecar):
+        if path.exists() and not force:
+            raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
+    start = time.perf_counter()
+    audio, rate = read_audio(stem)
+    total = audio.shape[0] * (-(-(audio.shape[1] + 4096) // settings.blocksize) * settings.blocksize)
+    with bar(stem.name, total=total, unit="sample") as progress:
+        rendered = render_audio(preset, audio, rate, settings, progress.update if show_progress else None)
+    write_audio(target, rendered, rate, fmt, force=force)
+    seconds = time.perf_counter() - start
+    report = {"input": str(stem), "output": str(target), "preset": preset, "sample_rate": rate,
+              "channels": int(audio.shape[0]), "frames": int(audio.shape[1]), "format": fmt,
+              "stereo": settings.stereo, "blocksize": settings.blocksize, "seed": seed,
+              "automation": [vars(p) for p in settings.automation], "models": model_files(preset),
+              "seconds": round(seconds, 3), "realtime_factor": round(audio.shape[1] / rate / seconds, 2)}
+    with atomic_output(sidecar, force=force) as tmp:
+        tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    from export.progress import bar
+    from plugin_host.presets import read_preset
+    from plugin_host.render import RenderSettings, read_automation
+
+    files = stems(args.stems)
+    preset = read_preset(args.preset)
+    automation = read_automation(args.automation) if args.automation else []
+    if args.blocksize < 16 or args.blocksize > 8192:
+        raise LatentbridgeError(f"--blocksize must be in [16, 8192], got {args.blocksize}")
+    settings = RenderSettings(args.blocksize, args.stereo, automation)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [f.stem for f in files]
+    if len(set(names)) != len(names):
+        raise LatentbridgeError("two stems have the same name; their outputs would collide")
+    workers = max(1, min(args.workers or (os.cpu_count() or 1), len(files)))
+    reports = []
+    if workers == 1:
+        reports = [render_file(f, preset, settings, out_dir, args.format, args.force, args.seed, True)
+                   for f in files]
+    else:
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool, \
+                bar("stems", total=len(files), unit="file") as overall:
+            futures = [pool.submit(render_file, f, preset, settings, out_dir, args.format, args.force, args.seed,
+                                   False) for f in files]
+            for future in futures:
+                reports.append(future.result())
+                overall.update(1)
+    if args.json:
+        print(json.dumps(reports, indent=1))
+    else:
+        for r in reports:
+            print(f"{r['output']}: {r['channels']} ch, {r['sample_rate']} Hz, {r['frames']} frames, "
+                  f"{r['seconds']:.1f} s ({r['realtime_factor']:.1f}x real time)")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("render", help="render stems through a preset's chain offline",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog="Example: latentbridge render stems/ --preset morph-reed --out rendered/")
+    parser.add_argument("stems", nargs="+", help="audio files or folders of them")
+    parser.add_argument("--preset", default="morph-reed", help="bundled preset name or YAML/JSON file")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--format", choices=sorted(SUFFIX), default="wav24", help="output format (default wav24)")
+    parser.add_argument("--stereo", choices=("independent", "ms"), default="independent",
+                        help="channels independent, or mid/side through separate chains")
+    parser.add_argument("--blocksize", type=int, default=256, help="processing block (default 256, as live)")
+    parser.add_argument("--automation", default=None,
+                        help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
+    parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (recorded in the sidecar)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+    parser.set_defaults(func=run)

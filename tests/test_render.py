@@ -1,0 +1,128 @@
+"""`latentbridge render`: rate, channels and exact length kept, delay compensated, sidecar, automation, mid/side,
+parallel workers bit-identical to one, bad inputs refused in one line, inputs never touched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.audio_io import read_audio, write_audio
+from export.cli import main
+from plugin_host.presets import read_preset
+from plugin_host.render import Breakpoint, RenderSettings, render_audio
+
+
+def tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    mono = 0.3 * sum(np.sin(2 * np.pi * k * 220.0 * t) / k for k in range(1, 5)) * np.exp(-t / 0.8)
+    return np.stack([mono * (0.5 + 0.5 * c) for c in range(channels)]).astype(np.float32)
+
+
+@pytest.mark.parametrize("rate, channels, seconds", [(44100, 2, 1.3), (22050, 1, 0.7), (96000, 1, 0.4)])
+def test_render_keeps_rate_channels_and_exact_length(tmp_path: Path, rate: int, channels: int,
+                                                     seconds: float) -> None:
+    stem = tmp_path / "in" / "stem.wav"
+    stem.parent.mkdir()
+    write_audio(stem, tone(seconds, rate, channels), rate, "wav24")
+    before = stem.read_bytes()
+    out = tmp_path / "out"
+    assert main(["render", str(stem), "--preset", "morph-reed", "--out", str(out)]) == 0
+    got, got_rate = read_audio(out / "stem.wav")
+    assert got_rate == rate and got.shape == (channels, int(seconds * rate))
+    assert np.sqrt(np.mean(got ** 2)) > 1e-3
+    assert stem.read_bytes() == before
+    sidecar = json.loads((out / "stem.json").read_text())
+    assert sidecar["preset"]["name"] == "morph-reed" and sidecar["frames"] == got.shape[1]
+    assert any(name.endswith("ae_default.decoder.onnx") for name in sidecar["models"])
+    assert not list(out.glob(".*"))  # written atomically, nothing left behind
+    assert main(["render", str(stem), "--preset", "morph-reed", "--out", str(out)]) == 2  # no --force
+
+
+def test_render_compensates_the_chain_delay() -> None:
+    rate = 48000
+    audio = np.zeros((1, rate // 2), np.float32)
+    audio[0, 10000] = 0.5
+    preset = {"name": "g", "stages": [{"name": "g", "kind": "gain"}, {"name": "r", "kind": "resynth"}]}
+    out = render_audio({"name": "bypassed", "stages": [{"name": "r", "kind": "resynth", "bypass": True}]},
+                       audio, rate, RenderSettings())
+    np.testing.assert_array_equal(out, audio)  # bypassed neural stage: its delay is removed exactly
+    assert render_audio(preset, audio, rate, RenderSettings()).shape == audio.shape
+
+
+def test_identical_settings_give_bit_identical_output_and_workers_change_nothing(tmp_path: Path) -> None:
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    for i in range(3):
+        write_audio(stems / f"s{i}.flac", tone(0.6 + 0.1 * i, 44100, 2) * (0.5 + 0.2 * i), 44100, "flac")
+    assert main(["render", str(stems), "--preset", "morph-reed", "--out", str(tmp_path / "one"),
+                 "--workers", "1", "--format", "wav32f"]) == 0
+    assert main(["render", str(stems), "--preset", "morph-reed", "--out", str(tmp_path / "two"),
+                 "--workers", "2", "--format", "wav32f"]) == 0
+    for i in range(3):
+        a, _ = read_audio(tmp_path / "one" / f"s{i}.wav")
+        b, _ = read_audio(tmp_path / "two" / f"s{i}.wav")
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mid_side_equals_independent_for_a_linear_chain() -> None:
+    preset = {"name": "g", "stages": [{"name": "g", "kind": "gain", "parameters": {"gain_db": -6}}]}
+    audio = tone(0.3, 44100, 2)
+    independent = render_audio(preset, audio, 44100, RenderSettings())
+    ms = render_audio(preset, audio, 44100, RenderSettings(stereo="ms"))
+    np.testing.assert_allclose(ms, independent, atol=1e-6)
+    with pytest.raises(Exception, match="2-channel"):
+        render_audio(preset, audio[:1], 44100, RenderSettings(stereo="ms"))
+
+
+def test_automation_breakpoints_apply_at_their_sample() -> None:
+    preset = {"name": "g", "stages": [{"name": "out", "kind": "gain"}]}
+    rate = 48000
+    audio = np.ones((1, rate), np.float32) * 0.5
+    out = render_audio(preset, audio, rate, RenderSettings(automation=[Breakpoint(0.5003, "out", "gain_db", -60.0)]))
+    at = round(0.5003 * rate)
+    np.testing.assert_array_equal(out[0, :at], audio[0, :at])  # untouched up to the breakpoint's sample
+    assert out[0, at] < 0.5 and out[0, -1] < 0.5 * 10 ** (-59 / 20)
+
+
+def test_automation_files_and_their_errors(tmp_path: Path) -> None:
+    stem = tmp_path / "s.wav"
+    write_audio(stem, tone(0.5, 48000), 48000, "wav24")
+    csv = tmp_path / "a.csv"
+    csv.write_text("seconds,stage,parameter,value\n0.1,morph,amount,0\n0.3,morph,amount,1\n")
+    assert main(["render", str(stem), "--preset", "morph-reed", "--out", str(tmp_path / "o"),
+                 "--automation", str(csv)]) == 0
+    assert json.loads((tmp_path / "o" / "s.json").read_text())["automation"][1]["value"] == 1.0
+    bad = tmp_path / "b.csv"
+    bad.write_text("seconds,stage,parameter,value\n0.1,nope,amount,0\n")
+    assert main(["render", str(stem), "--preset", "morph-reed", "--out", str(tmp_path / "p"),
+                 "--automation", str(bad)]) == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF\x00\x00\x00\x00WAVEjunk", b"not audio at all"])
+def test_corrupt_or_empty_stems_are_refused(tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    stem = tmp_path / "bad.wav"
+    stem.write_bytes(content)
+    assert main(["render", str(stem), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("latentbridge: error:")
+    assert stem.read_bytes() == content
+
+
+def test_nan_stems_unknown_presets_and_missing_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stem = tmp_path / "nan.wav"
+    audio = tone(0.2, 48000)
+    audio[0, 100] = np.nan
+    from pedalboard.io import AudioFile
+
+    with AudioFile(str(stem), "w", 48000, 1, bit_depth=32) as f:
+        f.write(audio)
+    assert main(["render", str(stem), "--out", str(tmp_path / "o")]) == 2
+    assert "NaN" in capsys.readouterr().err
+    good = tmp_path / "good.wav"
+    write_audio(good, tone(0.2, 48000), 48000, "wav24")
+    assert main(["render", str(good), "--preset", "nope", "--out", str(tmp_path / "o")]) == 2
+    assert main(["render", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "o")]) == 2
+    assert read_preset("morph-reed")["name"] == "morph-reed"
