@@ -183,4 +183,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     presets = subparsers.add_parser("presets", help="bundled chain presets",
                                     epilog="Example: latentbridge presets list")
     actions = presets.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="list the bundled presets").set_defaults(func=run_presets)
+    actions.add_parser("list", help="list the bundled presets",
+                       epilog="Example: latentbridge presets list").set_defaults(func=run_presets)

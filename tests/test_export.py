@@ -20,7 +20,8 @@ TINY = {"tagger": ("models.tagger.configs", "tiny"), "classifier": ("models.clas
         "spectral": ("models.spectral.model", "tiny"), "wavenet": ("models.wavenet.configs", "tiny_all"),
         "autoencoder": ("models.autoencoder.configs", "tiny")}
 GRAPHS = {"tagger": ["tagger"], "classifier": ["classifier"], "spectral": ["spectral_encoder", "spectral_decoder"],
-          "wavenet": ["wavenet_step"], "autoencoder": ["controls", "encoder", "encoder_stream", "decoder"]}
+          "wavenet": ["wavenet_step"],
+          "autoencoder": ["controls", "controls_stream", "encoder", "encoder_stream", "decoder"]}
 
 
 def _checkpoint(kind: str, directory: Path) -> tuple[Path, torch.nn.Module]:
