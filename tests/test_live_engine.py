@@ -54,6 +54,13 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     n = got_out.shape[0] - lag
     np.testing.assert_allclose(got_out[lag:], offline[:n], atol=1e-4, rtol=0)
     assert np.abs(offline[start: start + RATE]).max() > 0.1  # the comparison covers real signal
+    # `latentbridge render` of what the engine received gives what the engine played, bit for bit (after the
+    # reported latency; the renderer primes and blocks its chain as the engine does and removes the chain delay)
+    from plugin_host.presets import read_preset
+    from plugin_host.render import RenderSettings, render_audio
+
+    rendered = render_audio(read_preset("effects-only"), got_in[None], RATE, RenderSettings(blocksize=BLOCK))[0]
+    np.testing.assert_array_equal(rendered[: got_in.shape[0] - lag], got_out[lag:])
     # what the JACK client heard is the engine's output, shifted by the device latency PortAudio reports
     # (one JACK period each way): the played -> heard round trip is that plus the engine's added latency
     device = round(status["device_latency_ms"] * RATE / 1000)
