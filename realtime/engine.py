@@ -6,8 +6,9 @@ rate (its neural stages resample to 16 kHz inside) and its output goes to every 
 input is played back as block n + prefill, so the added latency is prefill * blocksize + the chain's
 `delay_samples`. When the worker has not delivered a block in time the callback plays the dry input
 instead, with a short crossfade on the way out and back in, and counts a late block: never silence, never a
-click, never a wait. Status (xruns, late blocks, CPU load, worker time per block, latency) is read with
-`status()` from any thread.
+click, never a wait. After a stall the worker skips the blocks whose output is already due (counted as
+`skipped`), so the engine is back on time after the stall rather than after a long catch-up. Status
+(xruns, late blocks, CPU load, worker time per block, latency) is read with `status()` from any thread.
 """
 
 from __future__ import annotations
@@ -140,13 +141,16 @@ class Engine:
         period = self.config.blocksize / self.config.samplerate
         self.worker_realtime = realtime_priority(WORKER_PRIORITY)
         next_seq = 0
+        prefill = self.config.prefill
         while self._running.is_set():
+            on_time = self.inputs.newest + 1 - prefill  # the oldest block whose output can still be played
+            if next_seq < on_time:
+                # after a stall, blocks whose output is already due would be played dry anyway: skip them
+                # (the chain hears a jump in its input while the dry signal plays) and catch up at once
+                self.skipped += on_time - next_seq
+                next_seq = on_time
             block = self.inputs.get(next_seq)
             if block is None:
-                if self.inputs.newest > next_seq:  # fell a whole ring behind: jump to the present
-                    self.skipped += self.inputs.newest - next_seq
-                    next_seq = self.inputs.newest
-                    continue
                 time.sleep(period / 16)
                 continue
             start = time.perf_counter()
