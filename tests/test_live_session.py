@@ -244,5 +244,9 @@ def test_render_equals_the_live_output_until_the_first_osc_change(session: Sessi
     rendered = render_audio(read_preset("morph-reed"), session.got_in[None, :until], RATE,
                             RenderSettings(blocksize=BLOCK))[0]
     n = until - session.status["chain"]["delay_samples"]  # the rest of the render is the flushed tail
+    late = [b for b in session.status["late_at_block"] if b * BLOCK < lag + n]
+    if late:  # a device stall played dry blocks there (and the worker may have skipped): compare before it
+        n = late[0] * BLOCK - lag
+    assert n > 5 * RATE
     np.testing.assert_array_equal(rendered[:n], session.got_out[lag: lag + n])
     assert np.sqrt(np.mean(rendered[session.start: n] ** 2)) > 0.01
