@@ -117,7 +117,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=sorted(SUFFIX), default="wav24", help="output format (default wav24)")
     parser.add_argument("--stereo", choices=("independent", "ms"), default="independent",
                         help="channels independent, or mid/side through separate chains")
-    parser.add_argument("--blocksize", type=int, default=256, help="processing block (default 256, as live)")
+    parser.add_argument("--blocksize", type=int, default=256,
+                        help="processing block: 256 (default) is the live block, bit-identical to the engine; "
+                             "4096 renders about 5x faster, equal to live within 1e-5 for neural-only chains "
+                             "(pedalboard effects depend on the block split)")
     parser.add_argument("--automation", default=None,
                         help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
     parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")

@@ -59,8 +59,9 @@ def run_render(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=1))
     else:
         s = report["scaling"]
-        print(f"{report['preset']}: {report['stem_seconds']:.0f} s stereo 44.1 kHz in {report['wall_s']:.1f} s "
-              f"({report['realtime_factor']:.1f}x real time; one process {report['one_process_realtime_factor']:.1f}x)")
+        for block, wall in report["wall_s"].items():
+            print(f"{report['preset']}: {report['stem_seconds']:.0f} s stereo 44.1 kHz in {wall:.1f} s with "
+                  f"{block}-sample blocks ({report['realtime_factor'][block]:.1f}x real time)")
         print(f"{s['stems']} stems x {s['stem_seconds']:.0f} s: " +
               ", ".join(f"{w} worker(s) {t:.1f} s" for w, t in s["wall_s"].items()) + f" -> {s['speedup']:.2f}x")
     return 0
