@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from block_split import in_blocks
 
 from export.autoencoder_runtime import OnnxAutoencoder
 from export.autoencoder_stream import AutoencoderStream
@@ -33,12 +34,7 @@ def phrase(seconds: float = 2.3) -> np.ndarray:
 
 
 def stream(s: AutoencoderStream, audio: np.ndarray) -> np.ndarray:
-    parts, at, i = [], 0, 0
-    while at < audio.shape[0]:
-        n = BLOCKS[i % len(BLOCKS)]
-        parts.append(s.process(audio[at: at + n]))
-        at, i = at + n, i + 1
-    return np.concatenate(parts)
+    return in_blocks(s.process, audio, BLOCKS)
 
 
 def test_stream_equals_offline_after_the_delay(ae: OnnxAutoencoder) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from block_split import in_blocks as split
 
 from export.errors import LatentbridgeError
 from plugin_host.chain import Chain
@@ -29,12 +30,7 @@ def tones(seconds: float = 1.5, rate: int = RATE) -> np.ndarray:
 
 
 def in_blocks(chain: Chain, audio: np.ndarray, sizes: tuple[int, ...] = (256, 37, 1000, 1, 513)) -> np.ndarray:
-    parts, at, i = [], 0, 0
-    while at < audio.shape[0]:
-        n = sizes[i % len(sizes)]
-        parts.append(chain.process(audio[at: at + n]))
-        at, i = at + n, i + 1
-    return np.concatenate(parts)
+    return split(chain.process, audio, sizes)
 
 
 def test_effects_chain_in_device_blocks_is_bit_identical_to_one_call() -> None:
