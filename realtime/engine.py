@@ -29,6 +29,7 @@ from realtime.block_ring import BlockRing
 from realtime.recorder import Recorder
 
 SLOTS = 64
+CPU_HISTORY = 1 << 16  # blocks of worker CPU time kept, to tell a late block's cause
 # SCHED_FIFO levels where allowed (root or an rtprio limit): the callback over the worker over every other
 # thread of the engine (they share the interpreter lock: one preempted while holding it stalls the worker)
 WORKER_PRIORITY, CALLBACK_PRIORITY, HELPER_PRIORITY = 60, 70, 10
@@ -75,8 +76,10 @@ class Engine:
         self.last_out = 0.0
         self.peak = 0.0
         self.period = config.blocksize / config.samplerate
+        self.worker_cpu = np.zeros(CPU_HISTORY)  # the worker's CPU time per block / the block period
         self.last_callback = 0.0
         self.gaps: list[tuple[int, float]] = []  # (block, ms) where callbacks came late: the device stalled
+        self.callback_overruns: list[int] = []
         self.late = self.xruns = self.skipped = 0
         self.late_at: list[int] = []  # block numbers of the first late blocks and xruns (diagnostics)
         self.xrun_at: list[int] = []
@@ -135,6 +138,8 @@ class Engine:
         if self.input_recorder is not None:
             self.input_recorder.ring.put(seq, indata)
         self.seq = seq + 1
+        if time.perf_counter() - now > 0.5 * self.period and len(self.callback_overruns) < 64:
+            self.callback_overruns.append(seq)  # the callback itself took too long: the engine's fault
 
     # -- worker thread -------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -153,11 +158,12 @@ class Engine:
             if block is None:
                 time.sleep(period / 16)
                 continue
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             with self.chain_lock:
                 out = self.chain.process(block[:, 0])
             self.outputs.put(next_seq, out)
             spent = time.perf_counter() - start
+            self.worker_cpu[next_seq % CPU_HISTORY] = (time.thread_time() - cpu) / period
             self.worker_times.append(spent / period)
             if len(self.worker_times) > 20000:
                 del self.worker_times[:10000]
@@ -229,6 +235,14 @@ class Engine:
         with self.chain_lock:
             self.chain = chain
 
+    def late_cpu_bound(self) -> list[int]:
+        """The late blocks the worker's own work explains: in the 2 * prefill blocks before, its CPU time
+        added up to more than the write-ahead. The others came late because the worker did not get the CPU
+        (a stalled core), which no buffer shorter than the stall hides."""
+        p = self.config.prefill
+        return [b for b in self.late_at
+                if self.worker_cpu[np.arange(b - 2 * p, b) % CPU_HISTORY].sum() > p]
+
     def take_peak_db(self) -> float:
         """The output's peak level in dBFS since the last call (the meter)."""
         peak, self.peak = self.peak, 0.0
@@ -248,7 +262,8 @@ class Engine:
             "preset": self.chain.name, "samplerate": cfg.samplerate, "blocksize": cfg.blocksize,
             "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
             "skipped": self.skipped, "late_at_block": list(self.late_at), "xrun_at_block": list(self.xrun_at),
-            "callback_gaps_ms": list(self.gaps),
+            "callback_gaps_ms": list(self.gaps), "callback_overruns": list(self.callback_overruns),
+            "late_cpu_bound": self.late_cpu_bound(),
             "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
             "primed_samples": self.primed_samples, "gc_max_ms": round(self.gc_max_ms, 2),
             "cpu_load": round(float(self.stream.cpu_load), 4) if self.stream is not None else 0.0,
