@@ -52,6 +52,14 @@ class Chain:
             out = dry
         return np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32, copy=False)
 
+    def prime(self, blocksize: int, blocks: int = PRIME_BLOCKS) -> int:
+        """Run `blocks` blocks of silence (the first calls of a fresh chain are slow; live and offline prime the
+        same way, so they stay sample-identical); returns the samples run."""
+        silence = np.zeros(blocksize, np.float32)
+        for _ in range(blocks):
+            self.process(silence)
+        return blocks * blocksize
+
     def stage(self, name: str) -> Stage:
         for s in self.stages:
             if s.name == name:

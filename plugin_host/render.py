@@ -2,7 +2,7 @@
 
 A stem is read at its own rate and channel count; every channel (or mid and side, `stereo="ms"`) runs through
 its own fresh chain at the file's rate, in blocks of `blocksize` (the live block size: pedalboard's effects
-depend on the block split), after the same `PRIME_BLOCKS` blocks of silence the engine runs; the chain's
+depend on the block split), after the same priming blocks of silence the engine runs (`Chain.prime`); the chain's
 `delay_samples` is compensated (the tail is flushed with silence), so the output keeps the stem's rate,
 channel count and exact length. Identical channels are rendered once. Automation breakpoints (time in
 seconds, stage, parameter, native value) are applied at their exact sample: a block is split there.
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from export.errors import LatentbridgeError
-from plugin_host.chain import PRIME_BLOCKS, Chain
+from plugin_host.chain import Chain
 from plugin_host.morph import first_copies
 from plugin_host.presets import build_chain
 
@@ -55,8 +55,10 @@ def read_automation(path: str | Path) -> list[Breakpoint]:
         rows = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(text.splitlines()))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise LatentbridgeError(f"{path}: not readable automation ({exc})") from exc
+    if not isinstance(rows, list):
+        raise LatentbridgeError(f"{path}: automation must be a list of breakpoints")
     points = []
-    for i, row in enumerate(rows if isinstance(rows, list) else [], start=1):
+    for i, row in enumerate(rows, start=1):
         try:
             point = Breakpoint(float(row["seconds"]), str(row["stage"]), str(row["parameter"]), float(row["value"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -64,8 +66,6 @@ def read_automation(path: str | Path) -> list[Breakpoint]:
         if not (np.isfinite(point.seconds) and point.seconds >= 0 and np.isfinite(point.value)):
             raise LatentbridgeError(f"{path}: row {i}: time and value must be finite, time >= 0")
         points.append(point)
-    if not isinstance(rows, list):
-        raise LatentbridgeError(f"{path}: automation must be a list of breakpoints")
     return sorted(points, key=lambda p: p.seconds)
 
 
@@ -78,9 +78,7 @@ def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
                    progress: Progress | None = None) -> np.ndarray:
     """Mono [T] at the chain's rate -> the chain's output [T], delay compensated."""
     n, rate = settings.blocksize, chain.rate
-    silence = np.zeros(n, np.float32)
-    for _ in range(PRIME_BLOCKS):
-        chain.process(silence)
+    chain.prime(n)
     d = chain.delay_samples
     total = audio.shape[0] + d
     padded = np.concatenate([audio.astype(np.float32), np.zeros(-(-total // n) * n - audio.shape[0], np.float32)])
@@ -88,23 +86,16 @@ def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
     out = np.empty_like(padded)
     k = 0
     for start in range(0, padded.shape[0], n):
-        end = start + n
-        cuts = [start]
-        while k < len(marks) and marks[k][0] < end:
+        end, pos = start + n, start
+        while k < len(marks) and marks[k][0] < end:  # breakpoints inside this block: split it there
             at, point = marks[k]
-            cuts.append(min(max(at, start), end))
-            cuts.append(-1 - k)  # apply breakpoint k at that cut
+            at = max(at, pos)
+            if at > pos:
+                out[pos:at] = chain.process(padded[pos:at])
+                pos = at
+            chain.parameter(point.stage, point.parameter).set(point.value)
             k += 1
-        cuts.append(end)
-        pos = start
-        for c in cuts[1:]:
-            if c < 0:
-                point = marks[-1 - c][1]
-                chain.parameter(point.stage, point.parameter).set(point.value)
-                continue
-            if c > pos:
-                out[pos:c] = chain.process(padded[pos:c])
-                pos = c
+        out[pos:end] = chain.process(padded[pos:end])
         if progress is not None:
             progress(n)
     return out[d: d + audio.shape[0]]

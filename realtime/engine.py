@@ -143,7 +143,7 @@ class Engine:
 
     # -- worker thread -------------------------------------------------------------------------------------
     def _work(self) -> None:
-        period = self.config.blocksize / self.config.samplerate
+        period = self.period
         self.worker_realtime = realtime_priority(WORKER_PRIORITY)
         next_seq = 0
         prefill = self.config.prefill
@@ -221,12 +221,8 @@ class Engine:
         silence (its first calls are slow too); `primed_samples` in the status says how many, so an offline run
         that starts with as much silence matches the live one sample for sample."""
         n = self.config.blocksize
-        silence = np.zeros(n, np.float32)
-        for _ in range(int(seconds * self.config.samplerate) // n):
-            spare.process(silence)
-        for _ in range(prime_blocks):
-            self.chain.process(silence)
-        self.primed_samples = prime_blocks * n
+        spare.prime(n, int(seconds * self.config.samplerate) // n)
+        self.primed_samples = self.chain.prime(n, prime_blocks)
 
     def swap_chain(self, chain: Chain) -> None:
         """Replace the chain (a preset load) between two worker blocks; the rate must match."""
