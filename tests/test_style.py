@@ -1,0 +1,188 @@
+"""Style transfer: each method lowers its loss, the content-only limit returns the content, long inputs are
+windowed with unit-gain crossfades, and the command keeps the content's rate and length and refuses bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from export.audio_io import read_audio, write_audio
+from export.bundled import default_model
+from export.cli import main
+from models.spectral.features import stft
+from models.style.gram import gram
+from models.style.nsynth_features import EncoderActivations
+from models.style.nsynth_transfer import NSynthStyle, NSynthStyleConfig
+from models.style.optimise import Transfer
+from models.style.spectral_transfer import RANDOM_CNN, STFT_GRAM, SpectralStyle
+from models.style.windows import transfer_windows, window_starts
+from models.training.checkpoint import load_model
+
+RATE = 16000
+
+
+def tone(seconds: float, hz: float, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.4 * np.sin(2 * np.pi * hz * t) * np.minimum(1.0, t / 0.02)).astype(np.float32)
+
+
+def buzz(seconds: float, hz: float) -> np.ndarray:
+    """A bright sawtooth with a little noise: statistics far from a sine's."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    rng = np.random.default_rng(0)
+    return (0.3 * (2 * ((t * hz) % 1.0) - 1) + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> EncoderActivations:
+    model, _ = load_model(default_model("autoencoder").path, "autoencoder")
+    return EncoderActivations(model.encoder)
+
+
+def test_gram_is_normalised_by_frames() -> None:
+    f = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 0.0, 1.0]])
+    expected = torch.tensor([[30.0, 6.0], [6.0, 2.0]]) / 4
+    assert torch.allclose(gram(f), expected)
+    assert torch.allclose(gram(torch.cat([f, f], dim=1)), expected)  # twice as long, same statistics
+
+
+def test_encoder_activations_are_the_encoders(encoder: EncoderActivations) -> None:
+    """The last residual state rebuilt from the captured ReLUs gives the encoder's own z."""
+    x = torch.from_numpy(tone(0.5, 220.0))
+    relus, content = encoder(x)
+    assert len(relus) == 2 * len(encoder.encoder.layers) and content is relus[-1]
+    assert all(float(a.min()) >= 0.0 for a in relus)
+    assert relus[0].shape[-1] == x.numel() // encoder.encoder.frame_hop
+
+
+def test_nsynth_lowers_the_style_loss_and_gram_distance(encoder: EncoderActivations, one_thread: None) -> None:
+    content, style = tone(0.6, 220.0), buzz(0.6, 660.0)
+    method = NSynthStyle(encoder, style, NSynthStyleConfig(iterations=40))
+    result = method.transfer(content)
+    assert len(result.style_loss) == 41 and result.audio.shape == content.shape
+    assert result.style_loss[-1] < 0.5 * result.style_loss[0]
+    assert method.gram_distance(result.audio) < method.gram_distance(content)
+    assert np.abs(result.audio).max() <= 1.0
+
+
+def test_nsynth_l2_style_loss_and_layer_weights(encoder: EncoderActivations, one_thread: None) -> None:
+    content, style = tone(0.5, 220.0), buzz(0.5, 660.0)
+    weights = (1.0,) * 4 + (0.0,) * (encoder.n_layers - 4)
+    result = NSynthStyle(encoder, style, NSynthStyleConfig(iterations=20, style_loss="l2",
+                                                           layer_weights=weights)).transfer(content)
+    assert result.style_loss[-1] < 0.5 * result.style_loss[0]
+    from export.errors import LatentbridgeError
+
+    with pytest.raises(LatentbridgeError, match="layer-weights"):
+        NSynthStyle(encoder, style, NSynthStyleConfig(layer_weights=(1.0, 2.0)))
+
+
+def test_nsynth_content_only_limit_returns_the_content(encoder: EncoderActivations, one_thread: None) -> None:
+    """Style weight 0: the only force is the content loss, so the waveform stays the content (a small step:
+    Adam's unit-size first steps at the default lr 0.05 are noise the encoder cannot see)."""
+    content, style = tone(0.5, 220.0), buzz(0.5, 660.0)
+    cfg = NSynthStyleConfig(iterations=30, style_weight=0.0, lr=1e-5)
+    result = NSynthStyle(encoder, style, cfg).transfer(content)
+    snr = 10 * np.log10(np.mean(content ** 2) / np.mean((result.audio - content) ** 2))
+    assert snr > 40.0
+    styled = NSynthStyle(encoder, style, replace(cfg, style_weight=1.0, lr=0.05)).transfer(content)
+    assert 10 * np.log10(np.mean(content ** 2) / np.mean((styled.audio - content) ** 2)) < 20.0
+
+
+@pytest.mark.parametrize("base", [STFT_GRAM, replace(RANDOM_CNN, filters=64)], ids=["stft-gram", "random-cnn"])
+def test_spectral_methods_lower_their_loss(base: object, one_thread: None) -> None:
+    content, style = tone(1.0, 220.0), buzz(1.0, 660.0)
+    method = SpectralStyle(style, replace(base, iterations=30, griffin_lim_iters=30))  # type: ignore[type-var]
+    result = method.transfer(content)
+    total = np.add(result.content_loss, result.style_loss)  # starts at the content: all style loss
+    assert total[-1] < total[0] and result.style_loss[-1] < 0.9 * result.style_loss[0]
+    assert method.gram_distance(result.audio) < method.gram_distance(content)
+
+
+def spectral_error(a: np.ndarray, b: np.ndarray, n_fft: int, hop: int) -> float:
+    ma = stft(torch.from_numpy(a)[None], n_fft, hop).abs()
+    mb = stft(torch.from_numpy(b)[None], n_fft, hop).abs()
+    return float((ma - mb).norm() / mb.norm())
+
+
+@pytest.mark.parametrize("base", [STFT_GRAM, replace(RANDOM_CNN, filters=64)], ids=["stft-gram", "random-cnn"])
+def test_spectral_content_only_limit_returns_the_content(base: object, one_thread: None) -> None:
+    """Style weight 0 keeps the content's spectrogram; only Griffin-Lim's phase differs."""
+    content, style = tone(1.0, 220.0), buzz(1.0, 660.0)
+    cfg = replace(base, iterations=20, style_weight=0.0, griffin_lim_iters=60)  # type: ignore[type-var]
+    kept = SpectralStyle(style, cfg).transfer(content)
+    styled = SpectralStyle(style, replace(cfg, style_weight=1.0)).transfer(content)
+    assert kept.style_loss == [0.0] * len(kept.style_loss) and max(kept.content_loss) == 0.0
+    kept_error = spectral_error(kept.audio, content, cfg.n_fft, cfg.hop)
+    assert kept_error < 0.15
+    assert spectral_error(styled.audio, content, cfg.n_fft, cfg.hop) > 2 * kept_error
+
+
+@pytest.mark.parametrize("n", [100, 1000, 1001, 2345])
+def test_windows_cover_the_input_with_unit_gain(n: int) -> None:
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    calls = []
+
+    def identity(chunk: np.ndarray) -> Transfer:
+        calls.append(chunk.size)
+        return Transfer(chunk.copy())
+    out, results = transfer_windows(x, 400, 100, identity)
+    assert np.allclose(out, x, atol=1e-6) and len(results) == len(window_starts(n, 400, 100)) == len(calls)
+    assert max(calls) <= 400
+
+
+def write(path: Path, audio: np.ndarray, rate: int) -> Path:
+    write_audio(path, audio, rate, "wav32f")
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_style_command_keeps_rate_and_length(tmp_path: Path, one_thread: None) -> None:
+    rate = 44100
+    stereo = np.stack([tone(0.7, 220.0, rate), tone(0.7, 330.0, rate)])
+    content = write(tmp_path / "content.wav", stereo, rate)
+    style = write(tmp_path / "style.wav", buzz(0.8, 440.0)[None], RATE)
+    before = digest(content), digest(style)
+    out = tmp_path / "out.wav"
+    args = ["style", "--content", str(content), "--style", str(style), "--out", str(out), "--method", "stft-gram",
+            "--iterations", "5", "--plots"]
+    assert main(args) == 0
+    audio, got_rate = read_audio(out)
+    assert got_rate == rate and audio.shape == (1, stereo.shape[1])
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["iterations"] == 5 and len(report["style_loss"]) == 6 and "pitch_agreement" in report
+    assert out.with_suffix(".png").stat().st_size > 10000
+    assert (digest(content), digest(style)) == before
+    assert main(args) == 2  # exists: needs --force
+
+
+@pytest.mark.parametrize("bad", ["empty", "nan", "one_sample", "corrupt"])
+def test_style_command_refuses_bad_input(tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    style = write(tmp_path / "style.wav", buzz(0.5, 440.0)[None], RATE)
+    content = tmp_path / "content.wav"
+    if bad == "empty":
+        content.write_bytes(b"")
+    elif bad == "corrupt":
+        content.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    else:
+        from pedalboard.io import AudioFile
+
+        audio = tone(0.5, 220.0)[None] if bad == "nan" else np.zeros((1, 1), np.float32)
+        if bad == "nan":
+            audio[0, 10] = np.nan
+        with AudioFile(str(content), "w", RATE, 1, bit_depth=32) as f:
+            f.write(audio)
+    before = content.read_bytes()
+    assert main(["style", "--content", str(content), "--style", str(style), "--out", str(tmp_path / "o.wav")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("latentbridge: error:")
+    assert content.read_bytes() == before and not (tmp_path / "o.wav").exists()
