@@ -26,6 +26,8 @@ COMMANDS: tuple[str, ...] = (
     "plugin_host.morph_cli",
     "realtime.live_cli",
     "plugin_host.render_cli",
+    "models.style.cli",
+    "models.dream.cli",
 )
 
 
