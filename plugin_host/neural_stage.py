@@ -13,6 +13,7 @@ FAMILY:MIDI or an audio file, resolved outside the audio path, then swapped in w
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,13 +98,16 @@ class MorphStage(ResynthStage):
     def _resolve(self, text: str) -> Target:
         return parse_target(text, self.ae, self.bank)
 
-    def command(self, name: str, value: str) -> None:
-        """Set the single target or a corner (FAMILY, FAMILY:MIDI or an audio file)."""
+    def prepare_command(self, name: str, value: str) -> Callable[[], None]:
+        """Resolve the single target or a corner (FAMILY, FAMILY:MIDI or an audio file); the returned call sets it."""
         if name not in self.commands:
-            super().command(name, value)
+            return super().prepare_command(name, value)
         target = self._resolve(value)  # raises before anything changes
-        self.targets = {**self.targets, name: target}  # one reference swap: the worker sees old or new
-        self.texts = {**self.texts, name: value}
+
+        def apply() -> None:
+            self.targets = {**self.targets, name: target}  # one reference swap: the worker sees old or new
+            self.texts = {**self.texts, name: value}
+        return apply
 
     def _goal(self, target: Target, midi: float) -> np.ndarray:
         if target.latent is not None:

@@ -5,7 +5,9 @@ its own fresh chain at the file's rate, in blocks of `blocksize` (the live block
 depend on the block split), after the same priming blocks of silence the engine runs (`Chain.prime`); the chain's
 `delay_samples` is compensated (the tail is flushed with silence), so the output keeps the stem's rate,
 channel count and exact length. Identical channels are rendered once. Automation breakpoints (time in
-seconds, stage, parameter, native value) are applied at their exact sample: a block is split there.
+seconds, stage, parameter, native value) are applied at their exact sample: a block is split there. An OSC
+session recorded by `live --record-osc` (parameter, bypass, target and preset changes, each at the sample it
+took effect) replays on the session's `--record-input` file sample for sample.
 The result is deterministic: the same stem, preset and settings give bit-identical output.
 """
 
@@ -24,17 +26,26 @@ import numpy as np
 from export.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.morph import first_copies
-from plugin_host.presets import build_chain
+from plugin_host.presets import build_chain, load_chain
 
 Progress = Callable[[int], None]
+SESSION_FORMAT = "latentbridge-osc-session"
+SESSION_VERSION = 1
+KINDS = ("param", "bypass", "command", "preset")
 
 
 @dataclass(frozen=True)
 class Breakpoint:
     seconds: float
-    stage: str
-    parameter: str
-    value: float
+    stage: str  # "" for the whole chain (bypass) and for preset loads
+    parameter: str  # the parameter, or the command (target, corner/a, ...)
+    value: float | str  # native units; a string for commands and presets
+    kind: str = "param"  # one of KINDS
+    sample: int | None = None  # the exact sample at `rate` (recorded sessions)
+    rate: int | None = None
+
+    def position(self, rate: int) -> int:
+        return self.sample if self.sample is not None and self.rate == rate else round(self.seconds * rate)
 
 
 @dataclass
@@ -44,9 +55,27 @@ class RenderSettings:
     automation: list[Breakpoint] = field(default_factory=list)
 
 
+def _session_points(path: Path, session: dict[str, Any]) -> list[Breakpoint]:
+    if session.get("version") != SESSION_VERSION:
+        raise LatentbridgeError(f"{path}: OSC session version {session.get('version')} is not supported")
+    points = []
+    try:
+        rate = int(session["samplerate"])
+        for i, row in enumerate(session["changes"], start=1):
+            kind = str(row["kind"])
+            if kind not in KINDS:
+                raise LatentbridgeError(f"{path}: change {i} has an unknown kind {kind!r}")
+            value = float(row["value"]) if kind in ("param", "bypass") else str(row["value"])
+            points.append(Breakpoint(int(row["sample"]) / rate, str(row["stage"]), str(row["parameter"]), value,
+                                     kind, int(row["sample"]), rate))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LatentbridgeError(f"{path}: not a readable OSC session ({exc})") from exc
+    return points
+
+
 def read_automation(path: str | Path) -> list[Breakpoint]:
-    """Breakpoints from CSV (`seconds,stage,parameter,value` with a header) or JSON (a list of objects with
-    those keys); one-line errors naming the row."""
+    """Breakpoints from CSV (`seconds,stage,parameter,value` with a header), JSON (a list of objects with
+    those keys) or an OSC session from `live --record-osc`; one-line errors naming the row."""
     path = Path(path)
     if not path.is_file():
         raise LatentbridgeError(f"{path}: no such automation file")
@@ -55,6 +84,8 @@ def read_automation(path: str | Path) -> list[Breakpoint]:
         rows = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(text.splitlines()))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise LatentbridgeError(f"{path}: not readable automation ({exc})") from exc
+    if isinstance(rows, dict) and rows.get("format") == SESSION_FORMAT:
+        return _session_points(path, rows)
     if not isinstance(rows, list):
         raise LatentbridgeError(f"{path}: automation must be a list of breakpoints")
     points = []
@@ -70,8 +101,30 @@ def read_automation(path: str | Path) -> list[Breakpoint]:
 
 
 def check_automation(chain: Chain, points: list[Breakpoint]) -> None:
+    """One-line errors for unknown stages, parameters and commands (up to the first preset load: later
+    changes belong to that preset's chain and are checked when they apply)."""
     for p in points:
-        chain.parameter(p.stage, p.parameter)  # one-line error for unknown stages and parameters
+        if p.kind == "preset":
+            return
+        if p.kind == "param":
+            chain.parameter(p.stage, p.parameter)
+        elif p.stage:
+            stage = chain.stage(p.stage)
+            if p.kind == "command" and p.parameter not in stage.commands:
+                raise LatentbridgeError(f"stage {p.stage!r} has no control {p.parameter!r}")
+
+
+def apply_breakpoint(chain: Chain, point: Breakpoint) -> Chain:
+    """Apply one change; returns the chain to go on with (a new one after a preset load, as live)."""
+    if point.kind == "param":
+        chain.parameter(point.stage, point.parameter).set(float(point.value))
+    elif point.kind == "bypass":
+        (chain.stage(point.stage) if point.stage else chain).bypassed = float(point.value) >= 0.5
+    elif point.kind == "command":
+        chain.stage(point.stage).command(point.parameter, str(point.value))
+    elif point.kind == "preset":
+        return load_chain(str(point.value), chain.rate)
+    return chain
 
 
 def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
@@ -82,7 +135,7 @@ def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
     d = chain.delay_samples
     total = audio.shape[0] + d
     padded = np.concatenate([audio.astype(np.float32), np.zeros(-(-total // n) * n - audio.shape[0], np.float32)])
-    marks = [(round(p.seconds * rate), p) for p in settings.automation]
+    marks = sorted(((p.position(rate), p) for p in settings.automation), key=lambda m: m[0])
     out = np.empty_like(padded)
     k = 0
     for start in range(0, padded.shape[0], n):
@@ -93,7 +146,7 @@ def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
             if at > pos:
                 out[pos:at] = chain.process(padded[pos:at])
                 pos = at
-            chain.parameter(point.stage, point.parameter).set(point.value)
+            chain = apply_breakpoint(chain, point)
             k += 1
         out[pos:end] = chain.process(padded[pos:end])
         if progress is not None:

@@ -10,6 +10,7 @@ and is called outside the audio path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,11 @@ class Stage:
         raise NotImplementedError
 
     def command(self, name: str, value: str) -> None:
+        self.prepare_command(name, value)()
+
+    def prepare_command(self, name: str, value: str) -> Callable[[], None]:
+        """Do the slow part of a string control (loading, encoding) now; the returned call applies it at once
+        (the live engine calls it between two blocks)."""
         raise LatentbridgeError(f"stage {self.name!r} has no control {name!r}")
 
     def values(self) -> dict[str, float]:

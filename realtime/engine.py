@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import os
+import queue
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ import numpy as np
 from export.errors import LatentbridgeError
 from plugin_host.chain import PRIME_BLOCKS, Chain
 from realtime.block_ring import BlockRing
+from realtime.control_log import Change, ControlLog, preset_row
 from realtime.recorder import Recorder
 
 SLOTS = 64
@@ -59,13 +61,16 @@ class Engine:
     """See the module docstring. `chain_lock` guards swapping the chain (preset load) against the worker."""
 
     def __init__(self, chain: Chain, config: EngineConfig, recorder: Recorder | None = None,
-                 input_recorder: Recorder | None = None) -> None:
+                 input_recorder: Recorder | None = None, control_log: ControlLog | None = None) -> None:
         if config.prefill < 1 or config.prefill >= SLOTS // 2:
             raise LatentbridgeError(f"prefill must be in [1, {SLOTS // 2 - 1}] blocks, got {config.prefill}")
         if chain.rate != config.samplerate:
             raise LatentbridgeError(f"the chain runs at {chain.rate} Hz, the device at {config.samplerate} Hz")
         self.chain, self.config, self.recorder, self.input_recorder = chain, config, recorder, input_recorder
         self.chain_lock = threading.Lock()
+        self.control_log = control_log
+        self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()  # applied by the worker between blocks
+        self.next_block = 0  # the block the worker processes next (kept under chain_lock)
         n = config.blocksize
         self.inputs = BlockRing(SLOTS, n)
         self.outputs = BlockRing(SLOTS, n)
@@ -153,14 +158,16 @@ class Engine:
                 # after a stall, blocks whose output is already due would be played dry anyway: skip them
                 # (the chain hears a jump in its input while the dry signal plays) and catch up at once
                 self.skipped += on_time - next_seq
-                next_seq = on_time
+                next_seq = self.next_block = on_time
             block = self.inputs.get(next_seq)
             if block is None:
                 time.sleep(period / 16)
                 continue
             start, cpu = time.perf_counter(), time.thread_time()
             with self.chain_lock:
+                self._apply_changes(next_seq)
                 out = self.chain.process(block[:, 0])
+                self.next_block = next_seq + 1
             self.outputs.put(next_seq, out)
             spent = time.perf_counter() - start
             self.worker_cpu[next_seq % CPU_HISTORY] = (time.thread_time() - cpu) / period
@@ -171,7 +178,21 @@ class Engine:
             self.processed += 1
             next_seq += 1
 
+    def _apply_changes(self, seq: int) -> None:
+        while True:
+            try:
+                change = self.changes.get_nowait()
+            except queue.Empty:
+                return
+            row = change(self.chain)
+            if row is not None and self.control_log is not None:
+                self.control_log.add(seq * self.config.blocksize, row)
+
     # -- control -------------------------------------------------------------------------------------------
+    def defer(self, change: Change) -> None:
+        """Apply a control change just before the next block the worker processes (logged at its first sample)."""
+        self.changes.put(change)
+
     def start_worker(self) -> None:
         """Start the worker (without a stream: `bench stream` calls `callback` from its own clock)."""
         gc.collect()
@@ -214,6 +235,8 @@ class Engine:
         for recorder in (self.recorder, self.input_recorder):
             if recorder is not None:
                 recorder.close()
+        if self.control_log is not None:
+            self.control_log.close(self.primed_samples)
 
     def warm_up(self, spare: Chain, seconds: float = 1.0, prime_blocks: int = PRIME_BLOCKS) -> None:
         """Run a spare chain of the same preset on silence, so the shared ONNX sessions are warm before the
@@ -224,12 +247,14 @@ class Engine:
         spare.prime(n, int(seconds * self.config.samplerate) // n)
         self.primed_samples = self.chain.prime(n, prime_blocks)
 
-    def swap_chain(self, chain: Chain) -> None:
+    def swap_chain(self, chain: Chain, preset: str = "") -> None:
         """Replace the chain (a preset load) between two worker blocks; the rate must match."""
         if chain.rate != self.config.samplerate:
             raise LatentbridgeError(f"the new chain runs at {chain.rate} Hz, the device at {self.config.samplerate}")
         with self.chain_lock:
             self.chain = chain
+            if self.control_log is not None:
+                self.control_log.add(self.next_block * self.config.blocksize, preset_row(preset))
 
     def late_cpu_bound(self) -> list[int]:
         """The late blocks the worker's own work explains: in the 2 * prefill blocks before, its CPU time

@@ -21,6 +21,7 @@ from export.errors import LatentbridgeError
 def run_live(args: argparse.Namespace) -> int:
     from plugin_host.presets import load_chain
     from realtime import devices
+    from realtime.control_log import ControlLog
     from realtime.engine import HELPER_PRIORITY, Engine, EngineConfig, realtime_priority
     from realtime.osc_control import OscControl
     from realtime.oscquery import OscQueryServer
@@ -49,13 +50,16 @@ def run_live(args: argparse.Namespace) -> int:
     input_recorder = None
     if args.record_input:
         input_recorder = Recorder(args.record_input, args.samplerate, args.blocksize, args.channels, args.force)
-    engine = Engine(chain, config, recorder, input_recorder)
+    control_log = None
+    if args.record_osc:
+        control_log = ControlLog(args.record_osc, args.samplerate, args.blocksize, args.preset, args.force)
+    engine = Engine(chain, config, recorder, input_recorder, control_log)
     engine.warm_up(load_chain(args.preset, args.samplerate))
 
     def load_preset(name: str) -> None:
-        engine.swap_chain(load_chain(name, args.samplerate))
+        engine.swap_chain(load_chain(name, args.samplerate), name)
 
-    osc = OscControl(lambda: engine.chain, load_preset, args.osc_host, args.osc_port, allow, reply)
+    osc = OscControl(lambda: engine.chain, load_preset, args.osc_host, args.osc_port, allow, reply, engine.defer)
     query = None if args.oscquery_port < 0 else OscQueryServer(lambda: engine.chain, osc.port, args.oscquery_port,
                                                                advertise=not args.no_zeroconf)
     stop = threading.Event()
@@ -87,7 +91,7 @@ def run_live(args: argparse.Namespace) -> int:
             write_status(args.status_json, status)
         if not args.quiet:
             print("\n" + status_line(status), file=sys.stderr)
-        for path in (args.record, args.record_input):
+        for path in (args.record, args.record_input, args.record_osc):
             if path:
                 print(f"recorded {path}", file=sys.stderr)
     return 0
@@ -163,7 +167,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--prefill", type=int, default=4, help="blocks the worker runs ahead of playback (default 4)")
     live.add_argument("--record", type=Path, default=None, help="write what was played to this WAV")
     live.add_argument("--record-input", type=Path, default=None, help="write what the device delivered to this WAV")
-    live.add_argument("--force", action="store_true", help="replace existing --record / --record-input files")
+    live.add_argument("--record-osc", type=Path, default=None,
+                      help="write every OSC change with the sample it took effect at (JSON); `render --automation` "
+                           "replays it on the --record-input file")
+    live.add_argument("--force", action="store_true", help="replace existing --record* files")
     live.add_argument("--status-json", type=Path, default=None, help="rewrite the status here (2 Hz)")
     live.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     live.add_argument("--osc-host", default="127.0.0.1", help="OSC listen address (default 127.0.0.1)")

@@ -27,6 +27,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from export.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from realtime import osc_receiver
+from realtime.control_log import Change, bypass_change, command_change, parameter_change
 
 PREFIX = "/latentbridge"
 LOCALHOST = ["127.0.0.0/8", "::1/128"]
@@ -58,11 +59,14 @@ def check_allow(cidrs: list[str]) -> list[str]:
 
 
 class OscControl:
-    """See the module docstring. `chain()` returns the engine's current chain; `load_preset(name)` swaps one in."""
+    """See the module docstring. `chain()` returns the engine's current chain; `load_preset(name)` swaps one in;
+    `defer(change)` has the engine apply a change between two blocks (without it, changes apply at once)."""
 
     def __init__(self, chain: Callable[[], Chain], load_preset: Callable[[str], None], host: str = "127.0.0.1",
-                 port: int = 9000, allow: list[str] | None = None, reply_to: tuple[str, int] | None = None) -> None:
+                 port: int = 9000, allow: list[str] | None = None, reply_to: tuple[str, int] | None = None,
+                 defer: Callable[[Change], None] | None = None) -> None:
         self.chain, self.load_preset = chain, load_preset
+        self.defer = defer if defer is not None else self._apply_now
         self.reply = SimpleUDPClient(*reply_to) if reply_to else None
         self.counts: dict[str, int] = {}
         self.local_errors = 0
@@ -80,6 +84,9 @@ class OscControl:
             raise LatentbridgeError(value)
         self.port = int(value)
         self._thread = threading.Thread(target=self._pump, name="osc-pump", daemon=True)
+
+    def _apply_now(self, change: Change) -> None:
+        change(self.chain())
 
     def start(self) -> None:
         self._thread.start()
@@ -122,10 +129,11 @@ class OscControl:
             self.table = address_table(self.chain())
             self.conn.send(("table", self.table))
         elif kind == "bypass":
-            target = chain if parts == ["bypass"] else chain.stage(parts[0])
-            target.bypassed = float(args[0]) >= 0.5
+            if parts != ["bypass"]:
+                chain.stage(parts[0])  # unknown stages are refused here, not in the worker
+            self.defer(bypass_change(None if parts == ["bypass"] else parts[0], float(args[0]) >= 0.5))
         elif kind == "command":
-            chain.stage(parts[0]).command("/".join(parts[1:]), args[0])
+            self.defer(command_change(chain, parts[0], "/".join(parts[1:]), args[0]))
         elif kind == "xy":
             for name, v in zip(("x", "y"), args, strict=True):
                 self._set(chain, parts[0], name, float(v), normalised=True)
@@ -135,7 +143,8 @@ class OscControl:
     def _set(self, chain: Chain, stage: str, name: str, value: float, normalised: bool) -> None:
         param = chain.parameter(stage, name)
         before = param.target
-        taken = param.set_normalised(value) if normalised else param.set(value)
+        taken = param.spec.clamp(param.spec.from_normalised(value) if normalised else value)
+        self.defer(parameter_change(stage, name, taken))
         if taken != before and self.reply is not None:
             address = f"{PREFIX}/{stage}/{name}"
             self.reply.send_message(f"{address}/value", taken)

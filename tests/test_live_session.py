@@ -29,7 +29,8 @@ from models.data.gm_programs import FAMILIES
 from models.training.checkpoint import load_model
 
 RATE, BLOCK, SECONDS = 48000, 256, 60.0
-TIMELINE = {"amount0": 20.0, "amount1": 30.0, "flood": 42.0, "query": 50.0}
+FADE = 64  # the engine's wet/dry crossfade (EngineConfig.crossfade)
+TIMELINE = {"amount0": 20.0, "amount1": 30.0, "flood": 42.0, "query": 50.0, "bypass": 53.0, "target": 55.0}
 
 
 def free_port() -> int:
@@ -51,6 +52,7 @@ class Session:
     status_before_flood: dict[str, Any]
     osc_values: dict[str, float]
     oscquery: dict[str, Any]
+    osc_session: Path
 
 
 def query_over_osc(port: int) -> dict[str, float]:
@@ -83,7 +85,8 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
     tmp = tmp_path_factory.mktemp("live_session")
     port = free_port()
     played = plucks(SECONDS + 2, every=1.0)
-    proc = start_engine(jack_server, tmp, "morph-reed", SECONDS + 60, "--osc-port", str(port))
+    proc = start_engine(jack_server, tmp, "morph-reed", SECONDS + 60, "--osc-port", str(port),
+                        "--record-osc", str(tmp / "osc.json"))
     client = SimpleUDPClient("127.0.0.1", port)
     player = Player(jack_server, played, SECONDS)
     flood: dict[str, Any] = {}
@@ -113,6 +116,10 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
         query_port = read_status(tmp)["oscquery_port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{query_port}/", timeout=5) as r:
             tree = json.loads(r.read())
+        at(TIMELINE["bypass"])
+        client.send_message("/latentbridge/room/bypass", 1)
+        at(TIMELINE["target"])
+        client.send_message("/latentbridge/morph/target", "brass")
         assert player.done.wait(SECONDS + 10)
     finally:
         player.close()
@@ -124,7 +131,7 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
     got_out, _ = read_audio(tmp / "out.wav")
     start = int(np.argmax(np.abs(got_in[0]) > 0.05)) - int(np.argmax(np.abs(played) > 0.05))
     return Session(status, played, player.recording, got_in[0], got_out[0], start, flood, during, before,
-                   osc_values, tree)
+                   osc_values, tree, tmp / "osc.json")
 
 
 def check_engine_kept_up(status: dict[str, Any], since_block: int = 0, strict: bool = False) -> None:
@@ -236,18 +243,27 @@ def test_osc_query_and_oscquery_report_the_engines_values(session: Session) -> N
             assert value == pytest.approx(engine[stage]["parameters"][name], abs=1e-6), address
 
 
-def test_render_equals_the_live_output_until_the_first_osc_change(session: Session) -> None:
+def test_render_replays_the_recorded_osc_session_sample_for_sample(session: Session) -> None:
+    """`render --automation osc.json` on the recorded input equals what was played, OSC changes (amount, the
+    flood's xy/gain/reverb values, a bypass and a target change) included, up to the first late block."""
     from plugin_host.presets import read_preset
-    from plugin_host.render import RenderSettings, render_audio
+    from plugin_host.render import RenderSettings, read_automation, render_audio
 
-    lag = session.status["added_latency_samples"]
-    until = session.start + int(TIMELINE["amount0"] * RATE) - RATE  # a second before the first OSC message
-    rendered = render_audio(read_preset("morph-reed"), session.got_in[None, :until], RATE,
-                            RenderSettings(blocksize=BLOCK))[0]
-    n = until - session.status["chain"]["delay_samples"]  # the rest of the render is the flushed tail
-    late = [b for b in session.status["late_at_block"] if b * BLOCK < lag + n]
-    if late:  # a device stall played dry blocks there (and the worker may have skipped): compare before it
-        n = late[0] * BLOCK - lag
-    assert n > 5 * RATE
-    np.testing.assert_array_equal(rendered[:n], session.got_out[lag: lag + n])
+    points = read_automation(session.osc_session)
+    kinds = {p.kind for p in points}
+    assert {"param", "bypass", "command"} <= kinds
+    amount = [p for p in points if p.parameter == "amount"]
+    assert amount and all(p.sample is not None and p.sample % BLOCK == 0 for p in points)
+    lag, status = session.status["added_latency_samples"], session.status
+    rendered = render_audio(read_preset("morph-reed"), session.got_in[None, :], RATE,
+                            RenderSettings(blocksize=BLOCK, automation=points))[0]
+    n = min(rendered.size - status["chain"]["delay_samples"], session.got_out.size - lag)
+    if status["skipped"]:  # the worker skipped input after a stall: its chain heard another signal from there
+        n = min(n, status["late_at_block"][0] * BLOCK - lag)
+    assert n > amount[-1].sample, "the worker skipped input before the last OSC change: nothing to compare"
+    keep = np.ones(n, bool)
+    for b in status["late_at_block"]:  # played dry (and faded back in): the chain's own output went unheard
+        keep[max(0, b * BLOCK - lag): max(0, (b + 1) * BLOCK + FADE - lag)] = False
+    assert keep.mean() > 0.95
+    np.testing.assert_array_equal(rendered[:n][keep], session.got_out[lag: lag + n][keep])
     assert np.sqrt(np.mean(rendered[session.start: n] ** 2)) > 0.01

@@ -126,3 +126,48 @@ def test_nan_stems_unknown_presets_and_missing_files(tmp_path: Path, capsys: pyt
     assert main(["render", str(good), "--preset", "nope", "--out", str(tmp_path / "o")]) == 2
     assert main(["render", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "o")]) == 2
     assert read_preset("morph-reed")["name"] == "morph-reed"
+
+
+def session_file(tmp_path: Path, changes: list[dict[str, object]], version: int = 1) -> Path:
+    path = tmp_path / "osc.json"
+    path.write_text(json.dumps({"format": "latentbridge-osc-session", "version": version, "samplerate": 48000,
+                                "blocksize": 256, "preset": "effects-only", "primed_samples": 4096,
+                                "changes": changes}))
+    return path
+
+
+def test_a_recorded_osc_session_replays_like_breakpoints_and_loads_presets(tmp_path: Path) -> None:
+    from plugin_host.render import read_automation
+
+    audio = tone(1.0, 48000)
+    rows = [{"sample": 256 * 40, "kind": "param", "stage": "input", "parameter": "gain_db", "value": -12.0},
+            {"sample": 256 * 80, "kind": "bypass", "stage": "room", "parameter": "", "value": 1.0},
+            {"sample": 256 * 120, "kind": "bypass", "stage": "", "parameter": "", "value": 1.0}]
+    points = read_automation(session_file(tmp_path, rows))
+    assert [p.kind for p in points] == ["param", "bypass", "bypass"] and points[0].sample == 256 * 40
+    replayed = render_audio(read_preset("effects-only"), audio, 48000, RenderSettings(automation=points))
+    as_breakpoint = [Breakpoint(256 * 40 / 48000, "input", "gain_db", -12.0)]
+    first = render_audio(read_preset("effects-only"), audio, 48000, RenderSettings(automation=as_breakpoint))
+    d = 256 * 80 - 1024  # before the bypass (minus the reverb's tail reach)
+    np.testing.assert_array_equal(replayed[:, :d], first[:, :d])
+    plain = render_audio(read_preset("effects-only"), audio, 48000, RenderSettings())
+    assert not np.array_equal(replayed[:, 256 * 40:d], plain[:, 256 * 40:d])
+    np.testing.assert_array_equal(replayed[:, 256 * 121:], audio[:, 256 * 121:])  # the whole chain bypassed
+    swapped = read_automation(session_file(tmp_path, [{"sample": 256 * 40, "kind": "preset", "stage": "",
+                                                       "parameter": "", "value": "resynth"}]))
+    out = render_audio(read_preset("effects-only"), audio, 48000, RenderSettings(automation=swapped))
+    np.testing.assert_array_equal(out[:, : 256 * 40 - 1024], plain[:, : 256 * 40 - 1024])
+    assert not np.allclose(out[:, 256 * 60:], plain[:, 256 * 60:], atol=1e-3)
+
+
+@pytest.mark.parametrize("version,row", [(2, {}), (1, {"sample": 0, "kind": "dance", "stage": "", "parameter": "",
+                                                          "value": 1}), (1, {"kind": "param"})])
+def test_bad_osc_sessions_are_one_line_errors(tmp_path: Path, version: int, row: dict[str, object],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    stem = tmp_path / "s.wav"
+    write_audio(stem, tone(0.2, 48000), 48000, "wav24")
+    path = session_file(tmp_path, [row] if row else [], version)
+    assert main(["render", str(stem), "--preset", "effects-only", "--out", str(tmp_path / "o"),
+                 "--automation", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "osc.json" in err[0]
