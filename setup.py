@@ -36,7 +36,9 @@ setup(
         "zeroconf>=0.131",
         "pystoi>=0.4",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10", "JACK-Client>=0.5.4", "sfzlint>=0.1.4"]},
+    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10", "JACK-Client>=0.5.4", "sfzlint>=0.1.4",
+                            "ray>=2.9"],
+                    "ray": ["ray>=2.9"]},
     ext_modules=[NATIVE],
     entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
 )

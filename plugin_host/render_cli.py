@@ -34,15 +34,8 @@ def stems(items: list[str]) -> list[Path]:
     return found
 
 
-def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path, fmt: str, force: bool,
-                seed: int, show_progress: bool) -> dict[str, Any]:
-    import numpy as np
-
-    from export.audio_io import atomic_output, read_audio, write_audio
-    from export.progress import bar
-    from plugin_host.render import model_files, render_audio
-
-    np.random.seed(seed)
+def output_paths(stem: Path, out_dir: Path, fmt: str, force: bool) -> tuple[Path, Path]:
+    """(output, sidecar) of a stem; one-line errors before any work if they exist or would replace the stem."""
     target = out_dir / f"{stem.stem}{SUFFIX[fmt]}"
     sidecar = target.with_suffix(".json")
     if target.resolve() == stem.resolve():
@@ -50,21 +43,67 @@ def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path
     for path in (target, sidecar):
         if path.exists() and not force:
             raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
+    return target, sidecar
+
+
+def write_result(stem: Path, audio: Any, rate: int, rendered: Any, preset: dict[str, Any], settings: Any,
+                 out_dir: Path, fmt: str, force: bool, seed: int, seconds: float,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the output and its JSON sidecar (atomically); the sidecar's report."""
+    from export.audio_io import atomic_output, write_audio
+    from plugin_host.render import model_files
+
+    target, sidecar = output_paths(stem, out_dir, fmt, force)
+    write_audio(target, rendered, rate, fmt, force=force)
+    report = {"input": str(stem), "output": str(target), "preset": preset, "sample_rate": rate,
+              "channels": int(audio.shape[0]), "frames": int(audio.shape[1]), "format": fmt,
+              "stereo": settings.stereo, "blocksize": settings.blocksize, "seed": seed,
+              "automation": [vars(p) for p in settings.automation], "models": model_files(preset),
+              "seconds": round(seconds, 3), "realtime_factor": round(audio.shape[1] / rate / seconds, 2),
+              **(extra or {})}
+    with atomic_output(sidecar, force=force) as tmp:
+        tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return report
+
+
+def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path, fmt: str, force: bool,
+                seed: int, show_progress: bool) -> dict[str, Any]:
+    import numpy as np
+
+    from export.audio_io import read_audio
+    from export.progress import bar
+    from plugin_host.render import render_audio
+
+    np.random.seed(seed)
+    output_paths(stem, out_dir, fmt, force)
     start = time.perf_counter()
     audio, rate = read_audio(stem)
     total = audio.shape[0] * (-(-(audio.shape[1] + 4096) // settings.blocksize) * settings.blocksize)
     with bar(stem.name, total=total, unit="sample") as progress:
         rendered = render_audio(preset, audio, rate, settings, progress.update if show_progress else None)
-    write_audio(target, rendered, rate, fmt, force=force)
-    seconds = time.perf_counter() - start
-    report = {"input": str(stem), "output": str(target), "preset": preset, "sample_rate": rate,
-              "channels": int(audio.shape[0]), "frames": int(audio.shape[1]), "format": fmt,
-              "stereo": settings.stereo, "blocksize": settings.blocksize, "seed": seed,
-              "automation": [vars(p) for p in settings.automation], "models": model_files(preset),
-              "seconds": round(seconds, 3), "realtime_factor": round(audio.shape[1] / rate / seconds, 2)}
-    with atomic_output(sidecar, force=force) as tmp:
-        tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+    return write_result(stem, audio, rate, rendered, preset, settings, out_dir, fmt, force, seed,
+                        time.perf_counter() - start)
+
+
+def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[str, Any], settings: Any,
+                    out_dir: Path) -> list[dict[str, Any]]:
+    from export.audio_io import read_audio
+    from export.progress import bar
+    from plugin_host.render_ray import connect, render_on_ray
+
+    for f in files:
+        output_paths(f, out_dir, args.format, args.force)
+    jobs = [read_audio(f) for f in files]
+    ray = connect(args.ray, args.workers)
+    reports: list[dict[str, Any]] = [{} for _ in files]
+    with bar(f"stems on Ray ({args.ray})", total=len(files), unit="file") as overall:
+        def done(i: int, rendered: Any, seconds: float) -> None:
+            audio, rate = jobs[i]
+            reports[i] = write_result(files[i], audio, rate, rendered, preset, settings, out_dir, args.format,
+                                      args.force, args.seed, seconds, {"ray": args.ray})
+            overall.update(1)
+        render_on_ray(ray, jobs, preset, settings, args.seed, done)
+    return reports
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
         raise LatentbridgeError("two stems have the same name; their outputs would collide")
     workers = max(1, min(args.workers or (os.cpu_count() or 1), len(files)))
     reports = []
-    if workers == 1:
+    if args.ray:
+        reports = render_with_ray(args, files, preset, settings, out_dir)
+    elif workers == 1:
         reports = [render_file(f, preset, settings, out_dir, args.format, args.force, args.seed, True)
                    for f in files]
     else:
@@ -124,6 +165,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--automation", default=None,
                         help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
     parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS",
+                        help="run one Ray task per stem: a cluster address (auto, HOST:PORT, ray://HOST:10001) "
+                             "or `local` for a Ray instance on this machine (--workers CPUs); needs latentbridge[ray]")
     parser.add_argument("--seed", type=int, default=0, help="random seed (recorded in the sidecar)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")

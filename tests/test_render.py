@@ -171,3 +171,24 @@ def test_bad_osc_sessions_are_one_line_errors(tmp_path: Path, version: int, row:
                  "--automation", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "osc.json" in err[0]
+
+
+def test_ray_local_renders_what_local_processes_render(tmp_path: Path) -> None:
+    """`--ray local`: a real local Ray instance, one task per stem; outputs bit-identical to a local run."""
+    ray = pytest.importorskip("ray")
+    stems = []
+    for i, (rate, channels) in enumerate([(48000, 2), (44100, 1)]):
+        path = tmp_path / f"stem{i}.wav"
+        write_audio(path, tone(0.6, rate, channels) * (0.5 + 0.2 * i), rate, "wav24")
+        stems.append(str(path))
+    try:
+        assert main(["render", *stems, "--preset", "morph-reed", "--out", str(tmp_path / "ray"), "--ray", "local",
+                     "--workers", "2"]) == 0
+    finally:
+        ray.shutdown()
+    assert main(["render", *stems, "--preset", "morph-reed", "--out", str(tmp_path / "here"), "--workers", "1"]) == 0
+    for name in ("stem0", "stem1"):
+        got, rate = read_audio(tmp_path / "ray" / f"{name}.wav")
+        want, want_rate = read_audio(tmp_path / "here" / f"{name}.wav")
+        assert rate == want_rate and np.array_equal(got, want)
+        assert json.loads((tmp_path / "ray" / f"{name}.json").read_text())["ray"] == "local"
