@@ -42,15 +42,18 @@ class StepGenerator:
     def _value(self, array: np.ndarray) -> Any:
         return self._ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self.device, 0)
 
-    def reset(self) -> None:
-        """Every voice back to silence; sampling seeds restarted."""
+    def reset(self, streams: list[int] | None = None) -> None:
+        """Every voice back to silence; sampling seeds restarted, voice v on stream `streams[v]` (default v)."""
         def initial(name: str) -> np.ndarray:  # zero queues, a history of silence
             return filled_input(self.inputs[name], self.batch, SILENCE_CLASS if name == "history" else 0)
 
         self._states = [{n: self._value(initial(n)) for n in self.state_names} for _ in range(2)]
         self._current = 0
         self._x_prev = np.full(self.batch, SILENCE_CLASS, np.int64)
-        self._rngs = [np.random.default_rng([self.seed, v]) for v in range(self.batch)]
+        ids = list(range(self.batch)) if streams is None else list(streams)
+        if len(ids) != self.batch:
+            raise LatentbridgeError(f"reset needs {self.batch} sampling streams, got {len(ids)}")
+        self._rngs = [np.random.default_rng([self.seed, v]) for v in ids]
 
     def generate(self, n: int, local: np.ndarray | None = None, period: np.ndarray | None = None,
                  f0: np.ndarray | None = None, global_id: np.ndarray | None = None,

@@ -120,15 +120,20 @@ class NativeWaveNet:
         self.batch, self.seed = batch, seed
         self.reset()
 
-    def reset(self) -> None:
-        """Every voice back to silence (zero queues, silent history, x_prev = 128, sampling seed restarted)."""
+    def reset(self, streams: list[int] | None = None) -> None:
+        """Every voice back to silence (zero queues, silent history, x_prev = 128, sampling seed restarted);
+        voice v draws from sampling stream `streams[v]` (default v), so a voice's samples need not depend on
+        which batch slot it runs in."""
         b = self.batch
+        ids = list(range(b)) if streams is None else list(streams)
+        if len(ids) != b:
+            raise LatentbridgeError(f"reset needs {b} sampling streams, got {len(ids)}")
         self._queues = np.zeros((b, self._kernel.queue_floats()), np.float32)
         self._qpos = np.zeros((b, self.layers), np.int32)
         self._history = np.full((b, max(self.max_period, 1)), SILENCE_CLASS, np.int32)
         self._hpos = np.zeros(b, np.int32)
         self._x_prev = np.full(b, SILENCE_CLASS, np.int32)
-        self._rng = np.array([(self.seed * 0x9E3779B1 + v * 0x85EBCA77 + 1) % 2 ** 64 for v in range(b)],
+        self._rng = np.array([(self.seed * 0x9E3779B1 + v * 0x85EBCA77 + 1) % 2 ** 64 for v in ids],
                              np.ulonglong)  # buffer format 'Q'
 
     def _global_bias(self, global_id: np.ndarray | None, global_vec: np.ndarray | None) -> np.ndarray:

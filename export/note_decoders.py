@@ -1,0 +1,209 @@
+"""Batch decoders of synthesised notes for sample banks: the WaveNet (native kernel, or its ONNX step graph on a
+CUDA device) and the harmonic-plus-noise decoder, both fed a constant latent and control curves per note.
+
+A `NoteBatch` holds B notes: z [B, Z], and per control frame of 128 samples f0 (Hz), periodicity [0, 1] and
+loudness (dB) [B, F]; decoders return float32 audio [B, F * 128] at 16 kHz. A note's audio depends only on its
+own conditioning, the seed and its `key` (its sampling stream), never on the batch it was decoded in.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from export.autoencoder_runtime import BLOCK_FRAMES, OnnxAutoencoder
+from export.errors import LatentbridgeError
+from export.onnx_model import filled_input
+
+DECODERS = ("wavenet", "harmonic")
+DEVICES = ("auto", "cpu", "cuda")
+MU = 255
+CHUNK_FRAMES = 32  # WaveNet frames per generate call (progress granularity)
+
+Progress = Callable[[float], None]  # called with the fraction of one note's worth of work just done
+
+
+@dataclass(frozen=True)
+class NoteBatch:
+    keys: list[str]  # one stable name per note (seeds its sampling stream)
+    z: np.ndarray  # [B, Z]
+    f0: np.ndarray  # [B, F] Hz
+    periodicity: np.ndarray  # [B, F]
+    loudness: np.ndarray  # [B, F] dB
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+
+class NoteDecoder(Protocol):
+    name: str
+    device: str
+    midi_range: tuple[int, int]  # the MIDI pitches it can render
+    model: str  # the decoder's artifact (file name)
+
+    def decode(self, batch: NoteBatch, progress: Progress | None = None) -> np.ndarray: ...
+
+
+def mu_law_decode(classes: np.ndarray) -> np.ndarray:
+    """8-bit mu-law classes 0..255 -> float32 audio: x = sign(y) ((1 + mu)^|y| - 1) / mu with y = 2c / mu - 1."""
+    y = 2.0 * np.asarray(classes, np.float64) / MU - 1.0
+    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU).astype(np.float32)
+
+
+def note_stream(seed: int, key: str) -> int:
+    """A note's sampling-stream id: CRC-32 of its key, so the stream follows the note, not its batch slot."""
+    return zlib.crc32(f"{seed}:{key}".encode())
+
+
+def hz_to_midi(hz: float) -> float:
+    return 69.0 + 12.0 * math.log2(hz / 440.0)
+
+
+def cuda_usable() -> bool:
+    import onnxruntime as ort
+
+    from export.providers import cuda_device_count
+
+    return "CUDAExecutionProvider" in ort.get_available_providers() and cuda_device_count() > 0
+
+
+class WaveNetNotes:
+    """The autoencoder's WaveNet decoder: local conditioning [z, MIDI / 127, loudness in [0, 1], periodicity]
+    per frame (the layout of `control_features`, the f0 clamped to the pitch trackers' range), period from f0."""
+
+    name = "wavenet"
+
+    def __init__(self, ae: OnnxAutoencoder, temperature: float = 0.7, seed: int = 0, threads: int = 1,
+                 device: str = "auto", graph: str | None = None) -> None:
+        from export.bundled import bundled_graph
+
+        if device not in DEVICES:
+            raise LatentbridgeError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+        if not np.isfinite(temperature) or temperature < 0:
+            raise LatentbridgeError(f"--temperature must be >= 0, got {temperature}")
+        gpu = cuda_usable() if device != "cpu" else False
+        if device == "cuda" and not gpu:
+            raise LatentbridgeError("--device cuda: no usable CUDA device (ONNX Runtime CUDA provider and driver)")
+        self.path = graph or bundled_graph("wavenet", "wavenet_step", "ae_wavenet")
+        self.device = "cuda" if gpu else "cpu"
+        self.model = Path(self.path).name
+        self.ae_cfg = ae.config
+        self.temperature, self.seed, self.threads = temperature, seed, threads
+        self._weights: Any = None
+        self._generators: dict[int, Any] = {}
+        if not gpu:
+            from export.wavenet_kernel import read_weights
+
+            self._weights = read_weights(self.path)
+            self.cfg = self._weights.config
+        else:
+            from export.onnx_model import open_model
+
+            self.cfg = open_model(self.path, kind="wavenet", graph="wavenet_step", allow_gpu=False).config
+        if self.cfg["local_channels"] != ae.z_dim + 3 or self.cfg["hop"] != ae.frame_hop:
+            raise LatentbridgeError(f"{self.path}: not a note WaveNet of this autoencoder (needs {ae.z_dim + 3} "
+                                    f"local channels at hop {ae.frame_hop})")
+        self.max_period = int(self.cfg["max_period"])
+        lowest = max(float(ae.config["pitch_fmin"]), int(self.cfg["sample_rate"]) / self.max_period)
+        self.midi_range = (math.ceil(hz_to_midi(lowest)), math.floor(hz_to_midi(ae.config["pitch_fmax"])))
+
+    def _generator(self, size: int, streams: list[int]) -> Any:
+        """A generator of `size` voices back at silence, voice i drawing from sampling stream streams[i]."""
+        gen: Any = self._generators.get(size)
+        if gen is None:
+            if self.device == "cuda":
+                from export.step_generator import StepGenerator
+
+                gen = StepGenerator(self.path, batch=size, seed=self.seed, allow_gpu=True, threads=self.threads)
+            else:
+                from export.wavenet_kernel import NativeWaveNet
+
+                gen = NativeWaveNet(self._weights, batch=size, seed=self.seed)
+            self._generators[size] = gen
+        gen.reset(streams)
+        return gen
+
+    def local(self, batch: NoteBatch) -> np.ndarray:
+        """[B, Z + 3, F] float32."""
+        cfg = self.ae_cfg
+        f0 = np.clip(batch.f0, cfg["pitch_fmin"], cfg["pitch_fmax"])
+        floor = float(cfg["loudness_floor_db"])
+        features = np.stack([(69.0 + 12.0 * np.log2(f0 / 440.0)) / 127.0,
+                             (np.maximum(batch.loudness, floor) - floor) / -floor,
+                             np.clip(batch.periodicity, 0.0, 1.0)], axis=1)
+        z = np.repeat(batch.z[:, :, None], batch.f0.shape[1], axis=2)
+        return np.concatenate([z, features], axis=1).astype(np.float32)
+
+    def decode(self, batch: NoteBatch, progress: Progress | None = None) -> np.ndarray:
+        from export.wavenet_kernel import period_from_f0
+
+        local = self.local(batch)
+        f0 = np.clip(batch.f0, self.ae_cfg["pitch_fmin"], self.ae_cfg["pitch_fmax"])
+        period = period_from_f0(f0, self.max_period, int(self.cfg["sample_rate"]))
+        gen = self._generator(batch.size, [note_stream(self.seed, k) for k in batch.keys])
+        hop, frames = int(self.cfg["hop"]), batch.f0.shape[1]
+        parts = []
+        for first in range(0, frames, CHUNK_FRAMES):
+            last = min(frames, first + CHUNK_FRAMES)
+            kwargs = {"local": local[:, :, first:last], "period": period[:, first:last],
+                      "temperature": self.temperature}
+            if self.device == "cuda":
+                classes = gen.generate((last - first) * hop, **kwargs)
+            else:
+                classes, _ = gen.generate((last - first) * hop, threads=self.threads, **kwargs)
+            parts.append(classes)
+            if progress is not None:
+                progress(batch.size * (last - first) / frames)
+        return mu_law_decode(np.concatenate(parts, axis=1))
+
+
+class HarmonicNotes:
+    """The autoencoder's harmonic-plus-noise decoder (its ONNX graph, the whole batch per call, in blocks of
+    frames with the carried state; deterministic, pitch-exact by construction)."""
+
+    name = "harmonic"
+
+    def __init__(self, ae: OnnxAutoencoder, threads: int = 1, device: str = "auto") -> None:
+        from export.onnx_model import open_model
+
+        if device == "cuda" and not cuda_usable():
+            raise LatentbridgeError("--device cuda: no usable CUDA device (ONNX Runtime CUDA provider and driver)")
+        self.graph = open_model(ae.graphs["decoder"].path, kind="autoencoder", graph="decoder", threads=threads,
+                                allow_gpu=device != "cpu")
+        self.device = "cuda" if "CUDAExecutionProvider" in self.graph.session.get_providers() else "cpu"
+        self.model = self.graph.path.name
+        self.midi_range = (math.ceil(hz_to_midi(ae.config["pitch_fmin"])),
+                           math.floor(hz_to_midi(ae.config["pitch_fmax"])))
+
+    def decode(self, batch: NoteBatch, progress: Progress | None = None) -> np.ndarray:
+        data = ("z", "f0", "periodicity", "loudness")
+        state = {i.name: filled_input(i, batch.size) for i in self.graph.session.get_inputs() if i.name not in data}
+        frames = batch.f0.shape[1]
+        z = np.repeat(batch.z[:, None, :], frames, axis=1).astype(np.float32)
+        parts = []
+        for first in range(0, frames, BLOCK_FRAMES):
+            last = min(frames, first + BLOCK_FRAMES)
+            out = self.graph.run(z=z[:, first:last], f0=batch.f0[:, first:last].astype(np.float32),
+                                 periodicity=batch.periodicity[:, first:last].astype(np.float32),
+                                 loudness=batch.loudness[:, first:last].astype(np.float32), **state)
+            state = {name: out[f"{name}_out"] for name in state}
+            parts.append(out["audio"])
+            if progress is not None:
+                progress(batch.size * (last - first) / frames)
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def open_decoder(name: str, ae: OnnxAutoencoder, temperature: float, seed: int, threads: int,
+                 device: str) -> NoteDecoder:
+    if name == "wavenet":
+        return WaveNetNotes(ae, temperature, seed, threads, device)
+    if name == "harmonic":
+        return HarmonicNotes(ae, threads, device)
+    raise LatentbridgeError(f"--decoder must be one of {', '.join(DECODERS)}, got {name!r}")
