@@ -19,11 +19,19 @@ SUFFIX = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac"}
 
 
 def stems(items: list[str]) -> list[Path]:
-    """Files as given, folders expanded to the audio files inside (sorted); one-line error if none."""
+    """Files as given, folders expanded to the audio files inside and glob patterns (quoted, e.g. 'mix/*.wav')
+    to what they match (sorted); one-line error if none."""
+    import glob
+
     found: list[Path] = []
     for item in items:
         path = Path(item)
-        if path.is_dir():
+        if not path.exists() and glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise LatentbridgeError(f"{item}: the pattern matches no file")
+            found += matches
+        elif path.is_dir():
             found += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
         elif path.is_file():
             found.append(path)

@@ -192,3 +192,17 @@ def test_ray_local_renders_what_local_processes_render(tmp_path: Path) -> None:
         want, want_rate = read_audio(tmp_path / "here" / f"{name}.wav")
         assert rate == want_rate and np.array_equal(got, want)
         assert json.loads((tmp_path / "ray" / f"{name}.json").read_text())["ray"] == "local"
+
+
+def test_stems_from_files_folders_and_quoted_globs(tmp_path: Path) -> None:
+    from export.errors import LatentbridgeError
+    from plugin_host.render_cli import stems
+
+    for name in ("a.wav", "b.flac", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.wav").write_bytes(b"x")
+    assert stems([str(tmp_path)]) == [tmp_path / "a.wav", tmp_path / "b.flac"]
+    assert stems([str(tmp_path / "**" / "*.wav")]) == [tmp_path / "a.wav", tmp_path / "sub" / "c.wav"]
+    with pytest.raises(LatentbridgeError, match="matches no file"):
+        stems([str(tmp_path / "*.aiff")])
