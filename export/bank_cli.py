@@ -76,7 +76,7 @@ def run_grid(args: argparse.Namespace) -> int:
     check_spec(spec, bank, decoder.midi_range)
     extra = {"latent_bank": bank.model_hash, "decoder_model": decoder.model, "decoder_device": decoder.device}
     batch = args.batch or (128 if decoder.device == "cuda" else 8)  # a GPU step costs the same for 1 or 128
-    report = render_bank(spec, args.out, decoder, bank, batch, args.force, extra)
+    report = render_bank(spec, args.out, decoder, bank, batch, args.force, extra, tracker=ae)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0

@@ -5,7 +5,8 @@ Corners A (top-left), B (top-right), C (bottom-left), D (bottom-right); point rR
 from the left) at u = C / (N - 1), v = R / (N - 1) has z = (1-u)(1-v) A + u(1-v) B + (1-u)v C + uv D, each corner's
 latent read from the latent bank at the note's pitch. Notes are 16 kHz mono, `seconds` long: loudness (dB per
 128-sample frame) rises over `attack_s`, holds, and from the note-off at 75% falls to the floor over `release_s`
-(shortened to end by the last frame).
+(shortened to end by the last frame). Each rendered note's pitch is measured (the autoencoder's YIN tracker) and
+its SFZ region tuned onto its key (`tune`, cents), so a bank plays in tune even where a decoder drifts.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from export.audio_io import MODEL_RATE, atomic_output, write_audio
+from export.autoencoder_runtime import OnnxAutoencoder
 from export.errors import LatentbridgeError
 from export.latent_bank import LatentBank
 from export.note_decoders import NoteBatch, NoteDecoder
+from export.note_tuning import measured_pitch, tune_cents
 from export.progress import bar
 from export.sfz_writer import SfzRegion, key_ranges, sfz_text, velocity_ranges, write_sfz
 
@@ -184,8 +187,11 @@ def note_batch(notes: list[Note], spec: BankSpec, bank: LatentBank) -> NoteBatch
                      np.stack(loud))
 
 
-def point_sfz(spec: BankSpec, point: str) -> str:
-    regions = [SfzRegion(f"{point}_{midi:03d}_{vel:03d}.wav", lo, hi, midi, lovel, hivel)
+def point_sfz(spec: BankSpec, point: str, measured: dict[str, float | None] | None = None) -> str:
+    """The SFZ of one grid point; `measured` (file -> MIDI pitch heard) tunes each region onto its key."""
+    heard = measured or {}
+    regions = [SfzRegion(f"{point}_{midi:03d}_{vel:03d}.wav", lo, hi, midi, lovel, hivel,
+                         tune_cents(midi, heard.get(f"{SAMPLES}/{point}_{midi:03d}_{vel:03d}.wav")))
                for midi, (lo, hi) in zip(spec.pitches, key_ranges(spec.pitches), strict=True)
                for vel, (lovel, hivel) in zip(spec.velocities, velocity_ranges(spec.velocities), strict=True)]
     return sfz_text(regions, f"{SAMPLES}/", [f"latentbridge sample bank point {point}: corners "
@@ -211,7 +217,8 @@ def write_json(path: Path, data: dict[str, Any], indent: int | None = 1) -> None
 
 
 def render_bank(spec: BankSpec, out: str | Path, decoder: NoteDecoder, bank: LatentBank, batch: int = 8,
-                force: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                force: bool = False, extra: dict[str, Any] | None = None,
+                tracker: OnnxAutoencoder | None = None) -> dict[str, Any]:
     """Render (or resume) the bank into `out` with a progress bar; returns the report (also in the index)."""
     if batch < 1:
         raise LatentbridgeError(f"--batch must be >= 1, got {batch}")
@@ -240,7 +247,8 @@ def render_bank(spec: BankSpec, out: str | Path, decoder: NoteDecoder, bank: Lat
         done = n.file in finished
         rows[n.file] = {"file": n.file, "point": n.point, "midi": n.midi, "velocity": n.velocity,
                         "weights": dict(zip(CORNERS, [round(w, 6) for w in n.weights], strict=True)), "done": done,
-                        "render_seconds": previous[n.file].get("render_seconds") if done else None}
+                        "render_seconds": previous[n.file].get("render_seconds") if done else None,
+                        "measured_midi": previous[n.file].get("measured_midi") if done else None}
     index: dict[str, Any] = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "settings": settings,
                              "corners": dict(zip(CORNERS, spec.corners, strict=True)),
                              "points": [{"name": p, "row": r, "col": c, "sfz": f"{p}.sfz"} for p, (r, c) in points],
@@ -261,6 +269,9 @@ def render_bank(spec: BankSpec, out: str | Path, decoder: NoteDecoder, bank: Lat
                 clipped += int(np.abs(wave).max() > 1.0)
                 # ours to replace: a note of this bank that the index does not list as done
                 write_audio(out / note.file, wave[None], MODEL_RATE, "wav24", force=True)
+                if tracker is not None:
+                    heard = measured_pitch(tracker, wave, spec.shape)
+                    rows[note.file]["measured_midi"] = None if heard is None else round(heard, 3)
             took = (time.perf_counter() - t0) / len(chunk)
             for note in chunk:
                 rows[note.file].update(done=True, render_seconds=round(took, 4))
@@ -273,6 +284,10 @@ def render_bank(spec: BankSpec, out: str | Path, decoder: NoteDecoder, bank: Lat
               "sfz": [f"{p}.sfz" for p, _ in points], "decoder": spec.decoder,
               "device": decoder.device, "batch": batch, "seconds": spec.shape.seconds,
               "clipped_notes": clipped, "render_seconds": round(elapsed, 3),
+              "off_by_more_than_a_semitone": sorted(r["file"] for r in rows.values() if r["measured_midi"] is not None
+                                                    and abs(r["measured_midi"] - r["midi"]) > 1.0),
+              "unpitched": sorted(r["file"] for r in rows.values() if tracker is not None
+                                  and r["measured_midi"] is None),
               "seconds_per_note": None if per_note is None else round(per_note, 4),
               "extrapolated_10000_notes_hours": None if per_note is None else round(per_note * 10000 / 3600, 3)}
     _write_finished_sfz(out, spec, by_point, set(by_point))
@@ -286,7 +301,8 @@ def _write_finished_sfz(out: Path, spec: BankSpec, by_point: dict[str, list[dict
     """Write the SFZ of each of `points` whose notes are all done (unless the same text is already there)."""
     for point in sorted(points):
         if all(r["done"] for r in by_point[point]):
-            path, text = out / f"{point}.sfz", point_sfz(spec, point)
+            measured = {r["file"]: r.get("measured_midi") for r in by_point[point]}
+            path, text = out / f"{point}.sfz", point_sfz(spec, point, measured)
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 write_sfz(path, text, force=True)
 

@@ -22,6 +22,7 @@ class SfzRegion:
     pitch_keycenter: int
     lovel: int = 1
     hivel: int = 127
+    tune: int = 0  # cents added on playback: the sample sounds at pitch_keycenter - tune / 100
 
 
 def key_ranges(pitches: Sequence[int]) -> list[tuple[int, int]]:
@@ -53,7 +54,8 @@ def sfz_text(regions: Sequence[SfzRegion], default_path: str = "samples/",
     if not regions:
         raise LatentbridgeError("an SFZ instrument needs at least one region")
     for r in regions:
-        if not (0 <= r.lokey <= r.pitch_keycenter <= r.hikey <= 127 and 1 <= r.lovel <= r.hivel <= 127):
+        if not (0 <= r.lokey <= r.pitch_keycenter <= r.hikey <= 127 and 1 <= r.lovel <= r.hivel <= 127
+                and -100 <= r.tune <= 100):
             raise LatentbridgeError(f"bad SFZ region {r}")
         if any(c in r.sample for c in "\n\r=") or r.sample.startswith("/"):
             raise LatentbridgeError(f"bad SFZ sample path {r.sample!r}")
@@ -61,8 +63,9 @@ def sfz_text(regions: Sequence[SfzRegion], default_path: str = "samples/",
     lines += ["<control>", f"default_path={default_path}", "", "<group>", "loop_mode=one_shot", ""]
     for r in regions:
         velocity = f" lovel={r.lovel} hivel={r.hivel}" if (r.lovel, r.hivel) != (1, 127) else ""
+        tune = f" tune={r.tune}" if r.tune else ""
         lines.append(f"<region> sample={r.sample} lokey={r.lokey} hikey={r.hikey} "
-                     f"pitch_keycenter={r.pitch_keycenter}{velocity}")
+                     f"pitch_keycenter={r.pitch_keycenter}{velocity}{tune}")
     return "\n".join(lines) + "\n"
 
 
