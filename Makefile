@@ -12,7 +12,7 @@ DEMO_DIR ?= demo_out
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py export/native/wavenet_kernel.c
+$(VENV)/.installed: setup.py export/native/wavenet_kernel.c realtime/native/audio_stream.c
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $$missing"; \

@@ -6,6 +6,10 @@ from setuptools import Extension, find_packages, setup
 NATIVE = Extension("export._wavenet_native", ["export/native/wavenet_kernel.c"],
                    extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast", "-std=c11"],
                    extra_link_args=["-fopenmp"])
+# The live engine's native audio stream (realtime/native/audio_stream.c): a PortAudio callback in C that never
+# takes the GIL; PortAudio itself is dlopen'ed at run time (libportaudio2, no headers needed to build).
+AUDIO = Extension("realtime._audio_native", ["realtime/native/audio_stream.c"],
+                  extra_compile_args=["-O2", "-std=c11", "-ffp-contract=off", "-fno-fast-math"], libraries=["dl"])
 
 setup(
     name="latentbridge",
@@ -39,6 +43,6 @@ setup(
     extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10", "JACK-Client>=0.5.4", "sfzlint>=0.1.4",
                             "ray>=2.9"],
                     "ray": ["ray>=2.9"]},
-    ext_modules=[NATIVE],
+    ext_modules=[NATIVE, AUDIO],
     entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
 )

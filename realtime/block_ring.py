@@ -3,12 +3,24 @@
 `put(seq, block)` copies the block into slot seq % slots and then publishes seq for that slot; `get(seq)`
 returns a copy of block seq, or None when it has not been written yet or was already overwritten. Nothing
 locks: the slot's data is written before its number, and each side writes only its own fields, so the audio
-callback never waits on the worker (one numpy store per call is the only shared write).
+callback never waits on the worker (one numpy store per call is the only shared write). `Blocks` is what the
+engine and the recorder need of a ring: a `BlockRing`, or a view of one of the native stream's rings.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
+
+
+class Blocks(Protocol):
+    @property
+    def newest(self) -> int: ...
+
+    def put(self, seq: int, block: np.ndarray) -> None: ...
+
+    def get(self, seq: int) -> np.ndarray | None: ...
 
 
 class BlockRing:

@@ -1,5 +1,5 @@
-"""The live engine: a sounddevice duplex stream whose callback only moves blocks between lock-free rings, and a
-worker thread that runs the processing chain `prefill` blocks ahead of playback.
+"""The live engine: a duplex stream whose callback only moves blocks between lock-free rings, and a worker
+thread that runs the processing chain `prefill` blocks ahead of playback.
 
 Device audio is float32 [blocksize, channels] at the device rate; the chain runs on the mono mix at the same
 rate (its neural stages resample to 16 kHz inside) and its output goes to every output channel. Block n of
@@ -9,12 +9,14 @@ instead, with a short crossfade on the way out and back in, and counts a late bl
 click, never a wait. After a stall the worker skips the blocks whose output is already due (counted as
 `skipped`), so the engine is back on time after the stall rather than after a long catch-up. Status
 (xruns, late blocks, CPU load, worker time per block, latency) is read with `status()` from any thread.
+The stream is the native one (`audio_backend="native"`: a C callback that never takes the interpreter lock,
+`realtime/native_stream.py`) or sounddevice's with the Python callback (`realtime/callback.py`), which
+`bench stream` also drives from its own clock; both play and count the same, sample for sample.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import queue
 import sys
 import threading
@@ -26,24 +28,17 @@ import numpy as np
 
 from export.errors import LatentbridgeError
 from plugin_host.chain import PRIME_BLOCKS, Chain
-from realtime.block_ring import BlockRing
+from realtime.block_ring import BlockRing, Blocks
+from realtime.callback import CallbackCounts, PythonCallback, realtime_priority
 from realtime.control_log import Change, ControlLog, preset_row
 from realtime.recorder import Recorder
 
 SLOTS = 64
+BACKENDS = ("native", "sounddevice")
 CPU_HISTORY = 1 << 16  # blocks of worker CPU time kept, to tell a late block's cause
 # SCHED_FIFO levels where allowed (root or an rtprio limit): the callback over the worker over every other
 # thread of the engine (they share the interpreter lock: one preempted while holding it stalls the worker)
 WORKER_PRIORITY, CALLBACK_PRIORITY, HELPER_PRIORITY = 60, 70, 10
-
-
-def realtime_priority(level: int) -> bool:
-    """Put the calling thread under SCHED_FIFO at `level`; False where the system does not allow it."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(level))
-    except (AttributeError, OSError):
-        return False
-    return True
 
 
 @dataclass
@@ -55,6 +50,7 @@ class EngineConfig:
     output_device: int | None = None
     prefill: int = 4  # blocks the worker runs ahead of playback (stall tolerance: about prefill - 1 periods)
     crossfade: int = 64  # samples of fade between wet and dry
+    audio_backend: str = "native"  # the stream `start()` opens: "native" (C callback) or "sounddevice"
 
 
 class Engine:
@@ -66,85 +62,69 @@ class Engine:
             raise LatentbridgeError(f"prefill must be in [1, {SLOTS // 2 - 1}] blocks, got {config.prefill}")
         if chain.rate != config.samplerate:
             raise LatentbridgeError(f"the chain runs at {chain.rate} Hz, the device at {config.samplerate} Hz")
+        if config.audio_backend not in BACKENDS:
+            raise LatentbridgeError(f"audio backend must be one of {', '.join(BACKENDS)}, got {config.audio_backend}")
         self.chain, self.config, self.recorder, self.input_recorder = chain, config, recorder, input_recorder
         self.chain_lock = threading.Lock()
         self.control_log = control_log
         self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()  # applied by the worker between blocks
         self.next_block = 0  # the block the worker processes next (kept under chain_lock)
         n = config.blocksize
-        self.inputs = BlockRing(SLOTS, n)
-        self.outputs = BlockRing(SLOTS, n)
+        rings = BlockRing(SLOTS, n), BlockRing(SLOTS, n)
+        self.inputs: Blocks = rings[0]  # the native stream's own rings once it is open
+        self.outputs: Blocks = rings[1]
         fade = min(config.crossfade, n)
         self.fade_in = np.concatenate([np.linspace(0.0, 1.0, fade, dtype=np.float32), np.ones(n - fade, np.float32)])
-        self.seq = 0  # callback side
-        self.was_dry = True
-        self.last_out = 0.0
-        self.peak = 0.0
         self.period = config.blocksize / config.samplerate
+        # the sounddevice callback (also called by `bench stream`'s clock); `counts` is whichever callback runs
+        self.callback = PythonCallback(n, config.samplerate, config.prefill, self.fade_in, rings[0], rings[1],
+                                       recorder, input_recorder, CALLBACK_PRIORITY)
+        self.counts: CallbackCounts = self.callback
+        self.audio_backend: str | None = None  # the stream's, once started
         self.worker_cpu = np.zeros(CPU_HISTORY)  # the worker's CPU time per block / the block period
-        self.last_callback = 0.0
-        self.gaps: list[tuple[int, float]] = []  # (block, ms) where callbacks came late: the device stalled
-        self.callback_overruns: list[int] = []
-        self.late = self.xruns = self.skipped = 0
-        self.late_at: list[int] = []  # block numbers of the first late blocks and xruns (diagnostics)
-        self.xrun_at: list[int] = []
+        self.skipped = 0
         self.worker_times: list[float] = []
         self.worker_max = 0.0
         self.processed = 0
         self.primed_samples = 0
-        self.callback_realtime: bool | None = None
         self.worker_realtime = False
         self.gc_max_ms, self._gc_start = 0.0, 0.0
         self._running = threading.Event()
         self._worker: threading.Thread | None = None
-        self.stream: Any = None
+        self.stream: Any = None  # sounddevice's Stream or the native one
 
-    # -- audio callback (PortAudio thread): copies only --------------------------------------------------------
-    def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
-        if self.callback_realtime is None:  # first call, on PortAudio's thread
-            self.callback_realtime = realtime_priority(CALLBACK_PRIORITY)
-        now = time.perf_counter()
-        gap = now - self.last_callback
-        self.last_callback = now
-        if gap > 2.5 * self.period and self.seq > 0 and len(self.gaps) < 64:  # the device clock stalled
-            self.gaps.append((self.seq, round(1000 * gap, 1)))
-        if status and (status.input_overflow or status.input_underflow or status.output_underflow
-                       or status.output_overflow):
-            self.xruns += 1
-            if len(self.xrun_at) < 64:
-                self.xrun_at.append(self.seq)
-        if frames != self.config.blocksize:  # PortAudio keeps the size fixed; be safe anyway
-            outdata[:] = indata[:, :1] if indata.shape[1] else 0.0
-            self.late += 1
-            return
-        dry = indata[:, 0] if indata.shape[1] == 1 else indata.mean(axis=1)
-        seq = self.seq
-        self.inputs.put(seq, dry)
-        wet = self.outputs.get(seq - self.config.prefill) if seq >= self.config.prefill else None
-        if wet is None:
-            if seq >= self.config.prefill:
-                self.late += 1
-                if len(self.late_at) < 64:
-                    self.late_at.append(seq)
-            out = dry.astype(np.float32)
-            if not self.was_dry:  # fade from the last wet sample into the dry signal
-                out = self.last_out * (1.0 - self.fade_in) + out * self.fade_in
-            self.was_dry = True
-        else:
-            out = wet[:, 0]
-            if self.was_dry:
-                out = dry * (1.0 - self.fade_in) + out * self.fade_in
-            self.was_dry = False
-        self.last_out = float(out[-1])
-        self.peak = max(self.peak, float(np.abs(out).max()))  # the meter: reset by whoever reads it
-        outdata[:] = out[:, None]
-        if self.recorder is not None:
-            self.recorder.ring.put(seq, outdata)
-        if self.input_recorder is not None:
-            self.input_recorder.ring.put(seq, indata)
-        self.seq = seq + 1
-        if time.perf_counter() - now > 0.5 * self.period and len(self.callback_overruns) < 64:
-            self.callback_overruns.append(seq)  # the callback itself took too long: the engine's fault
+    # -- what the callback counts (its own thread writes it; read from any thread) -----------------------------
+    @property
+    def seq(self) -> int:
+        return int(self.counts.seq)
+
+    @property
+    def late(self) -> int:
+        return int(self.counts.late)
+
+    @property
+    def xruns(self) -> int:
+        return int(self.counts.xruns)
+
+    @property
+    def late_at(self) -> list[int]:
+        return list(self.counts.late_at)
+
+    @property
+    def xrun_at(self) -> list[int]:
+        return list(self.counts.xrun_at)
+
+    @property
+    def gaps(self) -> list[tuple[int, float]]:
+        return list(self.counts.gaps)
+
+    @property
+    def callback_overruns(self) -> list[int]:
+        return list(self.counts.callback_overruns)
+
+    @property
+    def callback_realtime(self) -> bool | None:
+        return self.counts.callback_realtime
 
     # -- worker thread -------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -204,6 +184,16 @@ class Engine:
         self._worker.start()
 
     def start(self) -> None:
+        """Open the stream of `config.audio_backend`, start the worker, then the stream."""
+        if self.config.audio_backend == "native":
+            self._open_native()
+            self.start_worker()
+            try:
+                self.stream.start()
+            except OSError as exc:
+                self._running.clear()
+                raise LatentbridgeError(f"cannot start the audio device: {exc}") from exc
+            return
         import sounddevice as sd
 
         cfg = self.config
@@ -216,6 +206,23 @@ class Engine:
         except sd.PortAudioError as exc:
             self._running.clear()
             raise LatentbridgeError(f"cannot open the audio device: {exc} (busy, or a setting it cannot do?)") from exc
+        self.audio_backend = "sounddevice"
+
+    def _open_native(self) -> None:
+        """The native stream replaces the Python callback's rings and counters, and feeds the recorders."""
+        from realtime import native_stream as ns
+
+        cfg = self.config
+        taps = [r.ring.slots if r is not None else 0 for r in (self.recorder, self.input_recorder)]
+        self.stream = ns.open_stream(cfg.input_device, cfg.output_device, cfg.samplerate, cfg.blocksize, cfg.channels,
+                                     cfg.prefill, SLOTS, self.fade_in, (taps[0], taps[1]), CALLBACK_PRIORITY)
+        self.inputs = ns.NativeRing(self.stream, ns.INPUT, cfg.blocksize)
+        self.outputs = ns.NativeRing(self.stream, ns.OUTPUT, cfg.blocksize)
+        for recorder, which in ((self.recorder, ns.RECORDED_OUTPUT), (self.input_recorder, ns.RECORDED_INPUT)):
+            if recorder is not None:
+                recorder.source = ns.NativeRing(self.stream, which, cfg.blocksize, cfg.channels)
+        self.counts = self.stream
+        self.audio_backend = "native"
 
     def _gc_timer(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -266,8 +273,7 @@ class Engine:
 
     def take_peak_db(self) -> float:
         """The output's peak level in dBFS since the last call (the meter)."""
-        peak, self.peak = self.peak, 0.0
-        return 20.0 * float(np.log10(max(peak, 1e-6)))
+        return 20.0 * float(np.log10(max(self.counts.take_peak(), 1e-6)))
 
     @property
     def added_latency_samples(self) -> int:
@@ -276,18 +282,23 @@ class Engine:
     def status(self) -> dict[str, Any]:
         times = np.array(self.worker_times[-5000:] or [0.0])
         cfg = self.config
-        device_ms = None
-        if self.stream is not None:
+        device_ms, cpu_load = None, 0.0
+        if self.audio_backend == "native":
+            device_ms = round(1000 * sum(self.stream.latency()), 2)
+            cpu_load = float(self.stream.cpu_load())
+        elif self.stream is not None:
             device_ms = round(1000 * (self.stream.latency[0] + self.stream.latency[1]), 2)
+            cpu_load = float(self.stream.cpu_load)
         return {
             "preset": self.chain.name, "samplerate": cfg.samplerate, "blocksize": cfg.blocksize,
+            "audio_backend": self.audio_backend,
             "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
-            "skipped": self.skipped, "late_at_block": list(self.late_at), "xrun_at_block": list(self.xrun_at),
-            "callback_gaps_ms": list(self.gaps), "callback_overruns": list(self.callback_overruns),
+            "skipped": self.skipped, "late_at_block": self.late_at, "xrun_at_block": self.xrun_at,
+            "callback_gaps_ms": self.gaps, "callback_overruns": self.callback_overruns,
             "late_cpu_bound": self.late_cpu_bound(),
             "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
             "primed_samples": self.primed_samples, "gc_max_ms": round(self.gc_max_ms, 2),
-            "cpu_load": round(float(self.stream.cpu_load), 4) if self.stream is not None else 0.0,
+            "cpu_load": round(cpu_load, 4),
             "added_latency_samples": self.added_latency_samples,
             "added_latency_ms": round(1000 * self.added_latency_samples / cfg.samplerate, 2),
             "device_latency_ms": device_ms,

@@ -2,7 +2,8 @@
 
 `live` opens the preset's chain at the device rate, starts the duplex stream, the OSC server (127.0.0.1:9000
 unless told otherwise) and OSCQuery, shows a one-line status (and `--status-json`), and stops cleanly on
-Ctrl-C or after `--duration`, writing `--record` and the last status. Runs on ONNX Runtime only.
+Ctrl-C or after `--duration`, writing `--record` and the last status. Runs on ONNX Runtime only. The stream's
+callback is native C (`--audio-backend native`, the default where it loads) or sounddevice's Python one.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def run_live(args: argparse.Namespace) -> int:
     inp = devices.find_device(args.input_device, "input", api)
     out = devices.find_device(args.output_device, "output", api)
     devices.check_settings(inp, out, args.samplerate, args.channels)
-    config = EngineConfig(args.samplerate, args.blocksize, args.channels, inp, out, prefill=args.prefill)
+    config = EngineConfig(args.samplerate, args.blocksize, args.channels, inp, out, prefill=args.prefill,
+                          audio_backend=_audio_backend(args.audio_backend))
     recorder = None
     if args.record:
         recorder = Recorder(args.record, args.samplerate, args.blocksize, args.channels, args.force)
@@ -95,6 +97,19 @@ def run_live(args: argparse.Namespace) -> int:
             if path:
                 print(f"recorded {path}", file=sys.stderr)
     return 0
+
+
+def _audio_backend(choice: str | None) -> str:
+    """The backend asked for; by default the native stream where it loads, else sounddevice with a notice."""
+    from realtime.native_stream import unavailable
+
+    why = unavailable() if choice in (None, "native") else None
+    if choice == "native" and why is not None:
+        raise LatentbridgeError(f"--audio-backend native: {why}")
+    if choice is None and why is not None:
+        print(f"latentbridge: using the sounddevice audio callback: {why}", file=sys.stderr)
+        return "sounddevice"
+    return choice or "native"
 
 
 METER_HZ = 20.0  # meters and status to --osc-reply (the issue's ceiling is 30 Hz)
@@ -165,6 +180,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--blocksize", type=int, default=256, help="frames per device block (default 256)")
     live.add_argument("--channels", type=int, choices=(1, 2), default=1, help="device channels (default 1)")
     live.add_argument("--prefill", type=int, default=4, help="blocks the worker runs ahead of playback (default 4)")
+    live.add_argument("--audio-backend", choices=("native", "sounddevice"), default=None,
+                      help="the stream's callback: native C, which never waits for the interpreter lock (default "
+                           "where it loads), or sounddevice's Python callback")
     live.add_argument("--record", type=Path, default=None, help="write what was played to this WAV")
     live.add_argument("--record-input", type=Path, default=None, help="write what the device delivered to this WAV")
     live.add_argument("--record-osc", type=Path, default=None,

@@ -2,7 +2,8 @@
 block into a ring (`BlockRing`), the thread drains it to disk as 32-bit float WAV (format 3) under a temporary
 name, renamed into place when the recording stops. Plain file writes release the interpreter lock during the
 system call (an audio-file library that holds it stalled the worker), so the header is written first with
-placeholder sizes and patched on close. Blocks are float32 [blocksize, channels] at the device rate.
+placeholder sizes and patched on close. Blocks are float32 [blocksize, channels] at the device rate. With the
+native audio stream the callback writes its own ring and the engine points `source` at it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from pathlib import Path
 
 from export.errors import LatentbridgeError
-from realtime.block_ring import BlockRing
+from realtime.block_ring import BlockRing, Blocks
 
 HEADER = 44
 
@@ -35,6 +36,7 @@ class Recorder:
             raise LatentbridgeError(f"{self.path.parent}: no such folder for the recording")
         self.samplerate, self.channels = samplerate, channels
         self.ring = BlockRing(max(64, 4 * samplerate // blocksize), blocksize, channels)  # >= 4 s of slack
+        self.source: Blocks = self.ring  # where the thread drains from (set before the first block is written)
         self.tmp = self.path.with_name(f".{self.path.name}.partial")
         self.file = open(self.tmp, "wb")  # noqa: SIM115 (closed in close())
         self.file.write(wav_header(samplerate, channels, 0))
@@ -46,8 +48,8 @@ class Recorder:
     def _drain(self) -> None:
         while True:
             stopping = self._stop.is_set()
-            while self.next <= self.ring.newest:
-                block = self.ring.get(self.next)
+            while self.next <= self.source.newest:
+                block = self.source.get(self.next)
                 if block is None:  # overwritten: the thread fell more than the ring behind
                     self.dropped += 1
                 else:

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from jack_player import Player, plucks, read_status, start_engine
 
 from export.audio_io import read_audio
@@ -30,9 +31,12 @@ def recorded(tmp: Path, name: str) -> np.ndarray:
     return audio[0]
 
 
-def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", [None, "sounddevice"], ids=["default-native", "sounddevice"])
+def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_path: Path,
+                                                          backend: str | None) -> None:
+    """With each audio backend; `live` without `--audio-backend` uses the native stream (C callback)."""
     signal_in = plucks(3.0) + 0.02 * np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32)
-    proc = start_engine(jack_server, tmp_path, "effects-only", 30)
+    proc = start_engine(jack_server, tmp_path, "effects-only", 30, *(("--audio-backend", backend) if backend else ()))
     player = Player(jack_server, signal_in, 4.0)
     try:
         player.start()
@@ -40,6 +44,7 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     finally:
         player.close()
     status = finish(proc, tmp_path)
+    assert status["audio_backend"] == (backend or "native")
     assert status["late_blocks"] == 0 and status["xruns"] == 0
     prefill = status["added_latency_samples"] // BLOCK
     assert status["chain"]["delay_samples"] == 0 and prefill * BLOCK == status["added_latency_samples"]
