@@ -18,6 +18,7 @@ from export.errors import LatentbridgeError
 
 MODEL_RATE = 16000
 BIT_DEPTHS = {"wav16": 16, "wav24": 24, "wav32f": 32}
+FORMAT_SUFFIX = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac"}  # output format -> suffix
 
 
 def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
@@ -63,6 +64,25 @@ def read_mono(path: str | os.PathLike[str], sample_rate: int = MODEL_RATE) -> np
     return audio[0]
 
 
+def mono_at(audio: np.ndarray, rate: int, target_rate: int = MODEL_RATE) -> np.ndarray:
+    """The mono mix of (channels, frames) audio at `rate`, resampled to `target_rate`: float32 [T]."""
+    return resample(np.asarray(audio).mean(axis=0), rate, target_rate).astype(np.float32)
+
+
+def fit_length(x: np.ndarray, frames: int) -> np.ndarray:
+    """Cut or zero-pad 1-D `x` to exactly `frames` samples."""
+    return x[:frames] if x.shape[0] >= frames else np.pad(x, (0, frames - x.shape[0]))
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path], force: bool) -> None:
+    """One-line errors before any work: an output that is one of the inputs, or exists without `force`."""
+    for path in outputs:
+        if any(path.resolve() == p.resolve() for p in inputs if p.exists()):
+            raise LatentbridgeError(f"{path}: is an input file; choose another output")
+        if path.exists() and not force:
+            raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
+
+
 def resample(audio: np.ndarray, source_rate: float, target_rate: float) -> np.ndarray:
     """Resample (channels, frames) or (frames,) audio; the output is time-aligned with the input."""
     from pedalboard.io import StreamResampler
@@ -104,12 +124,9 @@ def write_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: in
 
     arr = check_audio(audio, str(path))
     target = Path(path)
-    if fmt == "flac":
-        bit_depth, suffix = 24, ".flac"
-    elif fmt in BIT_DEPTHS:
-        bit_depth, suffix = BIT_DEPTHS[fmt], ".wav"
-    else:
+    if fmt not in FORMAT_SUFFIX:
         raise LatentbridgeError(f"unknown audio format {fmt!r} (choose wav16, wav24, wav32f or flac)")
+    bit_depth, suffix = BIT_DEPTHS.get(fmt, 24), FORMAT_SUFFIX[fmt]
     if target.suffix.lower() != suffix:
         raise LatentbridgeError(f"{target}: format {fmt} needs a {suffix} file name")
     with atomic_output(target, force=force) as tmp:

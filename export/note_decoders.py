@@ -20,6 +20,7 @@ import numpy as np
 from export.autoencoder_runtime import BLOCK_FRAMES, OnnxAutoencoder
 from export.errors import LatentbridgeError
 from export.onnx_model import filled_input
+from export.pitch_units import hz_to_midi
 
 DECODERS = ("wavenet", "harmonic")
 DEVICES = ("auto", "cpu", "cuda")
@@ -60,10 +61,6 @@ def mu_law_decode(classes: np.ndarray) -> np.ndarray:
 def note_stream(seed: int, key: str) -> int:
     """A note's sampling-stream id: CRC-32 of its key, so the stream follows the note, not its batch slot."""
     return zlib.crc32(f"{seed}:{key}".encode())
-
-
-def hz_to_midi(hz: float) -> float:
-    return 69.0 + 12.0 * math.log2(hz / 440.0)
 
 
 def cuda_usable() -> bool:
@@ -135,7 +132,7 @@ class WaveNetNotes:
         cfg = self.ae_cfg
         f0 = np.clip(batch.f0, cfg["pitch_fmin"], cfg["pitch_fmax"])
         floor = float(cfg["loudness_floor_db"])
-        features = np.stack([(69.0 + 12.0 * np.log2(f0 / 440.0)) / 127.0,
+        features = np.stack([hz_to_midi(f0) / 127.0,
                              (np.maximum(batch.loudness, floor) - floor) / -floor,
                              np.clip(batch.periodicity, 0.0, 1.0)], axis=1)
         z = np.repeat(batch.z[:, :, None], batch.f0.shape[1], axis=2)

@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from export.autoencoder_runtime import OnnxAutoencoder
+from export.pitch_units import hz_to_midi
 
 VOICED = 0.3  # the WaveNet's notes are breathy (periodicity 0.4-0.65): a lower bar than the morph's 0.5
 
@@ -26,7 +27,7 @@ def measured_pitch(ae: OnnxAutoencoder, wave: np.ndarray, shape: Shape) -> float
     f0, voiced = controls.f0[span], controls.periodicity[span] > VOICED
     if voiced.sum() < max(3, 0.1 * voiced.size):
         return None
-    return float(np.median(69.0 + 12.0 * np.log2(f0[voiced] / 440.0)))
+    return float(np.median(hz_to_midi(f0[voiced])))
 
 
 def tune_cents(midi: int, measured: float | None) -> int:

@@ -26,6 +26,7 @@ from export.errors import LatentbridgeError
 from export.latent_bank import LatentBank
 from export.note_decoders import NoteBatch, NoteDecoder
 from export.note_tuning import measured_pitch, tune_cents
+from export.pitch_units import midi_to_hz
 from export.progress import bar
 from export.sfz_writer import SfzRegion, key_ranges, sfz_text, velocity_ranges, write_sfz
 
@@ -169,7 +170,7 @@ def note_controls(midi: int, velocity: int, shape: NoteShape, frame_hop: int = 1
     release = 1.0 - np.clip((t - off) / max(fall, 1e-9), 0.0, 1.0)
     loudness = shape.floor_db + span * np.minimum(attack, release)
     periodicity = (loudness > shape.floor_db).astype(np.float32)
-    f0 = np.full(frames, 440.0 * 2.0 ** ((midi - 69) / 12.0), np.float32)
+    f0 = np.full(frames, midi_to_hz(midi), np.float32)
     return f0, periodicity, loudness.astype(np.float32)
 
 

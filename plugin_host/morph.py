@@ -22,6 +22,7 @@ from export.audio_io import MODEL_RATE, read_mono, resample
 from export.autoencoder_runtime import OnnxAutoencoder
 from export.errors import LatentbridgeError
 from export.latent_bank import LatentBank, note_latent
+from export.pitch_units import hz_to_midi
 
 VOICED = 0.5  # periodicity above which a frame counts toward the median pitch
 
@@ -65,7 +66,7 @@ def median_midi(f0: np.ndarray, periodicity: np.ndarray) -> float | None:
     voiced = f0[(periodicity > VOICED) & (f0 > 0)]
     if voiced.size == 0:
         return None
-    return float(69.0 + 12.0 * np.log2(np.median(voiced) / 440.0))
+    return float(hz_to_midi(np.median(voiced)))
 
 
 def morph_mono(ae: OnnxAutoencoder, audio: np.ndarray, target: Target, amount: float, bank: LatentBank | None,

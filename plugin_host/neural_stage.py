@@ -23,6 +23,7 @@ from export.autoencoder_stream import AutoencoderStream
 from export.bundled import BUNDLED_DIR
 from export.errors import LatentbridgeError
 from export.latent_bank import LatentBank
+from export.pitch_units import hz_to_midi
 from plugin_host.model_rate import ModelRateStream
 from plugin_host.morph import VOICED, Target, parse_target
 from plugin_host.parameters import Parameter
@@ -127,7 +128,7 @@ class MorphStage(ResynthStage):
         out = np.empty(controls.frames)
         for i, (f0, periodicity) in enumerate(zip(controls.f0, controls.periodicity, strict=True)):
             if periodicity > VOICED and f0 > 0:
-                midi = 69.0 + 12.0 * np.log2(f0 / 440.0)
+                midi = hz_to_midi(f0)
                 if abs(midi - self.midi) > HYSTERESIS:
                     self.midi = float(round(midi))
             out[i] = self.midi

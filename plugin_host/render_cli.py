@@ -12,10 +12,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from export.audio_io import FORMAT_SUFFIX, check_outputs
 from export.errors import LatentbridgeError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
-SUFFIX = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac"}
 
 
 def stems(items: list[str]) -> list[Path]:
@@ -44,13 +44,9 @@ def stems(items: list[str]) -> list[Path]:
 
 def output_paths(stem: Path, out_dir: Path, fmt: str, force: bool) -> tuple[Path, Path]:
     """(output, sidecar) of a stem; one-line errors before any work if they exist or would replace the stem."""
-    target = out_dir / f"{stem.stem}{SUFFIX[fmt]}"
+    target = out_dir / f"{stem.stem}{FORMAT_SUFFIX[fmt]}"
     sidecar = target.with_suffix(".json")
-    if target.resolve() == stem.resolve():
-        raise LatentbridgeError(f"{target}: would overwrite its own input; choose another --out")
-    for path in (target, sidecar):
-        if path.exists() and not force:
-            raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
+    check_outputs([target, sidecar], [stem], force)
     return target, sidecar
 
 
@@ -163,7 +159,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("stems", nargs="+", help="audio files or folders of them")
     parser.add_argument("--preset", default="morph-reed", help="bundled preset name or YAML/JSON file")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--format", choices=sorted(SUFFIX), default="wav24", help="output format (default wav24)")
+    parser.add_argument("--format", choices=sorted(FORMAT_SUFFIX), default="wav24",
+                        help="output format (default wav24)")
     parser.add_argument("--stereo", choices=("independent", "ms"), default="independent",
                         help="channels independent, or mid/side through separate chains")
     parser.add_argument("--blocksize", type=int, default=256,

@@ -90,3 +90,21 @@ def test_format_and_suffix_must_agree(tmp_path: Path) -> None:
         write_audio(tmp_path / "x.wav", sine(440, 16000, 0.1), 16000, fmt="flac")
     with pytest.raises(LatentbridgeError, match="unknown audio format"):
         write_audio(tmp_path / "x.wav", sine(440, 16000, 0.1), 16000, fmt="mp3")
+
+
+def test_fit_length_mono_at_and_check_outputs(tmp_path: Path) -> None:
+    from export.audio_io import check_outputs, fit_length, mono_at
+
+    x = np.arange(5, dtype=np.float32)
+    assert fit_length(x, 3).tolist() == [0, 1, 2] and fit_length(x, 7).tolist() == [0, 1, 2, 3, 4, 0, 0]
+    stereo = np.stack([np.ones(160, np.float32), -np.ones(160, np.float32) * 0.5])
+    assert np.allclose(mono_at(stereo, 16000), 0.25) and mono_at(stereo, 16000).dtype == np.float32
+    source, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    source.write_bytes(b"x")
+    check_outputs([out], [source], force=False)
+    with pytest.raises(LatentbridgeError, match="is an input file"):
+        check_outputs([source], [source], force=True)
+    out.write_bytes(b"y")
+    with pytest.raises(LatentbridgeError, match="already exists"):
+        check_outputs([out], [source], force=False)
+    check_outputs([out], [source], force=True)

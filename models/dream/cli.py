@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from export.audio_io import check_outputs
 from export.errors import LatentbridgeError
 
 FORMATS = {".wav": "wav24", ".flac": "flac"}
@@ -39,14 +40,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path, Path | None]:
         raise LatentbridgeError(f"{out}: write a .wav (24-bit) or .flac file")
     if plot is not None and plot.suffix.lower() != ".png":
         raise LatentbridgeError(f"{plot}: --plot writes a .png file")
-    inputs = [p for p in (source, Path(args.target) if args.target else None) if p is not None and p.exists()]
-    for path in (out, plot):
-        if path is None:
-            continue
-        if any(path.resolve() == p.resolve() for p in inputs):
-            raise LatentbridgeError(f"{path}: is an input file; choose another output")
-        if path.exists() and not args.force:
-            raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
+    inputs = [source] + ([Path(args.target)] if args.target else [])
+    check_outputs([out] + ([plot] if plot is not None else []), inputs, args.force)
     return source, out, plot
 
 
@@ -72,8 +67,8 @@ def _top(names: tuple[str, ...], probabilities: Any, count: int = 5) -> dict[str
 
 def _objective(args: argparse.Namespace, probe: Any, tag: int | None) -> Any:
     """The objective the mode climbs: the target's layer statistics, a layer's energy, or the tag's logit."""
-    from export.audio_io import read_audio
-    from models.dream.domain import check_length, to_model
+    from export.audio_io import mono_at, read_audio
+    from models.dream.domain import check_length
     from models.dream.objectives import Objective, layer_names, parse_layer
 
     layer = parse_layer(args.layer, probe.model) if args.layer else None
@@ -82,7 +77,7 @@ def _objective(args: argparse.Namespace, probe: Any, tag: int | None) -> Any:
         target_audio, target_rate = read_audio(args.target)
         check_length(target_audio, target_rate, str(args.target))
         return Objective("target", layer=layer,
-                         target_moments=probe.layer_moments(to_model(target_audio, target_rate), layer))
+                         target_moments=probe.layer_moments(mono_at(target_audio, target_rate), layer))
     if layer is not None and args.mode != "fool":
         return Objective("layer", layer=layer)
     return Objective("odds" if args.mode == "fool" else "tag", tag=tag)

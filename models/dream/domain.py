@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, resample
+from export.audio_io import MODEL_RATE, fit_length, mono_at, resample
 from export.errors import LatentbridgeError
 
 MIN_SECONDS = 0.1  # shorter clips have no full STFT frame or filterbank window to dream on
@@ -24,23 +24,13 @@ def check_length(audio: np.ndarray, rate: int, name: str) -> None:
                                 f"at least {MIN_SECONDS:g} s)")
 
 
-def to_model(audio: np.ndarray, rate: int) -> np.ndarray:
-    """The mono mix of (channels, frames) audio at 16 kHz, [T]."""
-    return resample(audio.mean(axis=0), rate, MODEL_RATE).astype(np.float32)
-
-
-def fit_length(x: np.ndarray, frames: int) -> np.ndarray:
-    """Cut or zero-pad [T] to exactly `frames`."""
-    return x[:frames] if x.shape[0] >= frames else np.pad(x, (0, frames - x.shape[0]))
-
-
 class FileAudio:
     """An input's audio (channels, frames) at `rate`, its 16 kHz mix `model`, and outputs made from a change."""
 
     def __init__(self, audio: np.ndarray, rate: int) -> None:
         self.audio, self.rate = audio, rate
         self.mix = audio.mean(axis=0)
-        self.model = to_model(audio, rate)
+        self.model = mono_at(audio, rate)
 
     def upsampled(self, change: np.ndarray) -> np.ndarray:
         """The 16 kHz change at the file's rate and exact length [frames]."""

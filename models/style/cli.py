@@ -8,9 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
+from export.audio_io import FORMAT_SUFFIX, check_outputs
 from export.errors import LatentbridgeError
-
-SUFFIX = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac"}
 
 
 def _layer_weights(text: str | None) -> tuple[float, ...]:
@@ -26,21 +25,16 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from export.audio_io import MODEL_RATE, read_audio, resample, write_audio
+    from export.audio_io import MODEL_RATE, atomic_output, fit_length, mono_at, read_audio, resample, write_audio
     from models.style.transfer import StyleSettings, style_transfer
 
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     sidecar, plot = out.with_suffix(".json"), out.with_suffix(".png")
-    for given in (args.content, args.style):
-        if Path(given).resolve() == out.resolve():
-            raise LatentbridgeError(f"{out}: would overwrite an input; choose another --out")
-    for path in (out, sidecar) + ((plot,) if args.plots else ()):
-        if path.exists() and not args.force:
-            raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
-    if out.suffix.lower() != SUFFIX[args.format]:
-        raise LatentbridgeError(f"{out}: format {args.format} needs a {SUFFIX[args.format]} file name")
+    check_outputs([out, sidecar] + ([plot] if args.plots else []), [Path(args.content), Path(args.style)], args.force)
+    if out.suffix.lower() != FORMAT_SUFFIX[args.format]:
+        raise LatentbridgeError(f"{out}: format {args.format} needs a {FORMAT_SUFFIX[args.format]} file name")
     for name, value in (("--iterations", args.iterations), ("--filters", args.filters)):
         if value is not None and value < 1:
             raise LatentbridgeError(f"{name} must be >= 1, got {value}")
@@ -49,20 +43,18 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and (not np.isfinite(value) or value < 0):
             raise LatentbridgeError(f"{name} must be a finite number >= 0, got {value}")
     content_audio, content_rate = read_audio(args.content)
-    content = resample(content_audio.mean(axis=0), content_rate, MODEL_RATE)
-    style_audio, style_rate = read_audio(args.style)
-    style = resample(style_audio.mean(axis=0), style_rate, MODEL_RATE)
+    content = mono_at(content_audio, content_rate)
+    style = mono_at(*read_audio(args.style))
     settings = StyleSettings(method=args.method, iterations=args.iterations, lr=args.lr,
                              content_weight=args.content_weight, style_weight=args.style_weight,
                              style_loss=args.style_loss, layer_weights=_layer_weights(args.layer_weights),
                              filters=args.filters or 4096, window_s=args.window, overlap_s=args.overlap,
                              content_kind=args.content_kind, seed=args.seed)
-    result, report = style_transfer(content.astype(np.float32), style.astype(np.float32), settings)
+    result, report = style_transfer(content, style, settings)
     if not np.all(np.isfinite(result)):
         raise LatentbridgeError("the optimisation diverged (NaN or Inf in the result); lower --lr")
     peak = float(np.abs(result).max())
-    at_rate = resample(result, MODEL_RATE, content_rate)[: content_audio.shape[1]]
-    at_rate = np.pad(at_rate, (0, content_audio.shape[1] - at_rate.size))  # the content's exact length
+    at_rate = fit_length(resample(result, MODEL_RATE, content_rate), content_audio.shape[1])
     write_audio(out, at_rate[None, :], content_rate, args.format, force=args.force)
     report.update({"content": args.content, "style": args.style, "output": str(out), "sample_rate": content_rate,
                    "frames": int(at_rate.size), "peak": peak})
@@ -70,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
         from models.style.plots import plot_style
 
         report["plot"] = str(plot_style(plot, content, style, result, report, args.force))
-    from export.audio_io import atomic_output
-
     with atomic_output(sidecar, force=args.force) as tmp:
         tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
     if args.json:
@@ -111,7 +101,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overlap", type=float, default=0.25, help="crossfade between windows in seconds")
     parser.add_argument("--content-kind", choices=("music", "speech"), default="music",
                         help="what the report judges: CREPE pitch agreement (music) or STOI (speech)")
-    parser.add_argument("--format", choices=sorted(SUFFIX), default="wav24", help="output format (default wav24)")
+    parser.add_argument("--format", choices=sorted(FORMAT_SUFFIX), default="wav24",
+                        help="output format (default wav24)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--plots", action="store_true", help="write OUT.png: spectrograms and loss curves")

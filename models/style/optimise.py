@@ -67,7 +67,7 @@ def lbfgs(variable: Tensor, losses: LossFn, iterations: int, on_step: Step | Non
         content_curve.append(float(content.detach()))
         style_curve.append(float(style.detach()))
         if on_step is not None:
-            on_step(min(iterations, optimiser.state[optimiser._params[0]].get("n_iter", 0) + 1))
+            on_step(min(iterations, optimiser.state[variable].get("n_iter", 0) + 1))
         return total
 
     optimiser.step(closure)

@@ -22,7 +22,6 @@ from models.style.windows import transfer_windows, window_starts
 
 SAMPLE_RATE = 16000
 METHODS = ("nsynth", "stft-gram", "random-cnn")
-DEFAULT_ITERATIONS = {"nsynth": 100, "stft-gram": 100, "random-cnn": 100}
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def style_transfer(content: np.ndarray, style: np.ndarray, settings: StyleSettin
     window = int(settings.window_s * SAMPLE_RATE)
     overlap = int(settings.overlap_s * SAMPLE_RATE)
     windows = len(window_starts(content.size, window, overlap))
-    iterations = settings.iterations or DEFAULT_ITERATIONS[settings.method]
+    iterations = method.cfg.iterations
     with bar(f"style {settings.method}", total=windows * iterations, unit="it") as progress:
         def one(chunk: np.ndarray) -> Any:
             done = [0]
