@@ -5,10 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := python3-venv python3-dev gcc libportaudio2 jackd2 fluid-soundfont-gm timgm6mb-soundfont espeak-ng
+APT_PACKAGES := python3-venv python3-dev gcc libportaudio2 jackd2 libjack-jackd2-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng
 DEMO_DIR ?= demo_out
 
-.PHONY: setup demo test lint clean
+VST3_FIXTURE := build/vst3/LatentbridgeTestGain.vst3/Contents/x86_64-linux/LatentbridgeTestGain.so
+
+.PHONY: setup demo test lint clean vst3-fixture
 
 setup: $(VENV)/.installed
 
@@ -46,5 +48,12 @@ test: setup
 	$(PY) -m ruff check models export realtime plugin_host tests
 	$(PY) -m pytest -q
 
+# The VST3 test plugin as a bundle (the tests build their own copy; this one is for trying it in a host).
+vst3-fixture: $(VST3_FIXTURE)
+
+$(VST3_FIXTURE): tests/vst3_fixture/test_gain_plugin.c
+	mkdir -p $(dir $@)
+	gcc -std=c11 -shared -fPIC -O2 -Wall -Wextra -o $@ $< -lm
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache build/vst3

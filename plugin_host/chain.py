@@ -3,6 +3,7 @@
 Audio is float32 mono [n] at the chain's `rate` (the device or file rate). `delay_samples` is the sum of the
 stages' delays; the dry signal of the mix and of `bypass` is delayed by the same amount, so turning either
 never shifts the timing. The chain's own parameters live under the stage name `chain` (`wet`, 0..1).
+`tempo_sync` maps (stage, parameter) to a length in beats for the parameters that follow the tempo.
 Every stage carries its state, so blocks of one fixed size (the engine's) give exactly what one call on the
 whole signal gives, which is what lets the live engine and the offline renderer agree sample for sample.
 The neural stages are invariant to any split; pedalboard's effects are not when the block size changes
@@ -27,7 +28,8 @@ WET = Parameter("wet", 0.0, 1.0, 1.0, smoothing_s=0.02, description="wet/dry mix
 class Chain:
     """See the module docstring."""
 
-    def __init__(self, stages: list[Stage], rate: int, name: str = "chain", wet: float = 1.0) -> None:
+    def __init__(self, stages: list[Stage], rate: int, name: str = "chain", wet: float = 1.0,
+                 tempo_sync: dict[tuple[str, str], float] | None = None) -> None:
         names = [s.name for s in stages]
         if len(set(names)) != len(names) or CHAIN in names:
             raise LatentbridgeError(f"chain {name!r}: stage names must be unique and not {CHAIN!r}: {names}")
@@ -37,6 +39,7 @@ class Chain:
         self.params["wet"].current = self.params["wet"].target
         self.delay_samples = sum(s.delay_samples for s in stages)
         self.bypassed = False
+        self.tempo_sync = dict(tempo_sync or {})
         self._dry = DelayLine(self.delay_samples)
 
     def process(self, block: np.ndarray) -> np.ndarray:

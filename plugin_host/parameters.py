@@ -17,6 +17,19 @@ import numpy as np
 from export.errors import LatentbridgeError
 
 CURVES = ("linear", "log", "db")
+TEMPO_UNITS = ("s", "ms", "Hz")  # units a preset's `tempo_sync` can follow
+
+
+def tempo_value(unit: str, beats: float, bpm: float) -> float:
+    """The value in `unit` that spans `beats` beats at `bpm`: the time of `beats` beats ("s", "ms"), or one
+    cycle per `beats` beats ("Hz")."""
+    if unit == "s":
+        return beats * 60.0 / bpm
+    if unit == "ms":
+        return beats * 60000.0 / bpm
+    if unit == "Hz":
+        return bpm / 60.0 / beats
+    raise LatentbridgeError(f"unit {unit or 'none'!r} cannot follow a tempo (only {', '.join(TEMPO_UNITS)})")
 
 
 @dataclass(frozen=True)

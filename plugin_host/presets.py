@@ -9,14 +9,18 @@ errors, and built into a `Chain` at a given rate.
       - {name: morph, kind: morph, target: reed, corners: [reed, brass, flute, string],
          parameters: {amount: 0.8}}
       - {name: room, kind: effect, effect: reverb, parameters: {wet_level: 0.2}}
+      - {name: echo, kind: effect, effect: delay, tempo_sync: {delay_seconds: 0.75}}  # 3/4 beat
 
 A preset is found by path, or by name among the bundled ones (`plugin_host/presets/*.yaml`). Parameter values
-in a preset are checked strictly (unknown names and out-of-range values are errors, not clamped).
+in a preset are checked strictly (unknown names and out-of-range values are errors, not clamped). `tempo_sync`
+gives parameters in s, ms or Hz a length in beats (Hz: one cycle per that many beats); they follow the tempo once
+one is known (AbletonOSC or /latentbridge/tempo) and keep their preset values until then.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
 from plugin_host.neural_stage import MorphStage, ResynthStage
+from plugin_host.parameters import TEMPO_UNITS
 from plugin_host.stage import Stage
 from plugin_host.tagger_stage import TaggerStage
 from plugin_host.vst3_stage import Vst3Stage
@@ -56,6 +61,7 @@ PRESET_SCHEMA: dict[str, Any] = {
                 "kind": {"enum": ["gain", "effect", "vst3", "resynth", "morph", "tagger"]},
                 "bypass": {"type": "boolean"},
                 "parameters": {"type": "object", "additionalProperties": {"type": "number"}},
+                "tempo_sync": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
                 "effect": {"enum": sorted(EFFECTS)},
                 "path": {"type": "string"},
                 "model": {"type": "string"},
@@ -120,7 +126,8 @@ def read_preset(name_or_path: str | Path) -> dict[str, Any]:
 
 def build_chain(preset: dict[str, Any], rate: int) -> Chain:
     """A validated preset dict -> Chain at `rate` (parameter values checked against each stage's table)."""
-    stages = []
+    stages: list[Stage] = []
+    sync: dict[tuple[str, str], float] = {}
     for spec in preset["stages"]:
         stage = BUILDERS[spec["kind"]](spec, rate)
         for name, value in spec.get("parameters", {}).items():
@@ -133,9 +140,25 @@ def build_chain(preset: dict[str, Any], rate: int) -> Chain:
                                         f"[{p.low:g}, {p.high:g}]")
             stage.params[name].set(value)
             stage.params[name].current = stage.params[name].target  # a preset starts at its values
+        for name, beats in spec.get("tempo_sync", {}).items():
+            sync[(stage.name, name)] = _synced(preset["name"], stage, name, beats)
         stage.bypassed = bool(spec.get("bypass", False))
         stages.append(stage)
-    return Chain(stages, rate, name=preset["name"], wet=float(preset.get("wet", 1.0)))
+    return Chain(stages, rate, name=preset["name"], wet=float(preset.get("wet", 1.0)), tempo_sync=sync)
+
+
+def _synced(preset: str, stage: Stage, name: str, beats: float) -> float:
+    """A checked `tempo_sync` entry: a parameter of the stage, in a unit that can follow a tempo, beats > 0."""
+    where = f"preset {preset}: stage {stage.name}: tempo_sync {name}"
+    if name not in stage.params:
+        raise LatentbridgeError(f"{where}: no such parameter (has: {', '.join(stage.params) or 'none'})")
+    unit = stage.params[name].spec.unit
+    if unit not in TEMPO_UNITS:
+        raise LatentbridgeError(f"{where}: unit {unit or 'none'!r} cannot follow a tempo "
+                                f"(only {', '.join(TEMPO_UNITS)})")
+    if not (math.isfinite(beats) and beats > 0):
+        raise LatentbridgeError(f"{where}: beats must be a finite number > 0, got {beats}")
+    return float(beats)
 
 
 def load_chain(name_or_path: str | Path, rate: int) -> Chain:

@@ -8,10 +8,18 @@ restricts the choice to one host API (e.g. "JACK", "ALSA") and defaults to that 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from export.errors import LatentbridgeError
+
+log = logging.getLogger(__name__)
 
 JACK_CLIENT_NAME = "latentbridge"
 _client_name = ctypes.create_string_buffer(64)  # PortAudio keeps the pointer, so the buffer must outlive it
@@ -104,3 +112,35 @@ def device_table() -> str:
             lines.append(f" {mark}{i:3d} {d['name']} ({d['max_input_channels']} in, {d['max_output_channels']} out, "
                          f"{d['default_samplerate']:.0f} Hz)")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def portaudio_messages() -> Iterator[list[str]]:
+    """Collect what PortAudio itself prints to stderr (file descriptor 2) inside the block, so its diagnostics
+    cannot break a one-line error; the list holds those lines once the block has ended (logged at debug)."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(line for line in sink.read().decode(errors="replace").splitlines() if line.strip())
+            for line in lines:
+                log.debug("PortAudio: %s", line)
+
+
+def open_error(exc: Exception, said: list[str]) -> LatentbridgeError:
+    """The one-line error for a stream PortAudio would not open, from its exception and what it printed."""
+    text = str(exc)
+    if any("jack_port_register" in line for line in said):
+        why = "the JACK server refused the stream's ports (it is full: other clients hold every port it allows)"
+    elif "Device unavailable" in text or "-9985" in text:
+        why = f"the device is busy (another program holds it): {text}"
+    else:
+        why = f"{text} (busy, or a setting it cannot do?)"
+    return LatentbridgeError(f"cannot open the audio device: {why}")

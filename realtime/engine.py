@@ -31,6 +31,7 @@ from plugin_host.chain import PRIME_BLOCKS, Chain
 from realtime.block_ring import BlockRing, Blocks
 from realtime.callback import CallbackCounts, PythonCallback, realtime_priority
 from realtime.control_log import Change, ControlLog, preset_row
+from realtime.devices import open_error, portaudio_messages
 from realtime.recorder import Recorder
 
 SLOTS = 64
@@ -199,13 +200,14 @@ class Engine:
         cfg = self.config
         self.start_worker()
         try:
-            self.stream = sd.Stream(device=(cfg.input_device, cfg.output_device), samplerate=cfg.samplerate,
-                                    blocksize=cfg.blocksize, channels=cfg.channels, dtype="float32",
-                                    callback=self.callback, latency="low")
-            self.stream.start()
+            with portaudio_messages() as said:
+                self.stream = sd.Stream(device=(cfg.input_device, cfg.output_device), samplerate=cfg.samplerate,
+                                        blocksize=cfg.blocksize, channels=cfg.channels, dtype="float32",
+                                        callback=self.callback, latency="low")
+                self.stream.start()
         except sd.PortAudioError as exc:
             self._running.clear()
-            raise LatentbridgeError(f"cannot open the audio device: {exc} (busy, or a setting it cannot do?)") from exc
+            raise open_error(exc, said) from exc
         self.audio_backend = "sounddevice"
 
     def _open_native(self) -> None:

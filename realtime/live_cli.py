@@ -4,6 +4,8 @@
 unless told otherwise) and OSCQuery, shows a one-line status (and `--status-json`), and stops cleanly on
 Ctrl-C or after `--duration`, writing `--record` and the last status. Runs on ONNX Runtime only. The stream's
 callback is native C (`--audio-backend native`, the default where it loads) or sounddevice's Python one.
+`--ableton-tempo [HOST:PORT]` follows Live's tempo through AbletonOSC (`realtime.tempo_sync`; Live's replies
+come to `--ableton-reply-port`, 11001) and moves the preset's `tempo_sync` parameters with it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ def run_live(args: argparse.Namespace) -> int:
     if args.osc_host not in ("127.0.0.1", "localhost", "::1") and not args.osc_allow:
         raise LatentbridgeError("--osc-host other than 127.0.0.1 needs an allow-list: --osc-allow CIDR")
     allow = args.osc_allow or None
-    reply = _host_port(args.osc_reply) if args.osc_reply else None
+    reply = _host_port(args.osc_reply, "--osc-reply") if args.osc_reply else None
+    live = _host_port(args.ableton_tempo, "--ableton-tempo") if args.ableton_tempo else None
+    if not 0 <= args.ableton_reply_port < 65536:
+        raise LatentbridgeError(f"--ableton-reply-port must be in [0, 65535], got {args.ableton_reply_port}")
     chain = load_chain(args.preset, args.samplerate)  # model and preset errors come before any device work
     realtime_priority(HELPER_PRIORITY)  # this thread and all it starts (status, OSC pump, recorders, OSCQuery)
     devices.name_jack_client()
@@ -63,7 +68,13 @@ def run_live(args: argparse.Namespace) -> int:
 
     osc = OscControl(lambda: engine.chain, load_preset, args.osc_host, args.osc_port, allow, reply, engine.defer)
     query = None if args.oscquery_port < 0 else OscQueryServer(lambda: engine.chain, osc.port, args.oscquery_port,
-                                                               advertise=not args.no_zeroconf)
+                                                               advertise=not args.no_zeroconf,
+                                                               tempo=lambda: osc.tempo_bpm)
+    tempo = None
+    if live is not None:
+        from realtime.tempo_sync import TempoSync
+
+        tempo = TempoSync(osc.set_tempo, live, args.ableton_reply_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if reply is not None:
@@ -72,10 +83,12 @@ def run_live(args: argparse.Namespace) -> int:
     osc.start()
     if query is not None:
         query.start()
+    if tempo is not None:
+        tempo.start()
     started = time.monotonic()
     try:
         while not stop.is_set() and (args.duration is None or time.monotonic() - started < args.duration):
-            status = _status(engine, osc, query)
+            status = _status(engine, osc, query, tempo)
             if args.status_json:
                 write_status(args.status_json, status)
             if not args.quiet:
@@ -84,11 +97,13 @@ def run_live(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if tempo is not None:
+            tempo.stop()
         engine.stop()
         osc.stop()
         if query is not None:
             query.stop()
-        status = {**_status(engine, osc, query), "state": "stopped"}
+        status = {**_status(engine, osc, query, tempo), "state": "stopped"}
         if args.status_json:
             write_status(args.status_json, status)
         if not args.quiet:
@@ -137,15 +152,16 @@ def _tags(engine: Any) -> list[tuple[str, float]]:
     return []
 
 
-def _status(engine: Any, osc: Any, query: Any) -> dict[str, Any]:
+def _status(engine: Any, osc: Any, query: Any, tempo: Any) -> dict[str, Any]:
     return {**engine.status(), "state": "running", "osc": {"port": osc.port, **dict(osc.counts)},
-            "oscquery_port": query.port if query is not None else None, "time": time.time()}
+            "oscquery_port": query.port if query is not None else None, "tempo_bpm": osc.tempo_bpm,
+            "ableton": tempo.status() if tempo is not None else None, "time": time.time()}
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def _host_port(text: str, flag: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise LatentbridgeError(f"--osc-reply must be HOST:PORT, got {text!r}")
+        raise LatentbridgeError(f"{flag} must be HOST:PORT, got {text!r}")
     return host, int(port)
 
 
@@ -196,6 +212,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--osc-allow", action="append", default=[], metavar="CIDR",
                       help="allowed sender networks (default: localhost only); repeatable")
     live.add_argument("--osc-reply", default=None, metavar="HOST:PORT", help="send values and status here")
+    live.add_argument("--ableton-tempo", nargs="?", const="127.0.0.1:11000", default=None, metavar="HOST:PORT",
+                      help="follow Live's tempo through AbletonOSC (default address 127.0.0.1:11000): the preset's "
+                           "tempo_sync parameters move with it")
+    live.add_argument("--ableton-reply-port", type=int, default=11001, metavar="N",
+                      help="UDP port AbletonOSC replies to (default 11001, its fixed reply port; 0 picks one)")
     live.add_argument("--oscquery-port", type=int, default=9001,
                       help="OSCQuery HTTP port on 127.0.0.1 (default 9001; 0 picks one, -1 turns it off)")
     live.add_argument("--no-zeroconf", action="store_true", help="do not advertise _oscjson._tcp")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from export.errors import LatentbridgeError
+from realtime.devices import open_error, portaudio_messages
 
 INPUT, OUTPUT, RECORDED_OUTPUT, RECORDED_INPUT = range(4)  # the stream's rings, as the C side numbers them
 
@@ -71,12 +72,13 @@ def open_stream(input_device: int | None, output_device: int | None, samplerate:
 
     devices, latencies = [], []
     try:
-        for device, kind in ((input_device, "input"), (output_device, "output")):
-            info = sd.query_devices(device, kind)
-            devices.append(int(info["index"]))
-            latencies.append(float(info[f"default_low_{kind}_latency"]))
-        return native.Stream(devices[0], devices[1], float(samplerate), blocksize, channels, prefill, slots,
-                             np.ascontiguousarray(fade_in, np.float32), latencies[0], latencies[1], record_slots[0],
-                             record_slots[1], priority)
+        with portaudio_messages() as said:
+            for device, kind in ((input_device, "input"), (output_device, "output")):
+                info = sd.query_devices(device, kind)
+                devices.append(int(info["index"]))
+                latencies.append(float(info[f"default_low_{kind}_latency"]))
+            return native.Stream(devices[0], devices[1], float(samplerate), blocksize, channels, prefill, slots,
+                                 np.ascontiguousarray(fade_in, np.float32), latencies[0], latencies[1],
+                                 record_slots[0], record_slots[1], priority)
     except (ValueError, OSError, sd.PortAudioError) as exc:
-        raise LatentbridgeError(f"cannot open the audio device: {exc} (busy, or a setting it cannot do?)") from exc
+        raise open_error(exc, said) from exc

@@ -6,12 +6,16 @@
     /latentbridge/<stage>/target s           morph target: FAMILY, FAMILY:MIDI or an audio file
     /latentbridge/<stage>/corner/{a,b,c,d} s  XY-pad corners;  /latentbridge/<stage>/xy f f  the pad position
     /latentbridge/preset/load s              a bundled preset name or a preset file
+    /latentbridge/tempo f                    the tempo in BPM (20..999): moves the preset's `tempo_sync` parameters
     /latentbridge/query                      replies with every parameter's value, then /latentbridge/query/done
 
 Packets are received, checked and coalesced in a separate process (`realtime.osc_receiver`); this side applies
 what it forwards from a pump thread, outside the audio path: numbers are clamped into range by the
 parameters, bad targets or presets are refused with a log line. Replies (`reply_to`, else the asking client
-for queries): `<address>/value f` and `<address>/display s` on every change.
+for queries): `<address>/value f` and `<address>/display s` on every change. A tempo (from this address or
+from AbletonOSC through `set_tempo`) sets each synced parameter to its beats at that tempo, clamped into range,
+as the same deferred change an OSC message makes; it is kept across preset loads and, once one is known,
+reported as `/latentbridge/tempo/value` by queries.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from export.errors import LatentbridgeError
 from plugin_host.chain import Chain
+from plugin_host.parameters import tempo_value
 from realtime import osc_receiver
 from realtime.control_log import Change, bypass_change, command_change, parameter_change
+from realtime.tempo_sync import bpm_problem
 
 PREFIX = "/latentbridge"
 LOCALHOST = ["127.0.0.0/8", "::1/128"]
@@ -36,7 +42,8 @@ log = logging.getLogger("latentbridge.osc")
 
 def address_table(chain: Chain) -> dict[str, str]:
     """Every address the chain answers to -> its kind (see `osc_receiver.KINDS`)."""
-    table = {f"{PREFIX}/bypass": "bypass", f"{PREFIX}/query": "query", f"{PREFIX}/preset/load": "preset"}
+    table = {f"{PREFIX}/bypass": "bypass", f"{PREFIX}/query": "query", f"{PREFIX}/preset/load": "preset",
+             f"{PREFIX}/tempo": "tempo"}
     for stage, param in chain.parameters():
         table[f"{PREFIX}/{stage}/{param.spec.name}"] = "normalised"
         table[f"{PREFIX}/{stage}/{param.spec.name}/value"] = "value"
@@ -70,6 +77,9 @@ class OscControl:
         self.reply = SimpleUDPClient(*reply_to) if reply_to else None
         self.counts: dict[str, int] = {}
         self.local_errors = 0
+        self.tempo_bpm: float | None = None
+        self._tempo_lock = threading.Lock()  # set_tempo runs on the pump and on the AbletonOSC thread
+        self._clamp_logged: set[tuple[str, str]] = set()
         self.table = address_table(chain())
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sessions inherited
         self.conn, child = context.Pipe()
@@ -125,9 +135,13 @@ class OscControl:
         if kind == "query":
             self.send_all(args[1] if len(args) == 2 else None)
         elif kind == "preset":
-            self.load_preset(args[0])
-            self.table = address_table(self.chain())
-            self.conn.send(("table", self.table))
+            with self._tempo_lock:
+                self.load_preset(args[0])
+                self.table = address_table(self.chain())
+                self.conn.send(("table", self.table))
+                self._follow_tempo()  # the new preset's synced parameters take the current tempo
+        elif kind == "tempo":
+            self.set_tempo(float(args[0]))
         elif kind == "bypass":
             if parts != ["bypass"]:
                 chain.stage(parts[0])  # unknown stages are refused here, not in the worker
@@ -142,13 +156,44 @@ class OscControl:
 
     def _set(self, chain: Chain, stage: str, name: str, value: float, normalised: bool) -> None:
         param = chain.parameter(stage, name)
+        self._take(stage, name, param.spec.clamp(param.spec.from_normalised(value) if normalised else value))
+
+    def _take(self, stage: str, name: str, taken: float) -> None:
+        """Defer one parameter change (native units, in range) and report it when it changes the value."""
+        param = self.chain().parameter(stage, name)
         before = param.target
-        taken = param.spec.clamp(param.spec.from_normalised(value) if normalised else value)
         self.defer(parameter_change(stage, name, taken))
         if taken != before and self.reply is not None:
             address = f"{PREFIX}/{stage}/{name}"
             self.reply.send_message(f"{address}/value", taken)
             self.reply.send_message(f"{address}/display", param.spec.display(taken))
+
+    def set_tempo(self, bpm: float) -> None:
+        """A new tempo (BPM): every `tempo_sync` parameter of the chain follows it (one-line error if invalid)."""
+        why = bpm_problem((bpm,))
+        if why is not None:
+            raise LatentbridgeError(why)
+        with self._tempo_lock:
+            changed = bpm != self.tempo_bpm
+            self.tempo_bpm = float(bpm)
+            self._follow_tempo()
+        if changed and self.reply is not None:
+            self.reply.send_message(f"{PREFIX}/tempo/value", self.tempo_bpm)
+            self.reply.send_message(f"{PREFIX}/tempo/display", f"{self.tempo_bpm:.1f} BPM")
+
+    def _follow_tempo(self) -> None:
+        if self.tempo_bpm is None:
+            return
+        chain = self.chain()
+        for (stage, name), beats in chain.tempo_sync.items():
+            spec = chain.parameter(stage, name).spec
+            value = tempo_value(spec.unit, beats, self.tempo_bpm)
+            taken = spec.clamp(value)
+            if taken != value and (stage, name) not in self._clamp_logged:
+                self._clamp_logged.add((stage, name))
+                log.warning("tempo %.1f BPM: %s/%s = %g %s is outside [%g, %g]; clamped (logged once)",
+                            self.tempo_bpm, stage, name, value, spec.unit, spec.low, spec.high)
+            self._take(stage, name, taken)
 
     def send_all(self, client: Any = None) -> None:
         """Every parameter's value (and display text) to the reply address, or back to the asking client."""
@@ -159,6 +204,9 @@ class OscControl:
             address = f"{PREFIX}/{stage}/{param.spec.name}"
             target.send_message(f"{address}/value", param.target)
             target.send_message(f"{address}/display", param.spec.display(param.target))
+        if self.tempo_bpm is not None:
+            target.send_message(f"{PREFIX}/tempo/value", self.tempo_bpm)
+            target.send_message(f"{PREFIX}/tempo/display", f"{self.tempo_bpm:.1f} BPM")
         target.send_message(f"{PREFIX}/query/done", 1)
 
     def send(self, address: str, *values: Any) -> None:

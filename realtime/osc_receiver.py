@@ -4,10 +4,11 @@ latest value per address to the engine through a pipe, so a flood of packets cos
 
 Runs in its own process at the lowest CPU priority. For each packet: the sender must be in the allow-list;
 the packet must parse as OSC; each message's address must be in the engine's address table and its arguments
-of the right type (finite numbers for parameters, a string for targets and presets). Accepted messages are
-coalesced (the newest per address) and flushed every `FLUSH_S` seconds; timetags are not waited for. Counts
-of accepted, refused, malformed, unknown and bad-value messages go along with every flush; the first
-problem per address is reported once as a log line. Imports only the standard library and python-osc.
+of the right type (finite numbers for parameters, one tempo in 20..999 BPM, a string for targets and presets).
+Accepted messages are coalesced (the newest per address) and flushed every `FLUSH_S` seconds; timetags are not
+waited for. Counts of accepted, refused, malformed, unknown and bad-value messages go along with every flush;
+the first problem per address is reported once as a log line. Imports only the standard library, python-osc
+and `realtime.tempo_sync` (itself only those and `export.errors`).
 
 Messages to the engine: ("ready", port) or ("error", text) first, then ("updates", [(address, args), ...],
 counts, logs). From the engine: ("table", {address: kind}) and ("stop",).
@@ -27,8 +28,10 @@ from typing import Any
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
+from realtime.tempo_sync import bpm_problem
+
 FLUSH_S = 0.002
-KINDS = ("normalised", "value", "bypass", "command", "xy", "query", "preset")
+KINDS = ("normalised", "value", "bypass", "command", "xy", "query", "preset", "tempo")
 
 
 def _finite(args: tuple[Any, ...], count: int) -> bool:
@@ -42,6 +45,8 @@ def valid(kind: str, args: tuple[Any, ...]) -> str | None:
         return None if _finite(args, 1) else "needs one finite number"
     if kind == "xy":
         return None if _finite(args, 2) else "needs two finite numbers"
+    if kind == "tempo":
+        return bpm_problem(args)
     if kind in ("command", "preset"):
         return None if len(args) == 1 and isinstance(args[0], str) else "needs one string"
     return None  # query: arguments ignored

@@ -3,9 +3,9 @@
 
 GET / returns the tree (FULL_PATH, CONTENTS, TYPE, RANGE, VALUE, DESCRIPTION, ACCESS, UNIT): each parameter
 appears as /latentbridge/<stage>/<param> (normalised 0..1, what OSC Send and TouchOSC send) with a `value`
-child in native units; GET /any/path returns that node; GET /?HOST_INFO returns NAME, OSC_PORT,
-OSC_TRANSPORT and EXTENSIONS. VALUE is read from the live chain at request time, so it always agrees with
-`/latentbridge/query`.
+child in native units; /latentbridge/tempo is in BPM, with a VALUE once a tempo is known. GET /any/path returns
+that node; GET /?HOST_INFO returns NAME, OSC_PORT, OSC_TRANSPORT and EXTENSIONS. VALUE is read from the live
+chain at request time, so it always agrees with `/latentbridge/query`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from export.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from realtime.osc_control import PREFIX
+from realtime.tempo_sync import MAX_BPM, MIN_BPM
 
 log = logging.getLogger("latentbridge.oscquery")
 READ_WRITE = 3
@@ -35,7 +36,7 @@ def _leaf(path: str, type_: str, low: Any, high: Any, value: Any, description: s
     return node
 
 
-def tree(chain: Chain) -> dict[str, Any]:
+def tree(chain: Chain, tempo_bpm: float | None = None) -> dict[str, Any]:
     """The OSCQuery namespace of `chain` (see the module docstring)."""
     stages: dict[str, Any] = {}
     for stage_name, param in chain.parameters():
@@ -65,10 +66,15 @@ def tree(chain: Chain) -> dict[str, Any]:
             stage["CONTENTS"]["xy"] = {"FULL_PATH": f"{PREFIX}/{s.name}/xy", "TYPE": "ff", "ACCESS": READ_WRITE,
                                        "VALUE": [x.spec.to_normalised(x.target), y.spec.to_normalised(y.target)],
                                        "RANGE": [{"MIN": 0.0, "MAX": 1.0}] * 2, "DESCRIPTION": "XY pad position"}
+    tempo = _leaf(f"{PREFIX}/tempo", "f", MIN_BPM, MAX_BPM, tempo_bpm,
+                  "tempo in BPM; moves the preset's tempo_sync parameters", "BPM")
+    if tempo_bpm is None:
+        del tempo["VALUE"]
     root = {"FULL_PATH": PREFIX, "CONTENTS": {
         **stages,
         "bypass": _leaf(f"{PREFIX}/bypass", "i", 0, 1, int(chain.bypassed), "bypass the whole chain"),
         "query": {"FULL_PATH": f"{PREFIX}/query", "ACCESS": 2, "DESCRIPTION": "reply with every value"},
+        "tempo": tempo,
         "preset": {"FULL_PATH": f"{PREFIX}/preset", "CONTENTS": {"load": {
             "FULL_PATH": f"{PREFIX}/preset/load", "TYPE": "s", "ACCESS": 2, "VALUE": [chain.name],
             "DESCRIPTION": "load a bundled preset or a preset file"}}},
@@ -86,8 +92,9 @@ def find(node: dict[str, Any], path: str) -> dict[str, Any] | None:
 
 class OscQueryServer:
     def __init__(self, chain: Callable[[], Chain], osc_port: int, port: int = 0, host: str = "127.0.0.1",
-                 advertise: bool = True) -> None:
+                 advertise: bool = True, tempo: Callable[[], float | None] | None = None) -> None:
         self.chain, self.osc_port = chain, osc_port
+        self.tempo = tempo if tempo is not None else (lambda: None)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,7 +103,7 @@ class OscQueryServer:
                 if url.query == "HOST_INFO":
                     body: Any = server.host_info()
                 else:
-                    body = find(tree(server.chain()), url.path)
+                    body = find(tree(server.chain(), server.tempo()), url.path)
                 if body is None:
                     self.send_error(404, "no such OSC address")
                     return

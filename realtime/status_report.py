@@ -16,6 +16,8 @@ def status_line(status: dict[str, Any], tags: list[tuple[str, float]] | None = N
     for stage in status["chain"]["stages"].values():
         if "targets" in stage:
             text += f" | {stage['targets']['target']} {stage['parameters']['amount']:.2f} @ midi {stage['midi']:.0f}"
+    if status.get("tempo_bpm") is not None:
+        text += f" | {status['tempo_bpm']:.1f} BPM"
     if tags:
         text += " | " + " ".join(f"{t} {p:.2f}" for t, p in tags[:3])
     return text

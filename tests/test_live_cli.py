@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jack
 import pytest
-from jack_player import jack_env
+from jack_player import jack_env, running_jackd
 
 
 def run(server: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,6 +48,22 @@ def test_missing_device_unknown_host_api_and_unsupported_rate(jack_server: str) 
     one_line_error(run(jack_server, *LIVE, "--samplerate", "44100"), "cannot do 44100 Hz")
     one_line_error(run(jack_server, *LIVE, "--blocksize", "3"), "--blocksize must be in [16, 8192]")
     one_line_error(run(jack_server, *LIVE, "--osc-host", "0.0.0.0"), "needs an allow-list")
+
+
+@pytest.mark.parametrize("backend", ["native", "sounddevice"])
+def test_a_busy_device_is_a_one_line_error(backend: str) -> None:
+    """A device that cannot take another stream: a JACK server (allowed 8 ports, 4 of them its own) whose
+    other ports another client holds. PortAudio's own diagnostic print must not reach the user either."""
+    with running_jackd("--port-max", "8") as server:
+        holder = jack.Client("holder", servername=server, no_start_server=True)
+        try:
+            with pytest.raises(jack.JackError):
+                for i in range(8):
+                    holder.outports.register(f"held_{i}")
+            out = run(server, *LIVE, "--preset", "effects-only", "--audio-backend", backend)
+        finally:
+            holder.close()
+        one_line_error(out, "the JACK server refused the stream's ports")
 
 
 def test_record_never_overwrites_without_force(jack_server: str, tmp_path: Path) -> None:

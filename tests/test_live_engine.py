@@ -31,12 +31,25 @@ def recorded(tmp: Path, name: str) -> np.ndarray:
     return audio[0]
 
 
-@pytest.mark.parametrize("backend", [None, "sounddevice"], ids=["default-native", "sounddevice"])
-def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_path: Path,
-                                                          backend: str | None) -> None:
-    """With each audio backend; `live` without `--audio-backend` uses the native stream (C callback)."""
+def vst3_preset(bundle: Path, tmp: Path) -> str:
+    """The effects-only chain with the test VST3 plugin (-6 dB, inverted, 64 samples of latency) inside it."""
+    path = tmp / "with-vst3.yaml"
+    path.write_text("stages:\n"
+                    "  - {name: comp, kind: effect, effect: compressor, parameters: {threshold_db: -24, ratio: 3}}\n"
+                    f"  - {{name: plug, kind: vst3, path: '{bundle}', parameters: {{gain_db: -6, invert: 1}}}}\n"
+                    "  - {name: echo, kind: effect, effect: delay, parameters: {delay_seconds: 0.3, mix: 0.2}}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(("chain", "backend"), [("effects-only", None), ("effects-only", "sounddevice"),
+                                                ("vst3", None)], ids=["default-native", "sounddevice", "vst3"])
+def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_path: Path, bundle: Path,
+                                                          chain: str, backend: str | None) -> None:
+    """With each audio backend (`live` without `--audio-backend` uses the native stream, a C callback), and
+    with an external VST3 plugin (latency 64 samples) between pedalboard's effects."""
+    preset = vst3_preset(bundle, tmp_path) if chain == "vst3" else chain
     signal_in = plucks(3.0) + 0.02 * np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32)
-    proc = start_engine(jack_server, tmp_path, "effects-only", 30, *(("--audio-backend", backend) if backend else ()))
+    proc = start_engine(jack_server, tmp_path, preset, 30, *(("--audio-backend", backend) if backend else ()))
     player = Player(jack_server, signal_in, 4.0)
     try:
         player.start()
@@ -47,24 +60,25 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     assert status["audio_backend"] == (backend or "native")
     assert status["late_blocks"] == 0 and status["xruns"] == 0
     prefill = status["added_latency_samples"] // BLOCK
-    assert status["chain"]["delay_samples"] == 0 and prefill * BLOCK == status["added_latency_samples"]
+    assert status["chain"]["delay_samples"] == (64 if chain == "vst3" else 0)
+    assert prefill * BLOCK + status["chain"]["delay_samples"] == status["added_latency_samples"]
     got_in, got_out = recorded(tmp_path, "in.wav"), recorded(tmp_path, "out.wav")
     # the engine received exactly what the JACK client played, somewhere in its input
     start = int(np.argmax(np.abs(got_in) > 0.05)) - int(np.argmax(np.abs(signal_in) > 0.05))
     np.testing.assert_array_equal(got_in[start: start + signal_in.shape[0]], signal_in)
     # the chain on the whole recorded input at once, after the silence the engine primed its chain with
     primed = np.zeros(status["primed_samples"], np.float32)
-    offline = load_chain("effects-only", RATE).process(np.concatenate([primed, got_in]))[primed.shape[0]:]
-    lag = prefill * BLOCK + status["chain"]["delay_samples"]
-    n = got_out.shape[0] - lag
-    np.testing.assert_allclose(got_out[lag:], offline[:n], atol=1e-4, rtol=0)
-    assert np.abs(offline[start: start + RATE]).max() > 0.1  # the comparison covers real signal
+    offline = load_chain(preset, RATE).process(np.concatenate([primed, got_in]))[primed.shape[0]:]
+    ahead = prefill * BLOCK  # the offline chain output carries the chain's own delay already
+    np.testing.assert_allclose(got_out[ahead:], offline[: got_out.shape[0] - ahead], atol=1e-4, rtol=0)
+    lag = ahead + status["chain"]["delay_samples"]
+    assert np.abs(offline[start: start + RATE]).max() > 0.05  # the comparison covers real signal
     # `latentbridge render` of what the engine received gives what the engine played, bit for bit (after the
     # reported latency; the renderer primes and blocks its chain as the engine does and removes the chain delay)
     from plugin_host.presets import read_preset
     from plugin_host.render import RenderSettings, render_audio
 
-    rendered = render_audio(read_preset("effects-only"), got_in[None], RATE, RenderSettings(blocksize=BLOCK))[0]
+    rendered = render_audio(read_preset(preset), got_in[None], RATE, RenderSettings(blocksize=BLOCK))[0]
     np.testing.assert_array_equal(rendered[: got_in.shape[0] - lag], got_out[lag:])
     # what the JACK client heard is the engine's output, shifted by the device latency PortAudio reports
     # (one JACK period each way): the played -> heard round trip is that plus the engine's added latency

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from jack_player import Player, onsets, plucks, read_status, start_engine
+from jack_player import Player, ServerXruns, jackd_log, onsets, plucks, read_status, server_xruns, start_engine
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
@@ -53,6 +53,7 @@ class Session:
     osc_values: dict[str, float]
     oscquery: dict[str, Any]
     osc_session: Path
+    server: ServerXruns  # what the JACK server logged while the player played
 
 
 def query_over_osc(port: int) -> dict[str, float]:
@@ -90,6 +91,7 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
     client = SimpleUDPClient("127.0.0.1", port)
     player = Player(jack_server, played, SECONDS)
     flood: dict[str, Any] = {}
+    log_start = jackd_log(jack_server).stat().st_size
     try:
         player.start()
         t0 = time.monotonic()
@@ -121,6 +123,7 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
         at(TIMELINE["target"])
         client.send_message("/latentbridge/morph/target", "brass")
         assert player.done.wait(SECONDS + 10)
+        server = server_xruns(jack_server, log_start)  # before the player leaves (a graph change may be one)
     finally:
         player.close()
     proc.send_signal(signal.SIGTERM)
@@ -131,33 +134,37 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
     got_out, _ = read_audio(tmp / "out.wav")
     start = int(np.argmax(np.abs(got_in[0]) > 0.05)) - int(np.argmax(np.abs(played) > 0.05))
     return Session(status, played, player.recording, got_in[0], got_out[0], start, flood, during, before,
-                   osc_values, tree, tmp / "osc.json")
+                   osc_values, tree, tmp / "osc.json", server)
 
 
-def check_engine_kept_up(status: dict[str, Any], since_block: int = 0, strict: bool = False) -> None:
-    """Late blocks stay under 1 % of the blocks (a stuck or too slow worker fails this at once); `strict`
-    also asks for no late block the worker's own CPU time explains and no callback overrun.
+def check_engine_kept_up(status: dict[str, Any], since_block: int = 0, server: ServerXruns | None = None) -> None:
+    """No late block and no callback overrun from `since_block` on; with the server's log of that stretch,
+    every xrun the engine was told of is explained by something outside it: a device-clock gap (its callback,
+    the highest-priority thread here, was not called for > 2.5 block periods: the whole VM stalled, and JACK
+    then names every client late) or one of the JACK server's own late timer wake-ups.
 
-    A late block is `late_cpu_bound` when the worker's thread CPU time in the 2 * prefill blocks before it
-    exceeded the write-ahead. On this 2-core VM a core stalls for 20-40 ms every few minutes (`callback_gaps_ms`;
-    stolen time partly shows up as the thread's CPU time), so a 60-s run in CI sees 0-2 late blocks and
-    0-4 JACK-server xruns now and then; the strict form runs in the soak (`-m soak`), and the note on the issue
-    reports both. xruns are the JACK server's (reported to every client) and only printed.
+    Measured on this 2-core VM: about one such xrun in 1-5 minutes (a 19-ms stall of the whole machine, a
+    timer wake-up late by 8 us). The Python test player this replaced was itself late for cycles 1-9 times in
+    4-10 minutes. An engine whose callback blocks or overruns fails on `callback_overruns`; one that cannot keep
+    up fails on late blocks.
     """
     late = [b for b in status["late_at_block"] if b >= since_block]
-    print(f"late blocks {late} (cpu-bound {status['late_cpu_bound']}), xruns {status['xrun_at_block']}, "
+    xruns = [b for b in status["xrun_at_block"] if b >= since_block]
+    gaps = [b for b, _ in status["callback_gaps_ms"] if b >= since_block]
+    print(f"late blocks {late} (cpu-bound {status['late_cpu_bound']}), xruns {xruns}, "
           f"callback overruns {status['callback_overruns']}, device clock gaps {status['callback_gaps_ms']}, "
-          f"worker {status['worker_fraction']}")
-    assert len(late) <= max(1, (status["blocks"] - since_block) // 100)
-    if strict:
-        assert [b for b in status["late_cpu_bound"] if b >= since_block] == []
-        assert [b for b in status["callback_overruns"] if b >= since_block] == []
+          f"worker {status['worker_fraction']}, server {server}")
+    assert late == []
+    assert [b for b in status["callback_overruns"] if b >= since_block] == []
+    if server is not None:
+        unexplained = [x for x in xruns if not any(abs(x - g) <= 2 for g in gaps)]
+        assert len(unexplained) <= server.timer, f"xruns at blocks {unexplained}; the server logged {server}"
 
 
-def test_sixty_seconds_with_late_blocks_under_one_percent(session: Session) -> None:
+def test_sixty_seconds_without_a_late_block_or_an_engine_xrun(session: Session) -> None:
     s = session.status
     assert s["state"] == "stopped" and s["blocks"] * BLOCK >= SECONDS * RATE
-    check_engine_kept_up(s, session.start // BLOCK)
+    check_engine_kept_up(s, session.start // BLOCK, session.server)
     assert s["added_latency_ms"] <= 40.0
 
 
