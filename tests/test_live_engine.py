@@ -58,7 +58,7 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
         player.close()
     status = finish(proc, tmp_path)
     assert status["audio_backend"] == (backend or "native")
-    assert status["late_blocks"] == 0 and status["xruns"] == 0
+    assert status["late_blocks"] == 0  # xruns are the JACK server's (a VM stall names every client): not asserted
     prefill = status["added_latency_samples"] // BLOCK
     assert status["chain"]["delay_samples"] == (64 if chain == "vst3" else 0)
     assert prefill * BLOCK + status["chain"]["delay_samples"] == status["added_latency_samples"]
