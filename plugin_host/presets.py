@@ -33,7 +33,7 @@ from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
 from plugin_host.neural_stage import MorphStage, ResynthStage
-from plugin_host.parameters import TEMPO_UNITS
+from plugin_host.parameters import tempo_value
 from plugin_host.stage import Stage
 from plugin_host.tagger_stage import TaggerStage
 from plugin_host.vst3_stage import Vst3Stage
@@ -152,10 +152,10 @@ def _synced(preset: str, stage: Stage, name: str, beats: float) -> float:
     where = f"preset {preset}: stage {stage.name}: tempo_sync {name}"
     if name not in stage.params:
         raise LatentbridgeError(f"{where}: no such parameter (has: {', '.join(stage.params) or 'none'})")
-    unit = stage.params[name].spec.unit
-    if unit not in TEMPO_UNITS:
-        raise LatentbridgeError(f"{where}: unit {unit or 'none'!r} cannot follow a tempo "
-                                f"(only {', '.join(TEMPO_UNITS)})")
+    try:
+        tempo_value(stage.params[name].spec.unit, 1.0, 120.0)  # refuses a unit that cannot follow a tempo
+    except LatentbridgeError as exc:
+        raise LatentbridgeError(f"{where}: {exc}") from exc
     if not (math.isfinite(beats) and beats > 0):
         raise LatentbridgeError(f"{where}: beats must be a finite number > 0, got {beats}")
     return float(beats)
