@@ -335,9 +335,9 @@ def store_int8(proto: Any, tables: list[tuple[np.ndarray, np.ndarray]]) -> None:
     proto.graph.node.extend(rebuilt)
 
 
-def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool) -> float:
-    """Write one graph with its metadata; returns the max abs difference to torch on probe inputs (over all
-    outputs; each output must be within its tolerance)."""
+def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool) -> dict[str, dict[str, float]]:
+    """Write one graph with its metadata; returns, per output, the max abs and max relative difference to
+    torch on probe inputs (each output must be within its tolerance, or nothing is written)."""
     import onnx
 
     graph.module.eval()
@@ -360,17 +360,19 @@ def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool
         expected = expected if isinstance(expected, tuple) else (expected,)
         session = open_model(tmp, allow_gpu=False)
         got = session.run(**{n: p.numpy() for n, p in zip(graph.input_names, probes, strict=True)})
-        diff = 0.0
+        diffs = {}
         for name, want in zip(graph.output_names, expected, strict=True):
             atol, rtol = (graph.tolerance or {}).get(name, (PARITY_ATOL, 0.0))
             error = np.abs(got[name] - want.numpy())
-            excess = float((error - atol - rtol * np.abs(want.numpy())).max())
+            scale = np.abs(want.numpy())
+            excess = float((error - atol - rtol * scale).max())
             if excess > 0:
                 raise LatentbridgeError(f"{path.name}: ONNX Runtime output {name} differs from torch by "
                                         f"{float(error.max()):.2e} (tolerance {atol:g} + {rtol:g} x |value|); "
                                         "not written")
-            diff = max(diff, float(error.max()))
-    return diff
+            diffs[name] = {"max_abs_diff": float(error.max()),
+                           "max_rel_diff": float((error / np.maximum(scale, np.finfo(np.float32).tiny)).max())}
+    return diffs
 
 
 def export_checkpoint(checkpoint: Path, out: Path, name: str | None = None, card: dict[str, Any] | None = None,
@@ -392,7 +394,8 @@ def export_checkpoint(checkpoint: Path, out: Path, name: str | None = None, card
         path = out / f"{name}.{graph.name}.onnx"
         if progress is not None:
             progress(graph.name)
-        diff = export_graph(graph, path, metadata, force)
-        rows.append({"path": str(path), "graph": graph.name, "kind": kind, "max_abs_diff": diff,
+        diffs = export_graph(graph, path, metadata, force)
+        rows.append({"path": str(path), "graph": graph.name, "kind": kind,
+                     "max_abs_diff": max(d["max_abs_diff"] for d in diffs.values()), "outputs": diffs,
                      "bytes": path.stat().st_size})
     return rows
