@@ -37,9 +37,12 @@ from realtime.recorder import Recorder
 SLOTS = 64
 BACKENDS = ("native", "sounddevice")
 CPU_HISTORY = 1 << 16  # blocks of worker CPU time kept, to tell a late block's cause
-# SCHED_FIFO levels where allowed (root or an rtprio limit): the callback over the worker over every other
-# thread of the engine (they share the interpreter lock: one preempted while holding it stalls the worker)
-WORKER_PRIORITY, CALLBACK_PRIORITY, HELPER_PRIORITY = 60, 70, 10
+# SCHED_FIFO levels where allowed (root or an rtprio limit). The callback is short and runs when the audio
+# server says, so it goes over everything. The worker computes for most of a block: it goes under the audio
+# server's own threads (a real-time JACK runs at 10 by default, its clients just under) so it can never delay
+# a cycle of the server or of another client, yet over every ordinary thread; it has `prefill` blocks of slack.
+# The helpers go under the worker (they share the interpreter lock: one preempted while holding it stalls it).
+WORKER_PRIORITY, CALLBACK_PRIORITY, HELPER_PRIORITY = 2, 70, 1
 
 
 @dataclass

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +38,7 @@ from models.data.clip_vocals import choose_vocal, mix_in, render_vocal
 from models.data.gm_programs import GM_PROGRAMS
 from models.data.output_dir import check_out, staged_dir
 from models.data.soundfonts import resolve_soundfonts
+from models.data.workers import unordered_results
 
 SPLIT_FOLDERS = {"train": "0123456789ab", "valid": "c", "test": "def"}
 SPLITS = tuple(SPLIT_FOLDERS)
@@ -160,21 +159,9 @@ def _render_all(job: ClipJob, clips: int, workers: int) -> list[dict]:
     tasks = [(job, list(range(i, min(i + CHUNK, clips)))) for i in range(0, clips, CHUNK)]
     records: dict[int, dict] = {}
     with bar("rendering clips", total=clips, unit="clip") as progress:
-        outputs: Iterator[list[dict]]
-        pool = None
-        if workers <= 1 or len(tasks) <= 1:
-            outputs = map(_render_chunk, tasks)
-        else:
-            pool = multiprocessing.get_context("fork").Pool(min(workers, len(tasks)))
-            outputs = pool.imap_unordered(_render_chunk, tasks)
-        try:
-            for chunk in outputs:
-                records.update((r["index"], r) for r in chunk)
-                progress.update(len(chunk))
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
+        for chunk in unordered_results(_render_chunk, tasks, workers):
+            records.update((r["index"], r) for r in chunk)
+            progress.update(len(chunk))
     return [records[i] for i in range(clips)]
 
 

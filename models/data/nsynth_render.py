@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from export.audio_io import write_audio
@@ -36,6 +35,7 @@ from models.data.instrument_splits import (
 from models.data.note_synth import DEFAULT_GAIN_DB, SAMPLE_RATE, NoteSynth
 from models.data.output_dir import check_out, staged_dir
 from models.data.soundfonts import resolve_soundfonts
+from models.data.workers import unordered_results
 
 VELOCITIES: tuple[int, ...] = (25, 50, 75, 100, 127)
 CHUNK = 64  # notes per worker task
@@ -134,22 +134,10 @@ def _render(notes: Sequence[Note], split_of: dict[int, str], gain_db: float, roo
     tasks = _tasks(notes, split_of, gain_db, root)
     results: dict[str, Outcome] = {}
     with bar("rendering notes", total=len(notes), unit="note") as progress:
-        outputs: Iterator[list[tuple[str, str | None, tuple[int, ...]]]]
-        if workers <= 1 or len(tasks) <= 1:
-            outputs = map(_render_chunk, tasks)
-            pool = None
-        else:
-            pool = multiprocessing.get_context("fork").Pool(min(workers, len(tasks)))
-            outputs = pool.imap_unordered(_render_chunk, tasks)
-        try:
-            for chunk in outputs:
-                for rel_path, reason, qualities in chunk:
-                    results[Path(rel_path).stem] = (reason, qualities)
-                progress.update(len(chunk))
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
+        for chunk in unordered_results(_render_chunk, tasks, workers):
+            for rel_path, reason, qualities in chunk:
+                results[Path(rel_path).stem] = (reason, qualities)
+            progress.update(len(chunk))
     return results
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import subprocess
@@ -27,6 +26,7 @@ import numpy as np  # already loaded by export.audio_io
 from export.audio_io import MODEL_RATE
 from export.errors import LatentbridgeError
 from models.data.output_dir import check_out, staged_dir
+from models.data.workers import unordered_results
 
 FIRST_ID = 900
 MARKER = "latentbridge.json"  # what a previous render left; --force replaces only such a directory
@@ -147,21 +147,9 @@ def _render(tasks: list[Task], workers: int) -> Iterator[tuple[str, int, np.ndar
     from export.progress import bar
 
     with bar("speaking", total=len(tasks), unit="utt") as progress:
-        pool = None
-        outputs: Iterator[tuple[str, int, np.ndarray]]
-        if workers > 1 and len(tasks) > 1:
-            pool = multiprocessing.get_context("fork").Pool(min(workers, len(tasks)))
-            outputs = pool.imap_unordered(_render_one, tasks, chunksize=4)
-        else:
-            outputs = map(_render_one, tasks)
-        try:
-            for result in outputs:
-                progress.update(1)
-                yield result
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
+        for result in unordered_results(_render_one, tasks, workers, chunksize=4):
+            progress.update(1)
+            yield result
 
 
 def speaker_info(speakers: list[Speaker]) -> str:
