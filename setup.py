@@ -10,6 +10,9 @@ NATIVE = Extension("export._wavenet_native", ["export/native/wavenet_kernel.c"],
 # takes the GIL; PortAudio itself is dlopen'ed at run time (libportaudio2, no headers needed to build).
 AUDIO = Extension("realtime._audio_native", ["realtime/native/audio_stream.c"],
                   extra_compile_args=["-O2", "-std=c11", "-ffp-contract=off", "-fno-fast-math"], libraries=["dl"])
+# The machine-stall probe (realtime/native/stall_probe.c): per-CPU SCHED_FIFO timer threads, as cyclictest.
+STALLS = Extension("realtime._stall_native", ["realtime/native/stall_probe.c"],
+                   extra_compile_args=["-O2", "-std=c11"], libraries=["pthread"])
 
 setup(
     name="latentbridge",
@@ -43,6 +46,6 @@ setup(
     extras_require={"dev": ["pytest>=8", "ruff>=0.5", "mypy>=1.10", "JACK-Client>=0.5.4", "sfzlint>=0.1.4",
                             "ray>=2.9"],
                     "ray": ["ray>=2.9"]},
-    ext_modules=[NATIVE, AUDIO],
+    ext_modules=[NATIVE, AUDIO, STALLS],
     entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
 )
