@@ -32,7 +32,6 @@ from realtime.block_ring import BlockRing, Blocks
 from realtime.callback import CallbackCounts, PythonCallback, realtime_priority
 from realtime.control_log import Change, ControlLog, preset_row
 from realtime.devices import open_error, portaudio_messages
-from realtime.machine_stalls import MachineStalls
 from realtime.recorder import Recorder
 
 SLOTS = 64
@@ -81,7 +80,6 @@ class Engine:
         fade = min(config.crossfade, n)
         self.fade_in = np.concatenate([np.linspace(0.0, 1.0, fade, dtype=np.float32), np.ones(n - fade, np.float32)])
         self.period = config.blocksize / config.samplerate
-        self.stalls = MachineStalls(self.period, config.prefill)
         # the sounddevice callback (also called by `bench stream`'s clock); `counts` is whichever callback runs
         self.callback = PythonCallback(n, config.samplerate, config.prefill, self.fade_in, rings[0], rings[1],
                                        recorder, input_recorder, CALLBACK_PRIORITY)
@@ -185,7 +183,6 @@ class Engine:
         gc.freeze()  # everything built so far (models, chain, tables) leaves the collector's view: short pauses
         gc.callbacks.append(self._gc_timer)
         sys.setswitchinterval(0.0005)  # the worker and callback must not wait 5 ms for the GIL under OSC load
-        self.stalls.start()
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="latentbridge-worker", daemon=True)
         self._worker.start()
@@ -239,7 +236,6 @@ class Engine:
             self.gc_max_ms = max(self.gc_max_ms, 1000 * (time.perf_counter() - self._gc_start))
 
     def stop(self) -> None:
-        self.stalls.stop(self.seq)  # placed while the block count still runs
         if self.stream is not None:
             self.stream.stop()
             self.stream.close()
@@ -289,7 +285,6 @@ class Engine:
         return self.config.prefill * self.config.blocksize + self.chain.delay_samples
 
     def status(self) -> dict[str, Any]:
-        self.stalls.update(self.seq)
         times = np.array(self.worker_times[-5000:] or [0.0])
         cfg = self.config
         device_ms, cpu_load = None, 0.0
@@ -306,7 +301,6 @@ class Engine:
             "skipped": self.skipped, "late_at_block": self.late_at, "xrun_at_block": self.xrun_at,
             "callback_gaps_ms": self.gaps, "callback_overruns": self.callback_overruns,
             "late_cpu_bound": self.late_cpu_bound(),
-            "machine_stalls": self.stalls.report(self.late_at, self.xrun_at, self.callback_overruns),
             "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
             "primed_samples": self.primed_samples, "gc_max_ms": round(self.gc_max_ms, 2),
             "cpu_load": round(cpu_load, 4),

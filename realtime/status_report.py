@@ -13,9 +13,6 @@ def status_line(status: dict[str, Any], tags: list[tuple[str, float]] | None = N
     text = (f"{status['chain']['name']} | latency {status['added_latency_ms']:.1f} ms | late {status['late_blocks']}"
             f" | xruns {status['xruns']} | cpu {100 * status['cpu_load']:.0f}% | worker {100 * w['mean']:.0f}%"
             f" (p99 {100 * w['p99']:.0f}%, max {100 * w['max']:.0f}%)")
-    stalls = status.get("machine_stalls") or {}
-    if stalls.get("count"):  # the machine, not the engine: the kernel or hypervisor held a CPU > 4 ms
-        text += f" | machine stalls {stalls['count']} (max {stalls['max_ms']:.0f} ms)"
     for stage in status["chain"]["stages"].values():
         if "targets" in stage:
             text += f" | {stage['targets']['target']} {stage['parameters']['amount']:.2f} @ midi {stage['midi']:.0f}"

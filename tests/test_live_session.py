@@ -138,31 +138,30 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
 
 
 def check_engine_kept_up(status: dict[str, Any], since_block: int = 0, server: ServerXruns | None = None) -> None:
-    """From `since_block` on, no late block and no callback overrun that a machine stall does not explain;
-    xruns are printed with what explains them, not asserted.
+    """No late block and no callback overrun from `since_block` on; with the server's log of that stretch,
+    the xruns the engine was told of are printed with what explains them: a device-clock gap (its callback,
+    the highest-priority thread here, was not called for > 2.5 block periods: the whole VM stalled, and JACK
+    then names every client late) or one of the JACK server's own late timer wake-ups. They are not asserted:
+    this VM has xruns without the engine. The dummy server and the C test player alone, nothing else running,
+    logged 5 in 120 s (2 with the player named late, 3 of the server's own timer), while `latentbridge bench
+    stalls` beside them saw 12 stalls of 4-8 ms in which the hypervisor ran nothing of the machine's.
 
-    A machine stall is what the engine's stall probe saw (realtime/machine_stalls.py: one SCHED_FIFO thread
-    per CPU over every audio thread, woken every ms; a wake-up > 4 ms late means the kernel or the hypervisor
-    held that CPU). This 2-core VM loses about 1 % of its time to the hypervisor, at times 15-20 ms at once,
-    and then the write-ahead can run dry whatever the engine does; any other late block or overrun is the
-    engine's fault and fails here. Without SCHED_FIFO the probe explains nothing.
-
-    Xruns are the JACK server's, and this VM has them without the engine: the dummy server and the C test
-    player alone, nothing else running, logged 5 in 120 s (2 with the player named late, 3 of the server's own
-    timer; the probe saw 12 stalls of 4-8 ms). So an xrun here says nothing about the engine.
+    An engine whose callback blocks or overruns fails on `callback_overruns`; one that cannot keep up fails on
+    late blocks.
     """
-    stalls = status["machine_stalls"]
     late = [b for b in status["late_at_block"] if b >= since_block]
     xruns = [b for b in status["xrun_at_block"] if b >= since_block]
-    overruns = [b for b in status["callback_overruns"] if b >= since_block]
-    print(f"late blocks {late}, xruns {xruns} ({[b for b in xruns if b in stalls['xruns']]} after a machine "
-          f"stall), callback overruns {overruns}, device clock gaps {status['callback_gaps_ms']}, worker "
-          f"{status['worker_fraction']}, JACK server log {server}, machine stalls {stalls}")
-    assert [b for b in late if b not in stalls["late_blocks"]] == []
-    assert [b for b in overruns if b not in stalls["callback_overruns"]] == []
+    gaps = [b for b, _ in status["callback_gaps_ms"] if b >= since_block]
+    print(f"late blocks {late} (cpu-bound {status['late_cpu_bound']}), xruns {xruns}, "
+          f"callback overruns {status['callback_overruns']}, device clock gaps {status['callback_gaps_ms']}, "
+          f"worker {status['worker_fraction']}, server {server}")
+    assert late == []
+    assert [b for b in status["callback_overruns"] if b >= since_block] == []
+    unexplained = [x for x in xruns if not any(abs(x - g) <= 2 for g in gaps)]
+    print(f"xruns without a device-clock gap {unexplained}; the server logged {server}")
 
 
-def test_sixty_seconds_without_a_late_block_the_machine_does_not_explain(session: Session) -> None:
+def test_sixty_seconds_without_a_late_block_or_an_engine_xrun(session: Session) -> None:
     s = session.status
     assert s["state"] == "stopped" and s["blocks"] * BLOCK >= SECONDS * RATE
     check_engine_kept_up(s, session.start // BLOCK, session.server)

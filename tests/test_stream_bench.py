@@ -1,0 +1,26 @@
+"""`latentbridge bench stream`: one row per preset, with the latency the engine reports, the worker's time per
+block, late blocks (and the machine stalls that explain some), and RSS growth, as JSON and as a table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from export.cli import main
+
+
+def test_stream_bench_reports_each_preset_it_ran(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "stream", "--preset", "effects-only", "--preset", "resynth", "--seconds", "2",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["preset"] for r in rows] == ["effects-only", "resynth"]
+    for r in rows:
+        assert r["blocks"] >= 0.8 * 2 * 48000 / 256 and r["late_blocks"] >= 0
+        assert r["added_latency_ms"] == pytest.approx(1000 * (4 * 256 + r["chain_delay_samples"]) / 48000, abs=0.01)
+        w = r["worker_fraction"]
+        assert 0 < w["mean"] <= w["p99"] <= w["max"]
+    assert rows[0]["chain_delay_samples"] < rows[1]["chain_delay_samples"]  # the neural stage's frame delay
+    assert main(["bench", "stream", "--preset", "effects-only", "--seconds", "1"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["preset", "latency", "ms"] and table[1].startswith("effects-only")
