@@ -168,7 +168,7 @@ def check_engine_kept_up(status: dict[str, Any], since_block: int = 0, until_blo
     print(f"xruns without a device-clock gap {unexplained}; the server logged {server}")
 
 
-def test_sixty_seconds_without_a_late_block_or_an_engine_xrun(session: Session) -> None:
+def test_sixty_seconds_without_a_late_block_or_a_callback_overrun(session: Session) -> None:
     s = session.status
     assert s["state"] == "stopped" and s["blocks"] * BLOCK >= SECONDS * RATE
     check_engine_kept_up(s, session.start // BLOCK, (session.start + SECONDS * RATE) // BLOCK, session.server)

@@ -2,8 +2,9 @@
  * thread where the system allows it, waking every `period_ms` on CLOCK_MONOTONIC's absolute timeline (what
  * cyclictest does). A wake-up later than `threshold_ms` means that CPU ran nothing of this machine's for that
  * long: with the probe over every thread here, only the kernel or the hypervisor (stolen time on a VM) can
- * hold it back. Each such stall is kept (the first STALLS of them) as (start time in CLOCK_MONOTONIC seconds,
- * length in ms, CPU), so the engine can tell a late block or an xrun the machine caused from one it caused.
+ * hold it back. Each such stall is kept (the first STALLS per CPU) as (start time in CLOCK_MONOTONIC seconds,
+ * length in ms, CPU): `latentbridge bench stalls` (realtime/stall_bench.py) says from them whether a machine
+ * can play live at all. It does not run inside the engine: its wake-ups cost the engine's worker 10-25 % on a VM.
  *
  * Module realtime._stall_native, type StallProbe(priority, threshold_ms, period_ms): start(), stop(),
  * stalls (list of (start_s, ms, cpu), by start), max_ms, wakeups, realtime (every probe thread got SCHED_FIFO),
