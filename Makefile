@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev gcc libportaudio2 jackd2 libjack-jackd2-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng
 DEMO_DIR ?= demo_out
 
-VST3_FIXTURE := build/vst3/LatentbridgeTestGain.vst3/Contents/x86_64-linux/LatentbridgeTestGain.so
+VST3_FIXTURE := build/vst3/LatentbridgeTestGain.vst3/Contents/$(shell uname -m)-linux/LatentbridgeTestGain.so
 
 .PHONY: setup demo test lint clean vst3-fixture
 
@@ -52,9 +52,9 @@ test: setup
 # The VST3 test plugin as a bundle (the tests build their own copy; this one is for trying it in a host).
 vst3-fixture: $(VST3_FIXTURE)
 
-$(VST3_FIXTURE): tests/vst3_fixture/test_gain_plugin.c
-	mkdir -p $(dir $@)
-	gcc -std=c11 -shared -fPIC -O2 -Wall -Wextra -o $@ $< -lm
+$(VST3_FIXTURE): tests/vst3_fixture/test_gain_plugin.c tests/vst3_plugin.py | $(VENV)/.installed
+	cd tests && ../$(PY) -c "from pathlib import Path; from vst3_plugin import build_test_plugin; \
+	  print(build_test_plugin(Path('../build/vst3')))"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache build/vst3
