@@ -149,14 +149,15 @@ def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
             chain = apply_breakpoint(chain, point)
             k += 1
         out[pos:end] = chain.process(padded[pos:end])
-        if progress is not None:
-            progress(n)
+        if progress is not None:  # input samples consumed (the flushed delay tail counts for nothing)
+            progress(max(0, min(end, audio.shape[0]) - start))
     return out[d: d + audio.shape[0]]
 
 
 def render_audio(preset: dict[str, Any], audio: np.ndarray, rate: int, settings: RenderSettings,
                  progress: Progress | None = None) -> np.ndarray:
-    """(channels, frames) at `rate` -> the rendered (channels, frames), same shape and rate."""
+    """(channels, frames) at `rate` -> the rendered (channels, frames), same shape and rate. `progress` is
+    told the input samples done, channels x frames in all (mid and side count as the two channels)."""
     if settings.stereo == "ms":
         if audio.shape[0] != 2:
             raise LatentbridgeError(f"--stereo ms needs a 2-channel stem, this one has {audio.shape[0]}")
@@ -171,6 +172,8 @@ def render_audio(preset: dict[str, Any], audio: np.ndarray, rate: int, settings:
     for ch, first in enumerate(first_copies(audio)):
         if first < ch:
             out[ch] = out[first]
+            if progress is not None:
+                progress(audio.shape[1])
             continue
         chain = build_chain(preset, rate)
         check_automation(chain, settings.automation)

@@ -82,8 +82,7 @@ def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path
     output_paths(stem, out_dir, fmt, force)
     start = time.perf_counter()
     audio, rate = read_audio(stem)
-    total = audio.shape[0] * (-(-(audio.shape[1] + 4096) // settings.blocksize) * settings.blocksize)
-    with bar(stem.name, total=total, unit="sample") as progress:
+    with bar(stem.name, total=audio.size, unit="sample") as progress:
         rendered = render_audio(preset, audio, rate, settings, progress.update if show_progress else None)
     return write_result(stem, audio, rate, rendered, preset, settings, out_dir, fmt, force, seed,
                         time.perf_counter() - start)

@@ -77,6 +77,18 @@ def test_mid_side_equals_independent_for_a_linear_chain() -> None:
         render_audio(preset, audio[:1], 44100, RenderSettings(stereo="ms"))
 
 
+@pytest.mark.parametrize("stereo", ["independent", "ms"])
+def test_progress_counts_every_input_sample_once(stereo: str) -> None:
+    """The progress bar's total is channels x frames: a copied channel counts, the flushed delay tail does not."""
+    audio = tone(0.37, 44100, 2)
+    three = np.concatenate([audio, audio[:1]])  # the third channel repeats the first: rendered once, copied
+    done: list[int] = []
+    for stem in ([audio] if stereo == "ms" else [audio, three]):
+        done.clear()
+        render_audio(read_preset("morph-reed"), stem, 44100, RenderSettings(stereo=stereo), done.append)
+        assert sum(done) == stem.size and min(done) >= 0
+
+
 def test_automation_breakpoints_apply_at_their_sample() -> None:
     preset = {"name": "g", "stages": [{"name": "out", "kind": "gain"}]}
     rate = 48000
