@@ -59,3 +59,16 @@ def test_bench_stalls_reports_every_cpu(capsys: pytest.CaptureFixture[str]) -> N
         assert row["max_ms"] <= report["max_ms"] and (row["max_ms"] > BUCKETS_MS[0]) == (counts[0] > 0)
     assert main(["bench", "stalls", "--seconds", "0.2"]) == 0
     assert capsys.readouterr().out.splitlines()[0].split()[0] == "cpu"
+
+
+def test_bench_stalls_probes_only_the_cpus_it_may_run_on(capsys: pytest.CaptureFixture[str]) -> None:
+    allowed = os.sched_getaffinity(0)
+    last = max(allowed)
+    os.sched_setaffinity(0, {last})  # this thread, which creates the probe's threads
+    try:
+        assert main(["bench", "stalls", "--seconds", "0.2", "--json"]) == 0
+    finally:
+        os.sched_setaffinity(0, allowed)
+    report = json.loads(capsys.readouterr().out)
+    assert [r["cpu"] for r in report["cpus"]] == [last]
+    assert 0.1 * 1000 / PERIOD_MS < report["wakeups"] <= 0.25 * 1000 / PERIOD_MS  # one thread, not one per CPU

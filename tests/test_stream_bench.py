@@ -1,5 +1,5 @@
 """`latentbridge bench stream`: one row per preset, with the latency the engine reports, the worker's time per
-block, late blocks (and the machine stalls that explain some), and RSS growth, as JSON and as a table."""
+block, late blocks and RSS growth, as JSON and as a table."""
 
 from __future__ import annotations
 

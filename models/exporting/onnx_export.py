@@ -363,8 +363,8 @@ def export_graph(graph: Graph, path: Path, metadata: dict[str, str], force: bool
         diffs = {}
         for name, want in zip(graph.output_names, expected, strict=True):
             atol, rtol = (graph.tolerance or {}).get(name, (PARITY_ATOL, 0.0))
-            error = np.abs(got[name] - want.numpy())
-            scale = np.abs(want.numpy())
+            reference = want.numpy()
+            error, scale = np.abs(got[name] - reference), np.abs(reference)
             excess = float((error - atol - rtol * scale).max())
             if excess > 0:
                 raise LatentbridgeError(f"{path.name}: ONNX Runtime output {name} differs from torch by "
