@@ -14,7 +14,7 @@ VST3_FIXTURE := build/vst3/LatentbridgeTestGain.vst3/Contents/$(shell uname -m)-
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py export/native/wavenet_kernel.c realtime/native/audio_stream.c \
+$(VENV)/.installed: setup.py export/wavenet/native/wavenet_kernel.c realtime/native/audio_stream.c \
                    realtime/native/stall_probe.c
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

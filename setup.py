@@ -2,8 +2,8 @@
 
 from setuptools import Extension, find_packages, setup
 
-# The native WaveNet kernel (export/native/wavenet_kernel.c): plain C with OpenMP, built by pip install.
-NATIVE = Extension("export._wavenet_native", ["export/native/wavenet_kernel.c"],
+# The native WaveNet kernel (export/wavenet/native/wavenet_kernel.c): plain C with OpenMP, built by pip install.
+NATIVE = Extension("export.wavenet._wavenet_native", ["export/wavenet/native/wavenet_kernel.c"],
                    extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast", "-std=c11"],
                    extra_link_args=["-fopenmp"])
 # The live engine's native audio stream (realtime/native/audio_stream.c): a PortAudio callback in C that never
@@ -47,5 +47,5 @@ setup(
                             "ray>=2.9"],
                     "ray": ["ray>=2.9"]},
     ext_modules=[NATIVE, AUDIO, STALLS],
-    entry_points={"console_scripts": ["latentbridge=export.cli:main"]},
+    entry_points={"console_scripts": ["latentbridge=export.app.cli:main"]},
 )

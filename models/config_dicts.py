@@ -10,7 +10,7 @@ import dataclasses
 import typing
 from typing import Any, TypeVar
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 T = TypeVar("T")
 

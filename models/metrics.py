@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 
 def _check(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.parameters import Parameter, ParameterValue
 from plugin_host.stage import DelayLine, Stage
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pedalboard
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
 

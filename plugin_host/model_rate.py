@@ -17,7 +17,7 @@ import numpy as np
 from pedalboard import Resample
 from pedalboard.io import StreamResampler
 
-from export.audio_io import MODEL_RATE
+from export.core.audio_io import MODEL_RATE
 
 QUALITY = Resample.Quality.WindowedSinc16
 

@@ -1,6 +1,6 @@
 """`latentbridge morph IN --target TARGET --amount A --out OUT`: timbre morphing on the bundled models (no torch).
 
-See `plugin_host.morph` for what is computed; this module reads and checks the inputs, shows progress and
+See `export.autoencoder.morphing` for what is computed; this module reads and checks the inputs, shows progress and
 writes OUT atomically at IN's rate, channel count and length (never over IN).
 """
 
@@ -12,18 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 FORMATS = {".wav": "wav24", ".flac": "flac"}
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.audio_io import MODEL_RATE, read_audio, resample, write_audio
-    from export.autoencoder_runtime import OnnxAutoencoder
-    from export.bundled import BUNDLED_DIR, default_model
-    from export.latent_bank import LatentBank, model_hash
-    from export.progress import bar
-    from plugin_host.morph import distinct_channels, morph, parse_target
+    from export.autoencoder.latent_bank import LatentBank, model_hash
+    from export.autoencoder.morphing import morph, parse_target
+    from export.autoencoder.runtime import OnnxAutoencoder
+    from export.core.audio_io import MODEL_RATE, distinct_channels, read_audio, resample, write_audio
+    from export.core.progress import bar
+    from export.onnx.bundled import BUNDLED_DIR, default_model
 
     source, out = Path(args.input), Path(args.out)
     if out.suffix.lower() not in FORMATS:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if bank is not None and bank.model_hash != model_hash(ae):
         raise LatentbridgeError(f"{bank_path}: built for another autoencoder (rebuild it with "
                                 "`latentbridge bank build`)")
-    target = parse_target(args.target, ae, bank)
+    target = parse_target(args.target, bank, ae)
     started = time.perf_counter()
     work = distinct_channels(audio) * 2 * (audio.shape[1] * MODEL_RATE // rate)
     with bar("morph", total=work, unit="sample") as progress:

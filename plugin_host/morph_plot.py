@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, atomic_output, resample
-from export.autoencoder_runtime import Controls
+from export.autoencoder.runtime import Controls
+from export.core.audio_io import MODEL_RATE, atomic_output, resample
 from models.data.notes_plot import DB_RANGE, HOP, N_MELS, TICKS_HZ, band_position, log_mel
 
 

@@ -7,7 +7,8 @@ goal = (1 - pad) * single + pad * bilinear(corners a (x=0, y=0), b (1, 0), c (0,
 z' = (1 - amount) * z + amount * goal, with amount, x, y and pad smoothed at the frame rate. Family targets
 are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (per control frame,
 with 0.6 semitones of hysteresis, held through unvoiced frames). Targets change through `command` (a family,
-FAMILY:MIDI or an audio file, resolved outside the audio path, then swapped in whole).
+FAMILY:MIDI or an audio file, resolved outside the audio path, then swapped in whole). Targets and the mixing
+functions are `export.autoencoder.morphing`'s, shared with the offline morph and sample banks.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from export.autoencoder_runtime import Controls, OnnxAutoencoder
-from export.autoencoder_stream import AutoencoderStream
-from export.bundled import BUNDLED_DIR
-from export.errors import LatentbridgeError
-from export.latent_bank import LatentBank
-from export.pitch_units import hz_to_midi
+from export.autoencoder.latent_bank import LatentBank
+from export.autoencoder.morphing import VOICED, Target, blend, mix_corners, parse_target, xy_weights
+from export.autoencoder.runtime import Controls, OnnxAutoencoder
+from export.autoencoder.stream import AutoencoderStream
+from export.core.errors import LatentbridgeError
+from export.core.pitch_units import hz_to_midi
+from export.onnx.bundled import BUNDLED_DIR
 from plugin_host.model_rate import ModelRateStream
-from plugin_host.morph import VOICED, Target, parse_target
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
 
 DEFAULT_BANK = BUNDLED_DIR / "ae_default.bank.npz"
 CORNERS = ("a", "b", "c", "d")
+CORNER_KEYS = tuple(f"corner/{c}" for c in CORNERS)
 HYSTERESIS = 0.6  # semitones the detected pitch must move before a pitch-aware target follows it
 MORPH_PARAMETERS = [
     Parameter("amount", 0.0, 1.0, 0.0, smoothing_s=0.05, description="0: resynthesis, 1: the target's timbre"),
@@ -78,7 +80,7 @@ class MorphStage(ResynthStage):
     """See the module docstring."""
 
     kind = "morph"
-    commands = ("target", *(f"corner/{c}" for c in CORNERS))
+    commands = ("target", *CORNER_KEYS)
 
     def __init__(self, name: str, rate: int, target: str, corners: list[str] | None = None,
                  model: str | None = None, bank: str | None = None) -> None:
@@ -97,7 +99,7 @@ class MorphStage(ResynthStage):
             self.targets[f"corner/{corner}"] = self._resolve(text)
 
     def _resolve(self, text: str) -> Target:
-        return parse_target(text, self.ae, self.bank)
+        return parse_target(text, self.bank, self.ae)
 
     def prepare_command(self, name: str, value: str) -> Callable[[], None]:
         """Resolve the single target or a corner (FAMILY, FAMILY:MIDI or an audio file); the returned call sets it."""
@@ -110,15 +112,10 @@ class MorphStage(ResynthStage):
             self.texts = {**self.texts, name: value}
         return apply
 
-    def _goal(self, target: Target, midi: float) -> np.ndarray:
-        if target.latent is not None:
-            return target.latent
-        assert self.bank is not None and target.family is not None
-        return self._lookup(target.family, float(target.midi if target.midi is not None else midi))
-
     @functools.lru_cache(maxsize=512)  # noqa: B019 (the stage lives as long as the chain)
-    def _lookup(self, family: str, midi: float) -> np.ndarray:
-        assert self.bank is not None
+    def _lookup(self, family: str, midi: float | None) -> np.ndarray:
+        if self.bank is None:
+            raise LatentbridgeError(f"stage {self.name!r}: the target {family!r} needs a latent bank")
         return self.bank.lookup(family, midi)
 
     def _pitches(self, controls: Controls) -> np.ndarray:
@@ -140,12 +137,10 @@ class MorphStage(ResynthStage):
         targets = self.targets
         goals = []
         for midi in self._pitches(controls):
-            corners = [self._goal(targets[f"corner/{n}"], midi) for n in CORNERS]
-            goals.append((self._goal(targets["target"], midi), *corners))
-        single, a, b, c, d = (np.stack(g) for g in zip(*goals, strict=True))
-        xy = (1 - y) * ((1 - x) * a + x * b) + y * ((1 - x) * c + x * d)
-        goal = (1 - pad) * single + pad * xy
-        return (1 - amount) * z + amount * goal
+            goals.append([targets[key].latent_at(midi, self._lookup) for key in ("target", *CORNER_KEYS)])
+        latents = np.asarray(goals)  # [frames, 5, Z]: the single target, then corners a..d
+        xy = mix_corners(latents[:, 1:], xy_weights(x[:, 0], y[:, 0]))
+        return blend(z, blend(latents[:, 0], xy, pad), amount)
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "targets": dict(self.texts), "midi": round(self.midi, 1)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 CURVES = ("linear", "log", "db")
 TEMPO_UNITS = ("s", "ms", "Hz")  # units a preset's `tempo_sync` can follow

@@ -28,7 +28,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage

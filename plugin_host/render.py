@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.audio_io import first_copies
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
-from plugin_host.morph import first_copies
 from plugin_host.presets import build_chain, load_chain
 
 Progress = Callable[[int], None]

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from export.audio_io import read_audio, read_mono, resample, write_audio
-from export.bundled import BUNDLED_DIR
+from export.core.audio_io import read_audio, read_mono, resample, write_audio
+from export.onnx.bundled import BUNDLED_DIR
 from plugin_host.presets import read_preset
 from plugin_host.render import RenderSettings, render_audio
 

@@ -12,8 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from export.audio_io import FORMAT_SUFFIX, check_outputs
-from export.errors import LatentbridgeError
+from export.core.audio_io import FORMAT_SUFFIX, check_outputs
+from export.core.errors import LatentbridgeError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 
@@ -54,7 +54,7 @@ def write_result(stem: Path, audio: Any, rate: int, rendered: Any, preset: dict[
                  out_dir: Path, fmt: str, force: bool, seed: int, seconds: float,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the output and its JSON sidecar (atomically); the sidecar's report."""
-    from export.audio_io import atomic_output, write_audio
+    from export.core.audio_io import atomic_output, write_audio
     from plugin_host.render import model_files
 
     target, sidecar = output_paths(stem, out_dir, fmt, force)
@@ -74,8 +74,8 @@ def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path
                 seed: int, show_progress: bool) -> dict[str, Any]:
     import numpy as np
 
-    from export.audio_io import read_audio
-    from export.progress import bar
+    from export.core.audio_io import read_audio
+    from export.core.progress import bar
     from plugin_host.render import render_audio
 
     np.random.seed(seed)
@@ -90,8 +90,8 @@ def render_file(stem: Path, preset: dict[str, Any], settings: Any, out_dir: Path
 
 def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[str, Any], settings: Any,
                     out_dir: Path) -> list[dict[str, Any]]:
-    from export.audio_io import read_audio
-    from export.progress import bar
+    from export.core.audio_io import read_audio
+    from export.core.progress import bar
     from plugin_host.render_ray import connect, render_on_ray
 
     for f in files:
@@ -110,7 +110,7 @@ def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[st
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.progress import bar
+    from export.core.progress import bar
     from plugin_host.presets import read_preset
     from plugin_host.render import RenderSettings, read_automation
 

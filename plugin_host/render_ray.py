@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.render import RenderSettings
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.parameters import Parameter, ParameterValue
 
 

@@ -11,9 +11,9 @@ import threading
 import numpy as np
 from pedalboard.io import StreamResampler
 
-from export.audio_io import MODEL_RATE
-from export.bundled import bundled_graph
-from export.onnx_model import open_model
+from export.core.audio_io import MODEL_RATE
+from export.onnx.bundled import bundled_graph
+from export.onnx.loader import open_model
 from plugin_host.model_rate import QUALITY
 from plugin_host.stage import Stage
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pedalboard
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.effect_stage import BUFFER_SIZE
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from export.doctor import Check
+from export.app.doctor import Check
 
 APT_FIX = "sudo apt-get install libportaudio2 jackd2"
 

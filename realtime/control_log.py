@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from export.audio_io import atomic_output
-from export.errors import LatentbridgeError
+from export.core.audio_io import atomic_output
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.render import SESSION_FORMAT, SESSION_VERSION
 

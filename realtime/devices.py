@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 log = logging.getLogger(__name__)
 

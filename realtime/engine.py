@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import PRIME_BLOCKS, Chain
 from realtime.block_ring import BlockRing, Blocks
 from realtime.callback import CallbackCounts, PythonCallback, realtime_priority

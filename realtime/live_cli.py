@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 
 def run_live(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from realtime.devices import open_error, portaudio_messages
 
 INPUT, OUTPUT, RECORDED_OUTPUT, RECORDED_INPUT = range(4)  # the stream's rings, as the C side numbers them

@@ -28,7 +28,7 @@ from typing import Any
 
 from pythonosc.udp_client import SimpleUDPClient
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.parameters import tempo_value
 from realtime import osc_receiver

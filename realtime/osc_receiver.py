@@ -8,7 +8,7 @@ of the right type (finite numbers for parameters, one tempo in 20..999 BPM, a st
 Accepted messages are coalesced (the newest per address) and flushed every `FLUSH_S` seconds; timetags are not
 waited for. Counts of accepted, refused, malformed, unknown and bad-value messages go along with every flush;
 the first problem per address is reported once as a log line. Imports only the standard library, python-osc
-and `realtime.tempo_sync` (itself only those and `export.errors`).
+and `realtime.tempo_sync` (itself only those and `export.core.errors`).
 
 Messages to the engine: ("ready", port) or ("error", text) first, then ("updates", [(address, args), ...],
 counts, logs). From the engine: ("table", {address: kind}) and ("stop",).

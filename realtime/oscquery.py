@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from realtime.osc_control import PREFIX
 from realtime.tempo_sync import MAX_BPM, MIN_BPM

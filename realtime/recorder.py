@@ -13,7 +13,7 @@ import struct
 import threading
 from pathlib import Path
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from realtime.block_ring import BlockRing, Blocks
 
 HEADER = 44

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from export.audio_io import read_mono, resample
-from export.bundled import BUNDLED_DIR
+from export.core.audio_io import read_mono, resample
+from export.onnx.bundled import BUNDLED_DIR
 from plugin_host.presets import bundled_names, load_chain
 from realtime.engine import CALLBACK_PRIORITY, Engine, EngineConfig, realtime_priority
 

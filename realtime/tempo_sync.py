@@ -5,7 +5,7 @@ AbletonOSC listens on UDP 11000 and sends its replies to port 11001 of the sende
 and `/live/song/start_listen/tempo` are answered with `/live/song/get/tempo f` (BPM; again on every change until
 `/live/song/stop_listen/tempo`), and `/live/startup` says the script has (re)started. Tempos are BPM; a value
 that is not one finite number in [MIN_BPM, MAX_BPM] (what Live allows) is dropped and logged once. Imports only
-the standard library, python-osc and `export.errors` (the OSC receiver process uses `bpm_problem`).
+the standard library, python-osc and `export.core.errors` (the OSC receiver process uses `bpm_problem`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 MIN_BPM, MAX_BPM = 20.0, 999.0
 LIVE_PORT, REPLY_PORT = 11000, 11001  # AbletonOSC's fixed ports

@@ -86,7 +86,7 @@ def jack_env(server: str) -> dict[str, str]:
 def start_engine(server: str, tmp: Path, preset: str, seconds: float, *extra: str) -> subprocess.Popen[str]:
     """`latentbridge live` on JACK with status JSON and both recordings in `tmp`; returns when it runs."""
     status = tmp / "status.json"
-    cmd = [sys.executable, "-m", "export.cli", "live", "--preset", preset, "--hostapi", "JACK",
+    cmd = [sys.executable, "-m", "export.app.cli", "live", "--preset", preset, "--hostapi", "JACK",
            "--samplerate", "48000", "--blocksize", "256", "--duration", str(seconds), "--quiet",
            "--status-json", str(status), "--record", str(tmp / "out.wav"), "--record-input", str(tmp / "in.wav"),
            "--oscquery-port", "0", "--no-zeroconf", *extra]

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.audio_io import atomic_output, check_audio, read_audio, read_mono, resample, write_audio
-from export.errors import LatentbridgeError
+from export.core.audio_io import atomic_output, check_audio, read_audio, read_mono, resample, write_audio
+from export.core.errors import LatentbridgeError
 
 
 def sine(freq: float, rate: int, seconds: float, amp: float = 0.5) -> np.ndarray:
@@ -93,7 +93,7 @@ def test_format_and_suffix_must_agree(tmp_path: Path) -> None:
 
 
 def test_fit_length_mono_at_and_check_outputs(tmp_path: Path) -> None:
-    from export.audio_io import check_outputs, fit_length, mono_at
+    from export.core.audio_io import check_outputs, fit_length, mono_at
 
     x = np.arange(5, dtype=np.float32)
     assert fit_length(x, 3).tolist() == [0, 1, 2] and fit_length(x, 7).tolist() == [0, 1, 2, 3, 4, 0, 0]

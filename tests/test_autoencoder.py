@@ -7,10 +7,12 @@ import math
 import pytest
 import torch
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.autoencoder.configs import CONFIGS, TEST_CONFIGS, AutoencoderConfig, get_config
 from models.autoencoder.losses import multiscale_spectral_loss
 from models.autoencoder.model import Autoencoder, AutoencoderStream
+from models.controls.loudness import a_weighted_loudness
+from models.controls.pitch import yin
 from models.training.checkpoint import config_hash
 
 BLOCKS = (1, 63, 64, 65, 511, 8193)
@@ -170,11 +172,14 @@ def test_multiscale_loss_zero_for_identical_and_grows_with_detuning() -> None:
 
 
 def test_streaming_with_the_project_trackers_equals_offline() -> None:
-    pytest.importorskip("models.controls.pitch")
-    pytest.importorskip("models.controls.loudness")
     model = _model("tiny")
     total = 6000
     audio = _signal(1, total) * torch.linspace(0.2, 1.0, total)
+    pitch, loud = model.tracker_configs()
+    f0, periodicity = yin(audio, pitch)
+    for got, want in zip(model.compute_controls(audio), (f0, periodicity, a_weighted_loudness(audio, loud)),
+                         strict=True):  # the model's controls are the project trackers' (imported plainly)
+        torch.testing.assert_close(got, want.float())
     stream = AutoencoderStream(model, 1)
     with torch.no_grad():
         offline = model.reconstruct(audio)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from block_split import in_blocks
 
-from export.autoencoder_runtime import OnnxAutoencoder
-from export.autoencoder_stream import AutoencoderStream
-from export.bundled import BUNDLED_DIR
-from export.errors import LatentbridgeError
-from export.latent_bank import LatentBank
-from plugin_host.morph import Target, morph_mono
+from export.autoencoder.latent_bank import LatentBank
+from export.autoencoder.morphing import Target, morph_mono
+from export.autoencoder.runtime import OnnxAutoencoder
+from export.autoencoder.stream import AutoencoderStream
+from export.core.errors import LatentbridgeError
+from export.onnx.bundled import BUNDLED_DIR
 
 BLOCKS = (100, 37, 256, 1, 513, 128, 4000, 77)
 
@@ -68,7 +68,7 @@ def test_stream_rejects_multichannel_blocks(ae: OnnxAutoencoder) -> None:
 
 
 def test_streaming_trackers_equal_the_offline_trackers(ae: OnnxAutoencoder) -> None:
-    from export.autoencoder_runtime import ControlsStream
+    from export.autoencoder.runtime import ControlsStream
 
     audio = phrase(1.7)[: 13 * 128 * 8]
     offline = ae.controls(audio)

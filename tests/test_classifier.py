@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.classifier import CONFIGS, FAMILIES, TEST_CONFIGS, ClassifierConfig, NoteClassifier, get_config
 from models.spectral.features import (
     DftPower,

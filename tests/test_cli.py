@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from export.cli import build_parser, main
+from export.app.cli import build_parser, main
 
 
 def _all_subparsers(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
@@ -36,7 +36,7 @@ def test_cli_imports_no_torch_for_runtime_commands() -> None:
     import subprocess
     import sys
 
-    code = "import sys; from export.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from export.app.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

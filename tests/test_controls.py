@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.controls.loudness import LoudnessConfig, a_weighted_loudness, a_weighting_db
 from models.controls.pitch import PitchConfig, cmnd, frames, yin
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.judges.crepe import (
     bin_cents,
     crepe_pitch,

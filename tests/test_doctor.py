@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from export.cli import main
+from export.app.cli import main
 
 
 def test_doctor_reports_everything_present(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,7 +33,7 @@ def test_doctor_fails_with_a_fix_without_soundfonts(monkeypatch: pytest.MonkeyPa
 ORT_SCRIPT = r"""
 import numpy as np, onnx, onnxruntime as ort
 from onnx import helper, TensorProto
-from export.providers import preferred_providers
+from export.onnx.providers import preferred_providers
 node = helper.make_node("Mul", ["x", "x"], ["y"])
 graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])])
@@ -48,7 +48,7 @@ def test_cpu_machine_runs_onnx_without_provider_warnings() -> None:
     assert out.returncode == 0, out.stderr
     provider, value = out.stdout.split()
     assert value == "9.0"
-    from export.providers import cuda_device_count
+    from export.onnx.providers import cuda_device_count
 
     if cuda_device_count() == 0:
         assert provider == "CPUExecutionProvider"

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from export import cli
-from export.audio_io import read_audio, read_mono, resample, write_audio
-from export.bundled import BUNDLED_DIR, default_model
+from export.core.audio_io import read_audio, read_mono, resample, write_audio
+from export.onnx.bundled import BUNDLED_DIR, default_model
 from models.dream.ascent import DreamConfig, dream
 from models.dream.filtering import filtered_gradient, gated_input
 from models.dream.fooling import FoolConfig, fool
@@ -33,7 +33,7 @@ def probe() -> TaggerProbe:
 
 @pytest.fixture
 def main(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
-    """`latentbridge` with the dream command registered (until export/cli.py lists it)."""
+    """`latentbridge` with the dream command registered (until export/app/cli.py lists it)."""
     if "models.dream.cli" not in cli.COMMANDS:
         monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "models.dream.cli"))
     return cli.main

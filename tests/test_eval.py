@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.cli import main
+from export.app.cli import main
 from models.judges.spectral_distance import mrstft_distance
 
 

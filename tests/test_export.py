@@ -11,9 +11,9 @@ import onnx
 import pytest
 import torch
 
-from export.cli import main
-from export.errors import LatentbridgeError
-from export.onnx_model import PREFIX, open_model
+from export.app.cli import main
+from export.core.errors import LatentbridgeError
+from export.onnx.loader import PREFIX, open_model
 from models.training.checkpoint import model_classes, save_checkpoint
 
 TINY = {"tagger": ("models.tagger.configs", "tiny"), "classifier": ("models.classifier.model", "tiny"),

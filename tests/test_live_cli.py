@@ -13,7 +13,7 @@ from jack_player import jack_env, running_jackd
 
 
 def run(server: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "export.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "export.app.cli", *args], capture_output=True, text=True,
                           env=jack_env(server), timeout=120)
 
 
@@ -106,7 +106,7 @@ def test_reply_address_gets_meters_status_and_tags(jack_server: str, tmp_path: P
     listener.settimeout(1)
     args = ["live", "--hostapi", "JACK", "--duration", "3", "--quiet", "--osc-port", "0", "--oscquery-port", "-1",
             "--preset", "morph-tagged", "--osc-reply", f"127.0.0.1:{listener.getsockname()[1]}"]
-    proc = subprocess.Popen([sys.executable, "-m", "export.cli", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "export.app.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=jack_env(jack_server))
     seen: dict[str, float] = {}
     try:

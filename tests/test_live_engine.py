@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from jack_player import Player, plucks, read_status, start_engine
 
-from export.audio_io import read_audio
+from export.core.audio_io import read_audio
 from plugin_host.presets import load_chain
 
 RATE, BLOCK = 48000, 256

@@ -23,8 +23,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
 
-from export.audio_io import read_audio, resample
-from export.bundled import BUNDLED_DIR
+from export.core.audio_io import read_audio, resample
+from export.onnx.bundled import BUNDLED_DIR
 from models.data.gm_programs import FAMILIES
 from models.training.checkpoint import load_model
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.metrics import average_ranks, per_tag_auc, pr_auc, roc_auc
 
 

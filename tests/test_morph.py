@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from export.audio_io import read_audio, read_mono, resample, write_audio
-from export.autoencoder_runtime import BLOCK_FRAMES, OnnxAutoencoder
-from export.bundled import BUNDLED_DIR
-from export.cli import main
-from export.errors import LatentbridgeError
-from export.latent_bank import BankSettings, LatentBank, build_bank
+from export.app.cli import main
+from export.autoencoder.latent_bank import LatentBank
+from models.exporting.latent_bank import BankSettings, build_bank
+from export.autoencoder.runtime import BLOCK_FRAMES, OnnxAutoencoder
+from export.core.audio_io import read_audio, read_mono, resample, write_audio
+from export.core.errors import LatentbridgeError
+from export.onnx.bundled import BUNDLED_DIR
 from models.data.gm_programs import FAMILIES
 from models.data.note_synth import NoteSynth
 from models.data.soundfonts import resolve_soundfonts
@@ -137,7 +138,7 @@ def test_bank_build_save_load_and_lookup(tmp_path: Path, ae: OnnxAutoencoder) ->
 
 
 def test_bundled_bank_fits_the_bundled_autoencoder(ae: OnnxAutoencoder) -> None:
-    from export.latent_bank import model_hash
+    from export.autoencoder.latent_bank import model_hash
 
     bank = LatentBank.load(BANK)
     assert bank.model_hash == model_hash(ae) != ""

@@ -13,9 +13,9 @@ import mido
 import numpy as np
 import pytest
 
-from export.audio_io import read_mono, write_audio
-from export.cli import main
-from export.errors import LatentbridgeError
+from export.app.cli import main
+from export.core.audio_io import read_mono, write_audio
+from export.core.errors import LatentbridgeError
 from models.data import clip_tags
 from models.data.gm_programs import FAMILIES, GM_PROGRAMS, SOURCES
 from models.data.mtat_reader import MTATDataset

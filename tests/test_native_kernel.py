@@ -12,8 +12,8 @@ import pytest
 import torch
 from wavenet_exports import as_numpy, conditioning, exported
 
-from export.errors import LatentbridgeError
-from export.wavenet_kernel import NativeWaveNet, f16c_available, read_weights
+from export.core.errors import LatentbridgeError
+from export.wavenet.kernel import NativeWaveNet, f16c_available, read_weights
 from models.exporting.onnx_export import export_checkpoint
 from models.training.checkpoint import save_checkpoint
 from models.wavenet.configs import get_config
@@ -139,7 +139,7 @@ def test_bad_conditioning_is_a_one_line_error(tmp_path: Path) -> None:
 def test_bench_generate_rows(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from export.cli import main
+    from export.app.cli import main
 
     assert main(["bench", "generate", "--naive-samples", "3", "--loop-samples", "20", "--native-seconds", "0.02",
                  "--json"]) == 0

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from realtime import native_stream
 from realtime.block_ring import BlockRing

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.audio_io import write_audio
-from export.cli import main
-from export.errors import LatentbridgeError
+from export.app.cli import main
+from export.core.audio_io import write_audio
+from export.core.errors import LatentbridgeError
 from models.data.note_synth import NOTE_SAMPLES, NoteSynth
 from models.data.nsynth_reader import FIELDS, NSynthDataset, NSynthExample
 from models.data.soundfonts import find_default_soundfonts

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.audio_io import read_audio
-from export.cli import main
+from export.app.cli import main
+from export.core.audio_io import read_audio
 from models.data import note_qualities as nq
 from models.data.gm_programs import FAMILIES, GM_PROGRAMS, QUALITIES, SOURCES
 from models.data.instrument_splits import SPLITS, all_instruments, assign_splits, split_quotas

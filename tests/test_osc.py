@@ -15,7 +15,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.presets import load_chain
 from realtime.osc_control import OscControl, address_table

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.parameters import Parameter, ParameterValue
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.audio_io import read_mono
-from export.cli import main
-from export.errors import LatentbridgeError
-from export.note_decoders import mu_law_decode
-from export.sample_bank import BankSpec, NoteShape, grid_notes, note_controls, parse_pitches, parse_velocities
-from export.sfz_writer import SfzRegion, key_ranges, sfz_text, velocity_ranges
+from export.app.cli import main
+from export.banks.sample_bank import BankSpec, NoteShape, grid_notes, note_controls, parse_pitches, parse_velocities
+from export.banks.sfz_writer import SfzRegion, key_ranges, sfz_text, velocity_ranges
+from export.core.audio_io import read_mono
+from export.core.errors import LatentbridgeError
+from export.wavenet.note_decoders import mu_law_decode
 
 SFZLINT = Path(sys.executable).parent / "sfzlint"
 CORNERS = ["reed", "brass", "guitar", "keyboard"]
@@ -183,7 +183,7 @@ def test_velocity_layers_make_regions_with_lovel_hivel(tmp_path: Path, capsys: p
 def test_resume_renders_only_missing_notes_and_the_same_audio(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "wn"
-    args = ("--batch", "3", "--temperature", "0.7")
+    args = ("--decoder", "wavenet", "--batch", "3", "--temperature", "0.7")
     first = bank(capsys, out, *args, grid="2", pitches="48,60", seconds="0.25")
     assert first["rendered"] == 8 and first["decoder"] == "wavenet"
     wavs = sorted((out / "samples").glob("*.wav"))
@@ -205,7 +205,7 @@ def test_same_seed_same_bank_other_seed_other_bank(tmp_path: Path, capsys: pytes
     runs = {}
     for name, extra in {"a": ("--seed", "3", "--batch", "4"), "b": ("--seed", "3", "--batch", "1"),
                         "c": ("--seed", "4", "--batch", "4")}.items():
-        bank(capsys, tmp_path / name, *extra, grid="2", pitches="60", seconds="0.2")
+        bank(capsys, tmp_path / name, "--decoder", "wavenet", *extra, grid="2", pitches="60", seconds="0.2")
         runs[name] = {p.name: p.read_bytes() for p in sorted((tmp_path / name / "samples").glob("*.wav"))}
     assert len(runs["a"]) == 4 and runs["a"] == runs["b"]
     assert all(runs["a"][k] != runs["c"][k] for k in runs["a"])
@@ -213,7 +213,7 @@ def test_same_seed_same_bank_other_seed_other_bank(tmp_path: Path, capsys: pytes
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--corners", "reed", "brass", "kazoo", "organ"], "unknown corner family 'kazoo'"),
+    (["--corners", "reed", "brass", "kazoo", "organ"], "unknown target 'kazoo'"),
     (["--corners", "reed", "brass", "organ:x", "organ"], "not a MIDI pitch"),
     (["--pitches", "48-72"], "--pitches '48-72': expected LO:HI:STEP"),
     (["--pitches", "72:48:12"], "needs LO <= HI"),
@@ -222,7 +222,7 @@ def test_same_seed_same_bank_other_seed_other_bank(tmp_path: Path, capsys: pytes
     (["--velocities", "0,200"], "--velocities"),
     (["--seconds", "0"], "--seconds must be in"),
     (["--batch", "0"], "--batch must be >= 1"),
-    (["--temperature", "-1"], "--temperature must be >= 0"),
+    (["--temperature", "-1", "--decoder", "wavenet"], "--temperature must be >= 0"),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
                                        message: str) -> None:
@@ -264,11 +264,11 @@ def test_refuses_foreign_folders_other_settings_and_no_action(tmp_path: Path,
 def test_the_gpu_step_path_matches_the_native_kernel_at_temperature_0(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CUDA path (the ONNX step graph; here on ONNX Runtime's CPU provider) against the native kernel: argmax
     decoding gives the same samples."""
-    import export.note_decoders as decoders
-    from export.autoencoder_runtime import OnnxAutoencoder
-    from export.bundled import BUNDLED_DIR
-    from export.latent_bank import LatentBank
-    from export.sample_bank import note_batch
+    import export.wavenet.note_decoders as decoders
+    from export.autoencoder.latent_bank import LatentBank
+    from export.autoencoder.runtime import OnnxAutoencoder
+    from export.banks.sample_bank import note_batch
+    from export.onnx.bundled import BUNDLED_DIR
 
     ae, latents = OnnxAutoencoder.open(), LatentBank.load(BUNDLED_DIR / "ae_default.bank.npz")
     spec = BankSpec(tuple(CORNERS), 2, (55,), shape=NoteShape(seconds=0.1))
@@ -283,7 +283,7 @@ def test_the_gpu_step_path_matches_the_native_kernel_at_temperature_0(monkeypatc
 
 
 def test_device_cuda_without_a_device_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from export.note_decoders import cuda_usable
+    from export.wavenet.note_decoders import cuda_usable
 
     if cuda_usable():
         pytest.skip("a CUDA device is usable here")
@@ -295,10 +295,10 @@ def test_device_cuda_without_a_device_is_a_one_line_error(tmp_path: Path, capsys
 
 def test_wavenet_bank_regions_are_tuned_to_what_crepe_hears(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """The default (WaveNet) decoder runs flat at MIDI 72 (integer pitch periods, a short-trained model); each
+    """The WaveNet decoder runs flat at MIDI 72 (integer pitch periods, a short-trained model); each
     region's tune, measured with the autoencoder's YIN, puts the sample on its key as CREPE hears it."""
     out = tmp_path / "wn"
-    report = bank(capsys, out, grid="3", pitches="48:72:12", seconds="2.0")
+    report = bank(capsys, out, "--decoder", "wavenet", grid="3", pitches="48:72:12", seconds="2.0")
     assert report["off_by_more_than_a_semitone"] == [] and report["unpitched"] == []
     wrong, tuned = {}, 0
     for sfz in sorted(out.glob("*.sfz")):
@@ -312,8 +312,17 @@ def test_wavenet_bank_regions_are_tuned_to_what_crepe_hears(tmp_path: Path,
     assert tuned > 0
 
 
+def test_the_default_decoder_is_the_judges_winner_harmonic(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Until a WaveNet decoder beats it on the judges (MR-STFT 3.64 vs 0.97 today), banks default to harmonic."""
+    report = bank(capsys, tmp_path / "default", grid="2", pitches="60", seconds="0.3")
+    assert report["decoder"] == "harmonic"
+    index = json.loads((tmp_path / "default" / "index.json").read_text())
+    assert index["settings"]["decoder"] == "harmonic"
+
+
 def test_bank_show_still_works(capsys: pytest.CaptureFixture[str]) -> None:
-    from export.bundled import BUNDLED_DIR
+    from export.onnx.bundled import BUNDLED_DIR
 
     assert main(["bank", "show", str(BUNDLED_DIR / "ae_default.bank.npz"), "--json"]) == 0
     assert "reed" in json.loads(capsys.readouterr().out)["families"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.spectral import (
     CONFIGS,
     TEST_CONFIGS,

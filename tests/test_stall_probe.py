@@ -11,7 +11,7 @@ import time
 import pytest
 from realtime._stall_native import StallProbe
 
-from export.cli import main
+from export.app.cli import main
 from realtime.callback import realtime_priority
 from realtime.stall_bench import BUCKETS_MS, PERIOD_MS, PRIORITY
 

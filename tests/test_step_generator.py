@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from wavenet_exports import as_numpy, conditioning, exported
 
-from export.providers import cuda_device_count
-from export.step_generator import StepGenerator
-from export.wavenet_kernel import NativeWaveNet, read_weights
+from export.onnx.providers import cuda_device_count
+from export.wavenet.kernel import NativeWaveNet, read_weights
+from export.wavenet.step_generator import StepGenerator
 
 
 @pytest.mark.parametrize("name", ["tiny_all", "tiny_speech"])

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from export.cli import main
+from export.app.cli import main
 
 
 def test_stream_bench_reports_each_preset_it_ran(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from export.audio_io import read_audio, write_audio
-from export.bundled import default_model
-from export.cli import main
+from export.app.cli import main
+from export.core.audio_io import read_audio, write_audio
+from export.onnx.bundled import default_model
 from models.spectral.features import stft
 from models.style.gram import gram
 from models.style.nsynth_features import EncoderActivations
@@ -53,12 +54,30 @@ def test_gram_is_normalised_by_frames() -> None:
 
 
 def test_encoder_activations_are_the_encoders(encoder: EncoderActivations) -> None:
-    """The last residual state rebuilt from the captured ReLUs gives the encoder's own z."""
-    x = torch.from_numpy(tone(0.5, 220.0))
-    relus, content = encoder(x)
-    assert len(relus) == 2 * len(encoder.encoder.layers) and content is relus[-1]
-    assert all(float(a.min()) >= 0.0 for a in relus)
-    assert relus[0].shape[-1] == x.numel() // encoder.encoder.frame_hop
+    """The last residual state rebuilt from the captured ReLUs gives the encoder's own z: h_0 is the input conv
+    of the front end, layer k adds proj_k(after_k), so h_L = h_0 + sum_k proj_k(after_k); the bottleneck and
+    pooling of h_L must give `Encoder.forward`'s z. Each pair is checked on the way: before_k = relu(h_(k-1)),
+    after_k = relu(conv_k(before_k))."""
+    enc = encoder.encoder
+    x = torch.from_numpy(tone(0.5, 220.0) + buzz(0.5, 330.0))
+    with torch.no_grad():
+        relus, content = encoder(x)
+        assert len(relus) == 2 * len(enc.layers) and content is relus[-1]
+        assert relus[0].shape[-1] == x.numel() // enc.frame_hop
+        front = enc.logmel(x[None]) if enc.logmel is not None else x[None, None]
+        h = enc.input(front)[0]
+        for k, layer in enumerate(enc.residual_layers()):
+            before, after = relus[2 * k], relus[2 * k + 1]
+            torch.testing.assert_close(before, torch.relu(h), atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(after, torch.relu(layer.conv(before[None])[0]), atol=1e-5, rtol=1e-5)
+            assert float(after.max()) > 0.0  # a live layer, not a zero that matches anything
+            h = h + layer.proj(after[None])[0]
+        z = F.avg_pool1d(enc.bottleneck(h[None]), enc.pool, enc.pool)[:, : enc.cfg.z_dim]  # (the mean if VAE)
+        want = enc(x[None])
+        want = want[0] if isinstance(want, tuple) else want
+    assert z.shape == want.shape and z.shape[-1] == x.numel() // enc.cfg.hop
+    torch.testing.assert_close(z, want, atol=1e-5, rtol=1e-4)
+    assert float(want.abs().max()) > 1e-3
 
 
 def test_nsynth_lowers_the_style_loss_and_gram_distance(encoder: EncoderActivations, one_thread: None) -> None:
@@ -77,7 +96,7 @@ def test_nsynth_l2_style_loss_and_layer_weights(encoder: EncoderActivations, one
     result = NSynthStyle(encoder, style, NSynthStyleConfig(iterations=20, style_loss="l2",
                                                            layer_weights=weights)).transfer(content)
     assert result.style_loss[-1] < 0.5 * result.style_loss[0]
-    from export.errors import LatentbridgeError
+    from export.core.errors import LatentbridgeError
 
     with pytest.raises(LatentbridgeError, match="layer-weights"):
         NSynthStyle(encoder, style, NSynthStyleConfig(layer_weights=(1.0, 2.0)))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.metrics import roc_auc
 from models.tagger import CONFIGS, TEST_CONFIGS, SampleCNN, TaggerConfig, get_config, window_starts, with_tags
 

@@ -18,7 +18,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.parameters import tempo_value
 from plugin_host.presets import load_chain

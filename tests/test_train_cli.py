@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from export.cli import main
+from export.app.cli import main
 from models.autoencoder.configs import get_config
 from models.autoencoder.model import Autoencoder
 from models.training.checkpoint import config_hash, load_checkpoint, load_model
@@ -105,7 +105,7 @@ def test_ddp_two_processes_match_one_process_with_the_global_batch(notes: tuple[
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     ddp_args = [*args, "--batch", "2", "--out", str(tmp_path / "ddp")]
-    ddp = subprocess.run([*torchrun, "-m", "export.cli", *ddp_args],
+    ddp = subprocess.run([*torchrun, "-m", "export.app.cli", *ddp_args],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert ddp.returncode == 0, ddp.stderr[-2000:]
     assert _train(notes, tmp_path / "single", "--steps", "3", "--batch", "4") == 0
@@ -128,7 +128,7 @@ def test_sigterm_saves_a_checkpoint_at_the_last_step(notes: tuple[Path, Path], t
     out = tmp_path / "term"
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
-    proc = subprocess.Popen([sys.executable, "-m", "export.cli", "train", "autoencoder", "--data", str(data),
+    proc = subprocess.Popen([sys.executable, "-m", "export.app.cli", "train", "autoencoder", "--data", str(data),
                              "--cache", str(cache), "--config", "tiny", "--out", str(out), "--batch", "2",
                              "--crop-seconds", "0.125", "--steps", "100000", *SUBSET], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

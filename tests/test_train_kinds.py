@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from export.cli import main
+from export.app.cli import main
 from models.training.checkpoint import config_hash, load_checkpoint, load_model
 
 
@@ -67,7 +67,7 @@ def test_tagger_config_carries_the_learnt_tag_names(data: dict[str, Path], tmp_p
 
 def test_kind_mismatch_and_corrupt_checkpoint_are_one_line_errors(data: dict[str, Path], tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from export.errors import LatentbridgeError
+    from export.core.errors import LatentbridgeError
 
     assert _train("classifier", data["classifier"], tmp_path / "c", "--steps", "1") == 0
     with pytest.raises(LatentbridgeError, match="a classifier checkpoint, not a tagger one"):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.audio_io import read_audio, write_audio
-from export.errors import LatentbridgeError
+from export.core.audio_io import read_audio, write_audio
+from export.core.errors import LatentbridgeError
 from models.data import cli as data_cli
 from models.data.espeak_voice import EspeakVoice, median_f0, speak
 from models.data.sentences import sentences
@@ -24,7 +24,7 @@ SPEAKERS, UTTERANCES, SEED = 4, 3, 7
 
 def _main(argv: list[str]) -> int:
     """The real console entry point, with only the `speech` renderer registered (others may be absent)."""
-    from export.cli import main
+    from export.app.cli import main
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(data_cli, "RENDERERS", {"speech": data_cli.RENDERERS["speech"]})

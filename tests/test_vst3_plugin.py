@@ -27,7 +27,7 @@ from vst3_plugin import (
     call,
 )
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from plugin_host.presets import load_chain
 from plugin_host.vst3_stage import Vst3Stage
 

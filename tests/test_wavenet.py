@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.wavenet import (
     CONFIGS,
     TEST_CONFIGS,

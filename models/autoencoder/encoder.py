@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.autoencoder.configs import EncoderConfig
 from models.framed_dft import sliding_dft
 from models.spectral.features import hann_window, mel_filterbank

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.autoencoder.configs import AutoencoderConfig
 from models.autoencoder.decoder import FrameDecoder
 from models.autoencoder.encoder import Encoder

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from models.config_dicts import config_from_dict, config_to_dict, named_config
 from models.spectral.features import LogMel, SpectrogramConfig
 

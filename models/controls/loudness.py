@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.framed_dft import causal_dft, frame_dft
 
 

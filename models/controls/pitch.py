@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.framed_dft import frame_dft
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from models.data.gm_programs import GM_PROGRAMS, PERCUSSION_CHANNEL
 
 SAMPLE_RATE = MODEL_RATE

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.data.clip_compose import SAMPLE_RATE, Part
 from models.data.clip_effects import rms
 from models.data.espeak_voice import EspeakVoice, median_f0, speak

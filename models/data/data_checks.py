@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 
-from export.doctor import Check
+from export.app.doctor import Check
 from models.data.soundfonts import APT_HINT, DEFAULT_FILES, find_default_soundfonts, search_dirs
 
 

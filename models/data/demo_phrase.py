@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
-from export.audio_io import write_audio
-from export.errors import LatentbridgeError
+from export.core.audio_io import write_audio
+from export.core.errors import LatentbridgeError
 
 RATE = 44100
 NOTES = (52, 55, 57, 59, 62, 64)

@@ -1,7 +1,7 @@
 """One espeak-ng utterance as float32 mono 16 kHz audio, and a median-F0 measure for checking voices.
 
 `speak(text, voice)` runs `espeak-ng -v VOICE -p PITCH -s SPEED -w out.wav TEXT` in a temporary
-directory and reads the WAV back through export.audio_io (resampled to 16 kHz, mono, [-1, 1]).
+directory and reads the WAV back through export.core.audio_io (resampled to 16 kHz, mono, [-1, 1]).
 `median_f0(audio)` is a YIN-style estimate in Hz over voiced 40 ms frames (10 ms hop) of 16 kHz audio.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, read_audio
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE, read_audio
+from export.core.errors import LatentbridgeError
 
 F0_MIN, F0_MAX = 60.0, 400.0  # Hz, search range of median_f0
 YIN_THRESHOLD = 0.15  # frames whose best normalised difference is above this are unvoiced

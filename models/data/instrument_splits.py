@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.data.gm_programs import FAMILIES, GM_PROGRAMS, GMProgram
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")

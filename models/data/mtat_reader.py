@@ -3,7 +3,7 @@
 <root>/annotations_final.csv: tab-separated, fields double-quoted or not; header "clip_id", the tag columns
 (188 in MTAT), "mp3_path"; one 0/1 row per clip. mp3_path is relative to root ("f/name.mp3"); a file with
 the other extension (.mp3 <-> .wav, e.g. after a conversion) is used when the named one is missing. Items
-are (MTATClip, float32 mono audio at 16 kHz, decoded and resampled by export.audio_io). Splits follow the
+are (MTATClip, float32 mono audio at 16 kHz, decoded and resampled by export.core.audio_io). Splits follow the
 hex folder of mp3_path: 0-b train, c valid, d-f test (the usual MTAT split).
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, read_mono
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.errors import LatentbridgeError
 
 SPLIT_FOLDERS = {"train": "0123456789ab", "valid": "c", "test": "def"}
 ANNOTATIONS = "annotations_final.csv"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import write_audio
-from export.errors import LatentbridgeError
-from export.progress import bar
+from export.core.audio_io import write_audio
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar
 from models.data import clip_tags
 from models.data.clip_compose import (
     ELECTRONIC_KITS,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 
 SAMPLE_RATE = MODEL_RATE
 NOTE_SECONDS = 4.0

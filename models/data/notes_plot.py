@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, atomic_output
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE, atomic_output
+from export.core.errors import LatentbridgeError
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
 
 N_FFT, HOP, N_MELS = 1024, 256, 80

@@ -2,7 +2,7 @@
 
 `NSynthDataset(root, split)` finds `<root>/<split>/examples.json`, `<root>/nsynth-<split>/examples.json`
 or, with split=None, `<root>/examples.json`; audio is `<dir>/audio/<note_str>.wav`. Items are
-(NSynthExample, float32 mono audio at 16 kHz, resampled by export.audio_io if the file is not).
+(NSynthExample, float32 mono audio at 16 kHz, resampled by export.core.audio_io if the file is not).
 Examples are sorted by note_str; WAV files are opened (and checked) only when an item is read.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, read_mono
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.errors import LatentbridgeError
 
 FIELDS: tuple[str, ...] = ("note", "note_str", "instrument", "instrument_str", "pitch", "velocity",
                            "sample_rate", "qualities", "qualities_str", "instrument_family",

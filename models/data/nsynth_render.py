@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.audio_io import write_audio
-from export.errors import LatentbridgeError
-from export.progress import bar
+from export.core.audio_io import write_audio
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar
 from models.data import note_qualities as nq
 from models.data.gm_programs import FAMILIES, MIDI_HI, MIDI_LO, QUALITIES, SOURCES
 from models.data.instrument_splits import (

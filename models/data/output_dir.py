@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 
 def check_out(out: Path, force: bool, markers: Sequence[str], command: str) -> None:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 SEARCH_DIRS: tuple[str, ...] = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts")
 DEFAULT_FILES: tuple[str, ...] = ("FluidR3_GM.sf2", "TimGM6mb.sf2")

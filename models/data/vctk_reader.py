@@ -4,7 +4,7 @@
 0.92: <root>/wav48_silence_trimmed/p225/p225_001_mic1.flac (mic1 by default, or mic2), IDs with the
 "p" and an extra COMMENTS column (kept in `region`). Transcripts are <root>/txt/p225/p225_001.txt; an
 utterance without one (real VCTK has a few) is kept with text "". Items are (VCTKUtterance, float32
-mono audio at 16 kHz, resampled by export.audio_io). Utterances are sorted by utterance_id.
+mono audio at 16 kHz, resampled by export.core.audio_io). Utterances are sorted by utterance_id.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, read_mono
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.errors import LatentbridgeError
 
 AUDIO_DIRS = (("wav48_silence_trimmed", "0.92"), ("wav48", "0.80"))
 MICS = ("mic1", "mic2")

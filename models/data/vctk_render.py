@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np  # already loaded by export.audio_io
+import numpy as np  # already loaded by export.core.audio_io
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from models.data.output_dir import check_out, staged_dir
 from models.data.workers import unordered_results
 
@@ -115,7 +115,7 @@ Task = tuple[str, int, int, str, str, str]  # voice, pitch, speed, root, utteran
 
 def _render_one(task: Task) -> tuple[str, int, np.ndarray]:
     """Worker: speak, write WAV + transcript; (utterance id, samples, per-frame F0 in Hz)."""
-    from export.audio_io import write_audio
+    from export.core.audio_io import write_audio
     from models.data.espeak_voice import EspeakVoice, frame_f0, speak
 
     voice, pitch, speed, root, utt, text = task
@@ -144,7 +144,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _render(tasks: list[Task], workers: int) -> Iterator[tuple[str, int, np.ndarray]]:
-    from export.progress import bar
+    from export.core.progress import bar
 
     with bar("speaking", total=len(tasks), unit="utt") as progress:
         for result in unordered_results(_render_one, tasks, workers, chunksize=4):

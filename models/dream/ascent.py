@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.dream.filtering import filtered_gradient, gated_input
 from models.dream.objectives import Evaluation, Objective, TaggerProbe
 

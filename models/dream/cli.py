@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from export.audio_io import check_outputs
-from export.errors import LatentbridgeError
+from export.core.audio_io import check_outputs
+from export.core.errors import LatentbridgeError
 
 FORMATS = {".wav": "wav24", ".flac": "flac"}
 MODE_HELP = {
@@ -67,7 +67,7 @@ def _top(names: tuple[str, ...], probabilities: Any, count: int = 5) -> dict[str
 
 def _objective(args: argparse.Namespace, probe: Any, tag: int | None) -> Any:
     """The objective the mode climbs: the target's layer statistics, a layer's energy, or the tag's logit."""
-    from export.audio_io import mono_at, read_audio
+    from export.core.audio_io import mono_at, read_audio
     from models.dream.domain import check_length
     from models.dream.objectives import Objective, layer_names, parse_layer
 
@@ -85,7 +85,7 @@ def _objective(args: argparse.Namespace, probe: Any, tag: int | None) -> Any:
 
 def _search(args: argparse.Namespace, probe: Any, clip: Any, objective: Any, tag: int | None) -> tuple[Any, list]:
     """Run the dream (or the fooling search) with a progress bar; (change at 16 kHz, step records)."""
-    from export.progress import bar
+    from export.core.progress import bar
     from models.dream.ascent import DreamConfig, StepRecord, dream
     from models.dream.fooling import FoolConfig, fool
 
@@ -133,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from export.audio_io import read_audio, read_mono, write_audio
-    from export.bundled import default_model
+    from export.core.audio_io import read_audio, read_mono, write_audio
+    from export.onnx.bundled import default_model
     from models.dream.domain import FileAudio, check_length
     from models.dream.fooling import snr_db
     from models.dream.objectives import TaggerProbe, tag_index

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, fit_length, mono_at, resample
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE, fit_length, mono_at, resample
+from export.core.errors import LatentbridgeError
 
 MIN_SECONDS = 0.1  # shorter clips have no full STFT frame or filterbank window to dream on
 

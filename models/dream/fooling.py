@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.dream.ascent import Hearing, StepRecord
 from models.dream.objectives import Objective, TaggerProbe
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.tagger.model import SampleCNN, window_starts
 
 

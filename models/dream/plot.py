@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, atomic_output
+from export.core.audio_io import MODEL_RATE, atomic_output
 from models.data.notes_plot import DB_RANGE, HOP, N_MELS, TICKS_HZ, band_position, log_mel
 
 

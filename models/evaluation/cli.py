@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from export.audio_io import atomic_output
-from export.errors import LatentbridgeError
+from export.core.audio_io import atomic_output
+from export.core.errors import LatentbridgeError
 
 EXAMPLES = {
     "autoencoder": "latentbridge eval autoencoder --data data/notes --json --plots runs/eval",
@@ -27,7 +27,7 @@ SPEECH_WAVENET = "speech_wavenet"  # the bundled speech WaveNet (the other bundl
 def _model_path(value: Path | None, kind: str, name: str | None = None) -> Path:
     if value is not None:
         return value
-    from export.bundled import default_model
+    from export.onnx.bundled import default_model
 
     return default_model(kind, name).path
 
@@ -101,7 +101,7 @@ def run_autoencoder(args: argparse.Namespace) -> int:
 
 def _write_variants(variants: dict[str, Any], notes: list[Any], directory: Path, count: int) -> list[str]:
     """WAVs (16 kHz, 16-bit) of the first `count` notes as <note_str>.<variant>.wav, for listening."""
-    from export.audio_io import MODEL_RATE, write_audio
+    from export.core.audio_io import MODEL_RATE, write_audio
 
     written = []
     for i, note in enumerate(notes[:count]):

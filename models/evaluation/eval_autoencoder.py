@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.errors import LatentbridgeError
-from export.progress import bar
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar
 from models.autoencoder.model import Autoencoder
 from models.classifier.model import FAMILIES, NoteClassifier
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
@@ -64,7 +64,7 @@ def eval_notes(data: Path, settings: EvalSettings) -> list[NSynthExample]:
 
 
 def _load(notes: list[NSynthExample], samples: int) -> np.ndarray:
-    from export.audio_io import MODEL_RATE, read_mono
+    from export.core.audio_io import MODEL_RATE, read_mono
 
     audio = np.zeros((len(notes), samples), dtype=np.float32)
     for i, example in enumerate(notes):

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
-from export.progress import bar
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar
 from models.data.mtat_reader import MTATDataset
 from models.metrics import per_tag_auc
 from models.tagger.model import SampleCNN

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.progress import bar
-from export.wavenet_kernel import NativeWaveNet
+from export.core.progress import bar
+from export.wavenet.kernel import NativeWaveNet
 from models.autoencoder.model import Autoencoder
 from models.data.vctk_reader import VCTKDataset
 from models.judges.crepe import crepe_pitch
@@ -43,7 +43,7 @@ def exported_weights(model: WaveNet) -> Any:
     import tempfile
     from pathlib import Path
 
-    from export.wavenet_kernel import read_weights
+    from export.wavenet.kernel import read_weights
     from models.exporting.onnx_export import export_checkpoint
     from models.training.checkpoint import save_checkpoint
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, atomic_output
+from export.core.audio_io import MODEL_RATE, atomic_output
 from models.data.notes_plot import DB_RANGE, N_MELS, log_mel
 from models.data.nsynth_reader import NSynthExample
 

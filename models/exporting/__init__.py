@@ -1,1 +1,1 @@
-"""ONNX export of trained models (torch side; the runtime reads the files with `export.onnx_model`)."""
+"""ONNX export of trained models (torch side; the runtime reads the files with `export.onnx.loader`)."""

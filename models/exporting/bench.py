@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.providers import cuda_device_count
-from export.step_generator import StepGenerator
-from export.wavenet_kernel import NativeWaveNet, f16c_available, read_weights
+from export.onnx.providers import cuda_device_count
+from export.wavenet.kernel import NativeWaveNet, f16c_available, read_weights
+from export.wavenet.step_generator import StepGenerator
 from models.exporting.onnx_export import export_checkpoint
 from models.training.checkpoint import load_model, save_checkpoint
 from models.wavenet.configs import get_config
@@ -85,7 +85,7 @@ def _torch_queues(model: WaveNet, n: int) -> float:
 
 
 def _onnx_loop(model: WaveNet, path: Path, n: int) -> float:
-    from export.onnx_model import open_model
+    from export.onnx.loader import open_model
 
     session = open_model(path, allow_gpu=False)
     wrapper = StepModule(model)
@@ -149,7 +149,7 @@ def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loo
 
 def default_decoder() -> tuple[str, WaveNet]:
     """The bundled note WaveNet when one ships, else `ae_small` with fresh weights."""
-    from export.bundled import bundled_models
+    from export.onnx.bundled import bundled_models
 
     for bundled in bundled_models():
         if bundled.kind == "wavenet" and bundled.card.get("config_name") == "ae_small" and bundled.path.is_file():

@@ -17,7 +17,7 @@ Graphs per kind (file `<name>.<graph>.onnx`):
   the harmonic-plus-noise decoder as a streaming graph, z per control frame [B, F, 16], f0 / periodicity /
   loudness [B, F] and the state (GRU hidden [1, B, H], phase [B] float64, previous f0 / harmonic / noise
   frame, noise position [B]) -> audio [B, F * 128] and the new state; block-wise output equals one call.
-Metadata: see `export.onnx_model`. Written atomically; parity with torch is checked on export.
+Metadata: see `export.onnx.loader`. Written atomically; parity with torch is checked on export.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.audio_io import MODEL_RATE, atomic_output
-from export.errors import LatentbridgeError
-from export.onnx_model import FORMAT_VERSION, PREFIX, open_model
+from export.core.audio_io import MODEL_RATE, atomic_output
+from export.core.errors import LatentbridgeError
+from export.onnx.loader import FORMAT_VERSION, PREFIX, open_model
 from models.training.checkpoint import load_model
 from models.wavenet.incremental import StepModule
 from models.wavenet.mu_law import CLASSES

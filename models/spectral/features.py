@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 
 POWER_FLOOR = 1e-20  # floor on scaled power before the log (-200 dB), far below any min_db in use
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.spectral.features import istft, stft
 
 PHASE_EPS = 1e-16

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from models.config_dicts import config_from_dict, config_to_dict, named_config
 from models.spectral.features import SpectrogramConfig, log_magnitude, logmag_to_magnitude
 from models.spectral.griffin_lim import griffin_lim

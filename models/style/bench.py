@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from export.bundled import BUNDLED_DIR
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
+from export.onnx.bundled import BUNDLED_DIR
 
 CONTENT, STYLE = BUNDLED_DIR / "demo_speech.wav", BUNDLED_DIR / "demo_reed_note.wav"
 
 
 def _run(method: str, out: Path, extra: list[str]) -> tuple[dict[str, Any], float]:
-    cmd = [sys.executable, "-m", "export.cli", "style", "--content", str(CONTENT), "--style", str(STYLE),
+    cmd = [sys.executable, "-m", "export.app.cli", "style", "--content", str(CONTENT), "--style", str(STYLE),
            "--out", str(out), "--method", method, "--content-kind", "speech", "--json", *extra]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)

@@ -8,8 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from export.audio_io import FORMAT_SUFFIX, check_outputs
-from export.errors import LatentbridgeError
+from export.core.audio_io import FORMAT_SUFFIX, check_outputs
+from export.core.errors import LatentbridgeError
 
 
 def _layer_weights(text: str | None) -> tuple[float, ...]:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from export.audio_io import MODEL_RATE, atomic_output, fit_length, mono_at, read_audio, resample, write_audio
+    from export.core.audio_io import MODEL_RATE, atomic_output, fit_length, mono_at, read_audio, resample, write_audio
     from models.style.transfer import StyleSettings, style_transfer
 
     if args.threads:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.style.gram import gram, gram_distance, mean_square
 from models.style.nsynth_features import EncoderActivations
 from models.style.optimise import Step, Transfer, adam

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from export.audio_io import atomic_output
+from export.core.audio_io import atomic_output
 from models.data.notes_plot import DB_RANGE, HOP, N_MELS, log_mel
 
 SAMPLE_RATE = 16000

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.spectral.features import stft
 from models.spectral.griffin_lim import griffin_lim
 from models.style.gram import gram, gram_distance, mean_square

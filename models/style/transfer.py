@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.errors import LatentbridgeError
-from export.progress import bar
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar
 from models.style.nsynth_transfer import NSynthStyle, NSynthStyleConfig
 from models.style.spectral_transfer import RANDOM_CNN, STFT_GRAM, SpectralStyle
 from models.style.windows import transfer_windows, window_starts
@@ -48,7 +48,7 @@ def _overrides(settings: StyleSettings) -> dict[str, Any]:
 
 def build_method(settings: StyleSettings, style: np.ndarray, device: str) -> NSynthStyle | SpectralStyle:
     if settings.method == "nsynth":
-        from export.bundled import default_model
+        from export.onnx.bundled import default_model
         from models.style.nsynth_features import EncoderActivations
         from models.training.checkpoint import load_model
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.style.optimise import Transfer
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from models.config_dicts import config_from_dict, config_to_dict, named_config
 
 FRONTENDS = ("sample", "filterbank")

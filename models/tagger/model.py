@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.tagger.configs import POOL, TaggerConfig
 from models.tagger.filterbank import LogFilterbank
 

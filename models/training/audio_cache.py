@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, read_mono
-from export.progress import bar
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.progress import bar
 
 
 def audio_cache(paths: Sequence[Path], samples: int, directory: Path, what: str = "audio") -> np.ndarray:

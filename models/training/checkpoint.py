@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 FORMAT = "latentbridge-checkpoint"
 VERSION = 2

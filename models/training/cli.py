@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 if TYPE_CHECKING:
     from models.training.loop import LoopOptions, TrainTask
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 AUTOENCODER_EXAMPLE = ("latentbridge train autoencoder --data data/notes --config ae_small "
                        "--out runs/ae_default --steps 20000 --threads 1\n"
                        "  (continue later: the same command with --resume; several processes: "
-                       "torchrun --nproc_per_node 2 -m export.cli train autoencoder ...)")
+                       "torchrun --nproc_per_node 2 -m export.app.cli train autoencoder ...)")
 
 
 def _pitch_range(text: str) -> tuple[int, int]:
@@ -122,7 +122,7 @@ def _wavenet_task(args: argparse.Namespace, cache: Path) -> TrainTask:
     cfg = get_config(args.config)
     if cfg.global_classes:
         return SpeechWaveNetTask(cfg, args.data, cache, args.batch, args.crop, args.seed)
-    from export.bundled import default_model
+    from export.onnx.bundled import default_model
     from models.training.checkpoint import load_model
 
     path = args.autoencoder if args.autoencoder is not None else default_model("autoencoder").path

@@ -26,8 +26,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from export.errors import LatentbridgeError
-from export.progress import bar, progress_enabled
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar, progress_enabled
 from models.training.checkpoint import CHECKPOINT, config_hash, load_checkpoint, save_checkpoint, stored_config
 
 LOG = "log.csv"

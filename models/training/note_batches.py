@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.audio_io import MODEL_RATE, read_mono
-from export.errors import LatentbridgeError
-from export.progress import bar
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.errors import LatentbridgeError
+from export.core.progress import bar
 from models.autoencoder.model import Autoencoder
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.autoencoder.configs import AutoencoderConfig
 from models.autoencoder.losses import multiscale_spectral_loss
 from models.autoencoder.model import Autoencoder

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.classifier.model import FAMILIES, ClassifierConfig, NoteClassifier
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
 from models.training.audio_cache import audio_cache

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.classifier.model import DEFAULT_CONFIG as CLASSIFIER_RANGE
 from models.spectral.model import SpectralAEConfig, SpectralAutoencoder
 from models.training.audio_cache import audio_cache

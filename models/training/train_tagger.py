@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.data.mtat_reader import MTATDataset
 from models.tagger.configs import TaggerConfig, with_tags
 from models.tagger.model import SampleCNN

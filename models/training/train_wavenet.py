@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 from models.autoencoder.model import Autoencoder
 from models.data.vctk_reader import VCTKDataset
 from models.training.audio_cache import cached_audio

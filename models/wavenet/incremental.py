@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from export.errors import LatentbridgeError
-from export.progress import progress
+from export.core.errors import LatentbridgeError
+from export.core.progress import progress
 from models.wavenet.model import WaveNet, period_from_f0
 from models.wavenet.mu_law import SILENCE_CLASS
 

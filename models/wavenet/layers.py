@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 
 def upsample_frames(frames: torch.Tensor, hop: int, length: int) -> torch.Tensor:

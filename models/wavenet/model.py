@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.audio_io import MODEL_RATE
-from export.errors import LatentbridgeError
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from models.config_dicts import config_from_dict, config_to_dict
 from models.wavenet.layers import ConditionProjection, ResidualBlock, upsample_frames
 from models.wavenet.mu_law import CLASSES, SILENCE_CLASS

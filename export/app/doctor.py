@@ -1,6 +1,6 @@
 """`latentbridge doctor`: report what this machine has for latentbridge and how to fix what's missing.
 
-Checks are owned by the package they concern (`export.runtime_checks`, `realtime.audio_checks`,
+Checks are owned by the package they concern (`export.app.runtime_checks`, `realtime.audio_checks`,
 `models.data.data_checks`); this module only runs and prints them.
 """
 
@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 
-CHECK_MODULES: tuple[str, ...] = ("export.runtime_checks", "realtime.audio_checks", "models.data.data_checks")
+CHECK_MODULES: tuple[str, ...] = ("export.app.runtime_checks", "realtime.audio_checks", "models.data.data_checks")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from export.autoencoder_runtime import Controls, DecoderStream, EncoderStream, OnnxAutoencoder
+from export.autoencoder.runtime import Controls, DecoderStream, EncoderStream, OnnxAutoencoder
 
 SECONDS = 20.0
 

@@ -1,5 +1,5 @@
 """`latentbridge bank {build,show}`: latent banks of the exported autoencoder; `latentbridge bank --corners A B C D
---grid N --pitches LO:HI:STEP --out DIR`: interpolation sample banks as SFZ instruments (see export.sample_bank).
+--grid N --pitches LO:HI:STEP --out DIR`: interpolation sample banks as SFZ instruments (see export.banks.sample_bank).
 """
 
 from __future__ import annotations
@@ -10,24 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from export.errors import LatentbridgeError
-
-
-def run_build(args: argparse.Namespace) -> int:
-    from export.autoencoder_runtime import OnnxAutoencoder
-    from export.latent_bank import BankSettings, build_bank
-
-    ae = OnnxAutoencoder.open(args.model, threads=args.threads)
-    settings = BankSettings(split=args.split, per_cell=args.per_cell)
-    bank = build_bank(ae, args.notes, settings)
-    bank.save(args.out, force=args.force)
-    print(f"wrote {args.out}: {len(bank.families)} families x {bank.pitches.size} pitches, "
-          f"{int(bank.counts.sum())} notes, {int((bank.counts > 0).sum())} cells filled")
-    return 0
+from export.core.errors import LatentbridgeError
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from export.latent_bank import LatentBank
+    from export.autoencoder.latent_bank import LatentBank
 
     bank = LatentBank.load(args.bank)
     rows = {f: {"notes": int(bank.counts[i].sum()), "pitches": [int(p) for p in bank.pitches[bank.counts[i] > 0]]}
@@ -44,11 +31,11 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_grid(args: argparse.Namespace) -> int:
-    from export.autoencoder_runtime import OnnxAutoencoder
-    from export.bundled import BUNDLED_DIR, default_model
-    from export.latent_bank import LatentBank, model_hash
-    from export.note_decoders import open_decoder
-    from export.sample_bank import BankSpec, NoteShape, check_spec, parse_pitches, parse_velocities, render_bank
+    from export.autoencoder.latent_bank import LatentBank, model_hash
+    from export.autoencoder.runtime import OnnxAutoencoder
+    from export.banks.sample_bank import BankSpec, NoteShape, check_spec, parse_pitches, parse_velocities, render_bank
+    from export.onnx.bundled import BUNDLED_DIR, default_model
+    from export.wavenet.note_decoders import open_decoder
 
     if args.corners is None:
         raise LatentbridgeError("bank: give an action (build, show) or a sample bank: --corners A B C D --grid N "
@@ -90,8 +77,8 @@ def run_grid(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from export.note_decoders import DECODERS, DEVICES
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    from export.wavenet.note_decoders import DECODERS, DEVICES
 
     parser = subparsers.add_parser(
         "bank", help="latent banks (family x pitch timbre latents) and SFZ interpolation sample banks",
@@ -116,8 +103,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     grid.add_argument("--velocities", default=None,
                       help="velocity layers, e.g. 64,127 (default: one layer at velocity 100)")
     grid.add_argument("--seconds", type=float, default=4.0, help="note length; note-off at 75%% (default: 4.0)")
-    grid.add_argument("--decoder", choices=DECODERS, default="wavenet",
-                      help="wavenet (default, the native kernel; slow) or harmonic (fast, pitch-exact)")
+    grid.add_argument("--decoder", choices=DECODERS, default="harmonic",
+                      help="harmonic (default: fast, pitch-exact, the judges' winner) or wavenet (the native kernel; "
+                           "slow, and scored far below harmonic today: MR-STFT 3.64 vs 0.97)")
     grid.add_argument("--temperature", type=float, default=0.7, help="WaveNet sampling temperature (default: 0.7)")
     grid.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed, the same bank (default: 0)")
     grid.add_argument("--batch", type=int, default=None,
@@ -131,20 +119,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     grid.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run_grid)
     actions = parser.add_subparsers(dest="action", metavar="[ACTION]", required=False)
-    build = actions.add_parser("build", help="encode NSynth-layout notes into a bank",
-                               description="Encode NSynth-layout notes into a family x pitch latent bank.",
-                               epilog="Example: latentbridge bank build --notes data/notes "
-                                      "--out export/bundled/ae_default.bank.npz")
-    build.add_argument("--notes", required=True, help="NSynth-layout dataset root (e.g. data/notes)")
-    build.add_argument("--out", required=True, help="bank file (.npz)")
-    build.add_argument("--split", default="train", help="split to encode (default: train)")
-    build.add_argument("--per-cell", type=int, default=4, help="notes per family and pitch (default: 4)")
-    build.add_argument("--model", default=None, help="exported autoencoder prefix (default: the bundled one)")
-    build.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
-    build.add_argument("--force", action="store_true", help="overwrite --out")
-    build.set_defaults(func=run_build)
     show = actions.add_parser("show", help="what a bank holds", description="Families, notes and pitches of a bank.",
                               epilog="Example: latentbridge bank show export/bundled/ae_default.bank.npz")
     show.add_argument("bank", type=Path, help="bank file (.npz)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=run_show)
+    return actions

@@ -1,12 +1,13 @@
-"""NSynth-Super-style interpolation sample banks: latents mixed bilinearly between four corner instruments on an
-N x N grid, one one-shot note per grid point, pitch and velocity, written as WAVs, one SFZ per point and index.json.
+"""NSynth-Super-style interpolation sample banks: latents mixed bilinearly between four corner instruments on an N x N
+grid, one one-shot note per grid point, pitch and velocity, written as WAVs, one SFZ per point and index.json.
 
 Corners A (top-left), B (top-right), C (bottom-left), D (bottom-right); point rRcC (row R from the top, column C
-from the left) at u = C / (N - 1), v = R / (N - 1) has z = (1-u)(1-v) A + u(1-v) B + (1-u)v C + uv D, each corner's
-latent read from the latent bank at the note's pitch. Notes are 16 kHz mono, `seconds` long: loudness (dB per
-128-sample frame) rises over `attack_s`, holds, and from the note-off at 75% falls to the floor over `release_s`
-(shortened to end by the last frame). Each rendered note's pitch is measured (the autoencoder's YIN tracker) and
-its SFZ region tuned onto its key (`tune`, cents), so a bank plays in tune even where a decoder drifts.
+from the left) at x = C / (N - 1), y = R / (N - 1) has z = (1-x)(1-y) A + x(1-y) B + (1-x)y C + xy D (the XY pad's
+mixing, `export.autoencoder.morphing`), each corner's latent read from the latent bank at the note's pitch. Notes
+are 16 kHz mono, `seconds` long: loudness (dB per 128-sample frame) rises over `attack_s`, holds, and from the note-
+off at 75% falls to the floor over `release_s` (shortened to end by the last frame). Each rendered note's pitch is
+measured (the autoencoder's YIN tracker) and its SFZ region tuned onto its key (`tune`, cents), so a bank plays in
+tune even where a decoder drifts.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from export.audio_io import MODEL_RATE, atomic_output, write_audio
-from export.autoencoder_runtime import OnnxAutoencoder
-from export.errors import LatentbridgeError
-from export.latent_bank import LatentBank
-from export.note_decoders import NoteBatch, NoteDecoder
-from export.note_tuning import measured_pitch, tune_cents
-from export.pitch_units import midi_to_hz
-from export.progress import bar
-from export.sfz_writer import SfzRegion, key_ranges, sfz_text, velocity_ranges, write_sfz
+from export.autoencoder.latent_bank import LatentBank
+from export.autoencoder.morphing import Target, mix_corners, parse_target, xy_weights
+from export.autoencoder.runtime import OnnxAutoencoder
+from export.banks.sfz_writer import SfzRegion, key_ranges, sfz_text, velocity_ranges, write_sfz
+from export.banks.tuning import measured_pitch, tune_cents
+from export.core.audio_io import MODEL_RATE, atomic_output, write_audio
+from export.core.errors import LatentbridgeError
+from export.core.pitch_units import midi_to_hz
+from export.core.progress import bar
+from export.wavenet.note_decoders import NoteBatch, NoteDecoder
 
 INDEX_FORMAT = "latentbridge-sample-bank"
 INDEX_VERSION = 1
@@ -55,7 +57,7 @@ class BankSpec:
     grid: int
     pitches: tuple[int, ...]
     velocities: tuple[int, ...] = (100,)
-    decoder: str = "wavenet"
+    decoder: str = "harmonic"  # the judges' winner; "wavenet" is the native kernel
     temperature: float = 0.7
     seed: int = 0
     shape: NoteShape = field(default_factory=NoteShape)
@@ -68,7 +70,7 @@ class Note:
     col: int
     midi: int
     velocity: int
-    weights: tuple[float, float, float, float]  # of corners A, B, C, D
+    weights: tuple[float, ...]  # of corners A, B, C, D
 
     @property
     def key(self) -> str:
@@ -114,8 +116,7 @@ def check_spec(spec: BankSpec, bank: LatentBank, midi_range: tuple[int, int] = (
     """One-line errors for anything `render_bank` could not do."""
     if len(spec.corners) != 4:
         raise LatentbridgeError(f"--corners needs 4 instruments (A B C D), got {len(spec.corners)}")
-    for corner in spec.corners:
-        corner_latent(bank, corner, 60)
+    corner_targets(spec, bank)
     if not 2 <= spec.grid <= MAX_GRID:
         raise LatentbridgeError(f"--grid must be in 2..{MAX_GRID}, got {spec.grid}")
     lo, hi = midi_range
@@ -132,16 +133,9 @@ def check_spec(spec: BankSpec, bank: LatentBank, midi_range: tuple[int, int] = (
         raise LatentbridgeError(f"--temperature must be >= 0, got {spec.temperature}")
 
 
-def corner_latent(bank: LatentBank, corner: str, midi: int) -> np.ndarray:
-    """z [Z] of a corner: FAMILY at the bank pitch nearest `midi`, or FAMILY:MIDI at that fixed pitch."""
-    family, _, pitch = corner.partition(":")
-    if family not in bank.families:
-        raise LatentbridgeError(f"unknown corner family {family!r} (known: {', '.join(bank.families)})")
-    if not pitch:
-        return bank.lookup(family, midi)
-    if not pitch.isdigit() or not 0 <= int(pitch) <= 127:
-        raise LatentbridgeError(f"corner {corner!r}: {pitch!r} is not a MIDI pitch 0..127")
-    return bank.lookup(family, int(pitch))
+def corner_targets(spec: BankSpec, bank: LatentBank) -> list[Target]:
+    """The four corners as morph targets: FAMILY (at the bank pitch nearest each note) or FAMILY:MIDI (fixed)."""
+    return [parse_target(corner, bank) for corner in spec.corners]
 
 
 def grid_notes(spec: BankSpec) -> list[Note]:
@@ -150,8 +144,7 @@ def grid_notes(spec: BankSpec) -> list[Note]:
     last = spec.grid - 1
     for row in range(spec.grid):
         for col in range(spec.grid):
-            u, v = col / last, row / last
-            weights = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
+            weights = tuple(float(w) for w in xy_weights(col / last, row / last))
             for midi in spec.pitches:
                 notes.extend(Note(f"r{row}c{col}", row, col, midi, vel, weights) for vel in spec.velocities)
     return notes
@@ -175,13 +168,14 @@ def note_controls(midi: int, velocity: int, shape: NoteShape, frame_hop: int = 1
 
 
 def note_batch(notes: list[Note], spec: BankSpec, bank: LatentBank) -> NoteBatch:
+    targets = corner_targets(spec, bank)
     z: list[np.ndarray] = []
     f0: list[np.ndarray] = []
     per: list[np.ndarray] = []
     loud: list[np.ndarray] = []
     for note in notes:
-        corners = np.stack([corner_latent(bank, c, note.midi) for c in spec.corners])
-        z.append(np.asarray(note.weights, np.float32) @ corners)
+        corners = np.stack([t.latent_at(note.midi, bank.lookup) for t in targets])
+        z.append(mix_corners(corners, np.asarray(note.weights)))
         for out, curve in zip((f0, per, loud), note_controls(note.midi, note.velocity, spec.shape), strict=True):
             out.append(curve)
     return NoteBatch([n.key for n in notes], np.stack(z).astype(np.float32), np.stack(f0), np.stack(per),

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from export.autoencoder_runtime import Controls, ControlsStream, DecoderStream, EncoderStream, OnnxAutoencoder
-from export.errors import LatentbridgeError
+from export.autoencoder.runtime import Controls, ControlsStream, DecoderStream, EncoderStream, OnnxAutoencoder
+from export.core.errors import LatentbridgeError
 
 LatentMap = Callable[[np.ndarray, Controls], np.ndarray]
 

@@ -1,4 +1,4 @@
-"""The native cached-queue WaveNet generator (C, `export/native/wavenet_kernel.c`), fed from an exported ONNX
+"""The native cached-queue WaveNet generator (C, `export/wavenet/native/wavenet_kernel.c`), fed from an exported ONNX
 `wavenet_step` graph: the graph's initializers are the weights, its metadata the config (no torch).
 
 Generation is resumable: `NativeWaveNet.generate` continues every voice from where the last call stopped, so
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
-from export.onnx_model import open_model
+from export.core.errors import LatentbridgeError
+from export.onnx.loader import open_model
 
 PREFIX_WEIGHTS = "model."
 SILENCE_CLASS = 128
@@ -30,7 +30,7 @@ PRECISIONS = ("fp32", "fp16")
 
 def _native() -> Any:
     try:
-        from export import _wavenet_native
+        from export.wavenet import _wavenet_native
     except ImportError as exc:
         raise LatentbridgeError("the native WaveNet kernel is not built (run `pip install -e .` or "
                                 "`python setup.py build_ext --inplace`)") from exc

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
-from export.providers import preferred_providers
+from export.core.errors import LatentbridgeError
+from export.onnx.providers import preferred_providers
 
 FORMAT_VERSION = 1
 PREFIX = "latentbridge."

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from export.bundled import bundled_graph
-from export.errors import LatentbridgeError
-from export.onnx_model import OnnxModel, filled_input, open_model
+from export.core.errors import LatentbridgeError
+from export.onnx.bundled import bundled_graph
+from export.onnx.loader import OnnxModel, filled_input, open_model
 
 GRAPHS = ("controls", "controls_stream", "encoder", "encoder_stream", "decoder")
 OPTIONAL = ("controls_stream", "encoder_stream")  # streaming graphs: causal models only, newer exports

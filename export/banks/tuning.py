@@ -8,8 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
-from export.autoencoder_runtime import OnnxAutoencoder
-from export.pitch_units import hz_to_midi
+from export.autoencoder.runtime import OnnxAutoencoder
+from export.core.pitch_units import hz_to_midi
 
 VOICED = 0.3  # the WaveNet's notes are breathy (periodicity 0.4-0.65): a lower bar than the morph's 0.5
 

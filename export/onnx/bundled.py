@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
 
 
 @dataclass(frozen=True)

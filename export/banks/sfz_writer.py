@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.audio_io import atomic_output
-from export.errors import LatentbridgeError
+from export.core.audio_io import atomic_output
+from export.core.errors import LatentbridgeError
 
 
 @dataclass(frozen=True)

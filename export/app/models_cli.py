@@ -3,8 +3,7 @@
 list: one row per card (name, kind, path, format, format version, size in bytes, eval metrics).
 bundle: copy a finished training run (checkpoint.pt, config.json, log.csv) into the bundled folder as
 NAME.pt / NAME.log.csv with a model card NAME.json (data, commands, steps, wall time, hardware, metrics).
-export-bundled: export the bundled checkpoints to NAME.GRAPH.onnx beside them, the card in the metadata (torch;
-the runtime then reads only the ONNX files).
+(`models export-bundled` is registered by `models.exporting.cli`: it needs torch.)
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ import platform
 import shutil
 from pathlib import Path
 
-from export.audio_io import atomic_output
-from export.bundled import BUNDLED_DIR, bundled_models
-from export.errors import LatentbridgeError
+from export.core.audio_io import atomic_output
+from export.core.errors import LatentbridgeError
+from export.onnx.bundled import BUNDLED_DIR, bundled_models
 
-EXPORTED_KINDS = ("autoencoder", "wavenet", "tagger", "spectral")  # the runtime's graphs (not the eval judge)
 LOCAL_PATHS = ("plots", "audio", "model", "models")  # eval-report entries naming files of the training machine
 CHECKPOINT_FORMAT_VERSION = 2  # models.training.checkpoint.VERSION (read here without importing torch)
 
@@ -101,22 +99,7 @@ def run_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_export_bundled(args: argparse.Namespace) -> int:
-    from models.exporting.onnx_export import export_checkpoint
-
-    out = Path(args.dir)
-    chosen = [m for m in bundled_models(out) if m.kind in args.kinds]
-    if not chosen:
-        raise LatentbridgeError(f"{out}: no bundled model of kind {', '.join(args.kinds)}")
-    for model in chosen:
-        card = {k: v for k, v in model.card.items() if k != "config"}  # the config travels on its own
-        for row in export_checkpoint(model.path, out, model.name, card=card, force=True):
-            print(f"{row['path']}: {row['graph']}, {row['bytes'] / 1e6:.2f} MB, "
-                  f"max |onnx - torch| {row['max_abs_diff']:.1e}")
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
     parser = subparsers.add_parser("models", help="the bundled default models",
                                    description="The bundled default models.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -142,11 +125,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     bundle.add_argument("--dir", default=str(BUNDLED_DIR), help="bundled folder (default: export/bundled)")
     bundle.add_argument("--force", action="store_true", help="replace a bundled model of the same name")
     bundle.set_defaults(func=run_bundle)
-    exporting = actions.add_parser("export-bundled", help="export the bundled checkpoints to ONNX beside them",
-                                   description="Export the bundled checkpoints to NAME.GRAPH.onnx files beside "
-                                               "them (needs torch; the runtime reads only these).",
-                                   epilog="Example: latentbridge models export-bundled --kinds autoencoder")
-    exporting.add_argument("--kinds", nargs="+", default=list(EXPORTED_KINDS), choices=EXPORTED_KINDS + ("classifier",),
-                           help=f"model kinds to export (default: {' '.join(EXPORTED_KINDS)})")
-    exporting.add_argument("--dir", default=str(BUNDLED_DIR), help="bundled folder (default: export/bundled)")
-    exporting.set_defaults(func=run_export_bundled)
+    return actions

@@ -7,7 +7,7 @@ import importlib.metadata
 import platform
 import sys
 
-from export.doctor import Check
+from export.app.doctor import Check
 
 # (import name, distribution name, required, what needs it)
 PACKAGES: tuple[tuple[str, str, bool, str], ...] = (
@@ -35,7 +35,7 @@ def _package_check(module: str, dist: str, required: bool, purpose: str) -> Chec
 
 
 def checks() -> list[Check]:
-    from export.providers import cuda_device_count, preferred_providers
+    from export.onnx.providers import cuda_device_count, preferred_providers
 
     py_ok = sys.version_info >= (3, 11)
     result = [Check("python", py_ok, f"{platform.python_version()} ({sys.executable})",
@@ -53,7 +53,7 @@ def checks() -> list[Check]:
     result.append(Check("gpu", gpus > 0, f"{gpus} CUDA device(s)" if gpus else "none: running on the CPU",
                         fix="optional: a CUDA GPU with its driver speeds up training and offline rendering",
                         required=False))
-    from export.bundled import bundled_models
+    from export.onnx.bundled import bundled_models
 
     models = bundled_models()
     detail = ", ".join(f"{m.name} v{m.format_version}" for m in models) or "none bundled in this version yet"

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from export.autoencoder_runtime import BLOCK_FRAMES, OnnxAutoencoder
-from export.errors import LatentbridgeError
-from export.onnx_model import filled_input
-from export.pitch_units import hz_to_midi
+from export.autoencoder.runtime import BLOCK_FRAMES, OnnxAutoencoder
+from export.core.errors import LatentbridgeError
+from export.core.pitch_units import hz_to_midi
+from export.onnx.loader import filled_input
 
 DECODERS = ("wavenet", "harmonic")
 DEVICES = ("auto", "cpu", "cuda")
@@ -66,7 +66,7 @@ def note_stream(seed: int, key: str) -> int:
 def cuda_usable() -> bool:
     import onnxruntime as ort
 
-    from export.providers import cuda_device_count
+    from export.onnx.providers import cuda_device_count
 
     return "CUDAExecutionProvider" in ort.get_available_providers() and cuda_device_count() > 0
 
@@ -79,7 +79,7 @@ class WaveNetNotes:
 
     def __init__(self, ae: OnnxAutoencoder, temperature: float = 0.7, seed: int = 0, threads: int = 1,
                  device: str = "auto", graph: str | None = None) -> None:
-        from export.bundled import bundled_graph
+        from export.onnx.bundled import bundled_graph
 
         if device not in DEVICES:
             raise LatentbridgeError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
@@ -96,12 +96,12 @@ class WaveNetNotes:
         self._weights: Any = None
         self._generators: dict[int, Any] = {}
         if not gpu:
-            from export.wavenet_kernel import read_weights
+            from export.wavenet.kernel import read_weights
 
             self._weights = read_weights(self.path)
             self.cfg = self._weights.config
         else:
-            from export.onnx_model import open_model
+            from export.onnx.loader import open_model
 
             self.cfg = open_model(self.path, kind="wavenet", graph="wavenet_step", allow_gpu=False).config
         if self.cfg["local_channels"] != ae.z_dim + 3 or self.cfg["hop"] != ae.frame_hop:
@@ -116,11 +116,11 @@ class WaveNetNotes:
         gen: Any = self._generators.get(size)
         if gen is None:
             if self.device == "cuda":
-                from export.step_generator import StepGenerator
+                from export.wavenet.step_generator import StepGenerator
 
                 gen = StepGenerator(self.path, batch=size, seed=self.seed, allow_gpu=True, threads=self.threads)
             else:
-                from export.wavenet_kernel import NativeWaveNet
+                from export.wavenet.kernel import NativeWaveNet
 
                 gen = NativeWaveNet(self._weights, batch=size, seed=self.seed)
             self._generators[size] = gen
@@ -139,7 +139,7 @@ class WaveNetNotes:
         return np.concatenate([z, features], axis=1).astype(np.float32)
 
     def decode(self, batch: NoteBatch, progress: Progress | None = None) -> np.ndarray:
-        from export.wavenet_kernel import period_from_f0
+        from export.wavenet.kernel import period_from_f0
 
         local = self.local(batch)
         f0 = np.clip(batch.f0, self.ae_cfg["pitch_fmin"], self.ae_cfg["pitch_fmax"])
@@ -168,7 +168,7 @@ class HarmonicNotes:
     name = "harmonic"
 
     def __init__(self, ae: OnnxAutoencoder, threads: int = 1, device: str = "auto") -> None:
-        from export.onnx_model import open_model
+        from export.onnx.loader import open_model
 
         if device == "cuda" and not cuda_usable():
             raise LatentbridgeError("--device cuda: no usable CUDA device (ONNX Runtime CUDA provider and driver)")

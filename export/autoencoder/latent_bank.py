@@ -1,8 +1,7 @@
 """A latent bank: the autoencoder's mean timbre latent per instrument family and MIDI pitch (no torch).
 
-Built from NSynth-layout notes by the exported encoder: a note's latent is the mean of its z frames over its
-first `seconds` where the frame RMS is within `range_db` of the note's loudest frame (the sounding part, not
-the silence after the release). Cells hold the mean over up to `per_cell` notes; empty cells are NaN.
+Built from NSynth-layout notes by `latentbridge bank build` (models.exporting.latent_bank): a cell holds the
+mean over up to `per_cell` notes of each note's sounding-frame latent; empty cells are NaN.
 Stored as one .npz (families [N], pitches [P] MIDI, z [N, P, Z] float32, counts [N, P], the autoencoder's
 config hash and the build settings); read back with one-line errors for a missing, corrupt or foreign file.
 """
@@ -11,29 +10,18 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from export.audio_io import atomic_output
-from export.autoencoder_runtime import OnnxAutoencoder
-from export.errors import LatentbridgeError
-from export.progress import progress
+from export.autoencoder.runtime import OnnxAutoencoder
+from export.core.audio_io import atomic_output
+from export.core.errors import LatentbridgeError
 
 BANK_FORMAT = "latentbridge-latent-bank"
 BANK_VERSION = 1
-
-
-@dataclass(frozen=True)
-class BankSettings:
-    split: str = "train"
-    per_cell: int = 4
-    seconds: float = 3.0
-    range_db: float = 30.0
-    velocities: tuple[int, ...] = (75, 100)
 
 
 @dataclass
@@ -91,49 +79,3 @@ def model_hash(ae: OnnxAutoencoder) -> str:
     """The autoencoder's config hash as its export recorded it in the model card."""
     card = json.loads(ae.graphs["encoder"].metadata.get("model_card", "{}"))
     return str(card.get("config_hash", ""))
-
-
-def note_latent(ae: OnnxAutoencoder, audio: np.ndarray, seconds: float, range_db: float) -> np.ndarray | None:
-    """Mean z [Z] over the sounding frames of a note's first `seconds` (None when nothing sounds)."""
-    clip = audio[: int(seconds * ae.sample_rate)]
-    z = ae.encode(clip)
-    if z.shape[0] == 0:
-        return None
-    frames = clip[: z.shape[0] * ae.hop].reshape(z.shape[0], ae.hop)
-    level = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-    sounding = level >= level.max() - range_db
-    if level.max() < -80.0:
-        return None
-    return z[sounding].mean(axis=0)
-
-
-def build_bank(ae: OnnxAutoencoder, notes: str | Path, settings: BankSettings = BankSettings()) -> LatentBank:
-    """Encode up to `per_cell` notes per (family, pitch) of an NSynth-layout split into a bank."""
-    from models.data.gm_programs import FAMILIES
-    from models.data.nsynth_reader import NSynthDataset
-
-    if settings.per_cell < 1:
-        raise LatentbridgeError("--per-cell must be >= 1")
-    data = NSynthDataset(notes, settings.split).where(lambda e: e.velocity in settings.velocities)
-    if not len(data):
-        raise LatentbridgeError(f"{notes}: no {settings.split} notes at velocities {settings.velocities}")
-    chosen: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for index, example in enumerate(data.examples):
-        cell = chosen[(example.instrument_family_str, example.pitch)]
-        if len(cell) < settings.per_cell:
-            cell.append(index)
-    families = [f for f in FAMILIES if any(key[0] == f for key in chosen)]
-    pitches = np.arange(min(p for _, p in chosen), max(p for _, p in chosen) + 1)
-    z = np.full((len(families), pitches.size, ae.z_dim), np.nan, np.float32)
-    counts = np.zeros((len(families), pitches.size), np.int64)
-    sums = np.zeros((len(families), pitches.size, ae.z_dim), np.float64)
-    items = [(key, i) for key, indices in chosen.items() for i in indices]
-    for (family, pitch), index in progress(items, "latent bank", unit="note"):
-        latent = note_latent(ae, data[index][1], settings.seconds, settings.range_db)
-        if latent is not None:
-            row, col = families.index(family), pitch - pitches[0]
-            sums[row, col] += latent
-            counts[row, col] += 1
-    filled = counts > 0
-    z[filled] = (sums[filled] / counts[filled][:, None]).astype(np.float32)
-    return LatentBank(families, pitches, z, counts, model_hash(ae), {**asdict(settings), "notes": str(notes)})

@@ -647,7 +647,7 @@ static PyMethodDef kernel_methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject KernelType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "export._wavenet_native.Kernel",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "export.wavenet._wavenet_native.Kernel",
     .tp_basicsize = sizeof(KernelObject),
     .tp_dealloc = (destructor)kernel_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,

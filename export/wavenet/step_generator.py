@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from export.errors import LatentbridgeError
-from export.onnx_model import filled_input, open_model
-from export.wavenet_kernel import SILENCE_CLASS, period_from_f0
+from export.core.errors import LatentbridgeError
+from export.onnx.loader import filled_input, open_model
+from export.wavenet.kernel import SILENCE_CLASS, period_from_f0
 
 
 class StepGenerator:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.errors import LatentbridgeError
+from export.core.errors import LatentbridgeError
 
 MODEL_RATE = 16000
 BIT_DEPTHS = {"wav16": 16, "wav24": 24, "wav32f": 32}
@@ -134,3 +134,13 @@ def write_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: in
                        bit_depth=bit_depth) as f:
             f.write(np.clip(arr, -1.0, 1.0) if bit_depth < 32 else arr)
     return target
+
+
+def first_copies(audio: np.ndarray) -> list[int]:
+    """For every channel of (channels, frames) audio, the first channel with the same samples (itself if none)."""
+    return [next(k for k in range(ch + 1) if np.array_equal(audio[ch], audio[k])) for ch in range(audio.shape[0])]
+
+
+def distinct_channels(audio: np.ndarray) -> int:
+    """How many channels differ from every earlier one (the work `morph` will do)."""
+    return sum(1 for ch, first in enumerate(first_copies(audio)) if first == ch)

@@ -1,0 +1,1 @@
+"""The `latentbridge` command line: the root parser, `doctor`, `models`, `bank`, `bench`."""

@@ -1,0 +1,1 @@
+"""NSynth-Super-style sample banks: corner grids decoded note by note, SFZ instruments, tuning."""

@@ -1,0 +1,1 @@
+"""ONNX Runtime: opening exported graphs with their metadata, execution providers, the bundled models."""
