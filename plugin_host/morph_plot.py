@@ -9,7 +9,7 @@ import numpy as np
 
 from export.autoencoder.runtime import Controls
 from export.core.audio_io import MODEL_RATE, atomic_output, resample
-from models.data.notes_plot import DB_RANGE, HOP, N_MELS, TICKS_HZ, band_position, log_mel
+from export.core.spectrogram import DB_RANGE, HOP, N_MELS, TICKS_HZ, band_position, log_mel
 
 
 def plot_morph(path: Path, source: np.ndarray, result: np.ndarray, rate: int, controls: Controls, frame_hop: int,

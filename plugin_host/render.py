@@ -13,9 +13,7 @@ The result is deterministic: the same stem, preset and settings give bit-identic
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,105 +24,15 @@ import numpy as np
 from export.core.audio_io import first_copies
 from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
-from plugin_host.presets import build_chain, load_chain
+from plugin_host.control_change import ControlChange, check_automation
+from plugin_host.presets import build_chain
 
 Progress = Callable[[int], None]
-SESSION_FORMAT = "latentbridge-osc-session"
-SESSION_VERSION = 1
-KINDS = ("param", "bypass", "command", "preset")
-
-
-@dataclass(frozen=True)
-class Breakpoint:
-    seconds: float
-    stage: str  # "" for the whole chain (bypass) and for preset loads
-    parameter: str  # the parameter, or the command (target, corner/a, ...)
-    value: float | str  # native units; a string for commands and presets
-    kind: str = "param"  # one of KINDS
-    sample: int | None = None  # the exact sample at `rate` (recorded sessions)
-    rate: int | None = None
-
-    def position(self, rate: int) -> int:
-        return self.sample if self.sample is not None and self.rate == rate else round(self.seconds * rate)
-
-
 @dataclass
 class RenderSettings:
     blocksize: int = 256
     stereo: str = "independent"  # or "ms": mid and side through separate chains
-    automation: list[Breakpoint] = field(default_factory=list)
-
-
-def _session_points(path: Path, session: dict[str, Any]) -> list[Breakpoint]:
-    if session.get("version") != SESSION_VERSION:
-        raise LatentbridgeError(f"{path}: OSC session version {session.get('version')} is not supported")
-    points = []
-    try:
-        rate = int(session["samplerate"])
-        for i, row in enumerate(session["changes"], start=1):
-            kind = str(row["kind"])
-            if kind not in KINDS:
-                raise LatentbridgeError(f"{path}: change {i} has an unknown kind {kind!r}")
-            value = float(row["value"]) if kind in ("param", "bypass") else str(row["value"])
-            points.append(Breakpoint(int(row["sample"]) / rate, str(row["stage"]), str(row["parameter"]), value,
-                                     kind, int(row["sample"]), rate))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LatentbridgeError(f"{path}: not a readable OSC session ({exc})") from exc
-    return points
-
-
-def read_automation(path: str | Path) -> list[Breakpoint]:
-    """Breakpoints from CSV (`seconds,stage,parameter,value` with a header), JSON (a list of objects with
-    those keys) or an OSC session from `live --record-osc`; one-line errors naming the row."""
-    path = Path(path)
-    if not path.is_file():
-        raise LatentbridgeError(f"{path}: no such automation file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        rows = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(text.splitlines()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
-        raise LatentbridgeError(f"{path}: not readable automation ({exc})") from exc
-    if isinstance(rows, dict) and rows.get("format") == SESSION_FORMAT:
-        return _session_points(path, rows)
-    if not isinstance(rows, list):
-        raise LatentbridgeError(f"{path}: automation must be a list of breakpoints")
-    points = []
-    for i, row in enumerate(rows, start=1):
-        try:
-            point = Breakpoint(float(row["seconds"]), str(row["stage"]), str(row["parameter"]), float(row["value"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LatentbridgeError(f"{path}: row {i} needs seconds, stage, parameter and a number value") from exc
-        if not (np.isfinite(point.seconds) and point.seconds >= 0 and np.isfinite(point.value)):
-            raise LatentbridgeError(f"{path}: row {i}: time and value must be finite, time >= 0")
-        points.append(point)
-    return sorted(points, key=lambda p: p.seconds)
-
-
-def check_automation(chain: Chain, points: list[Breakpoint]) -> None:
-    """One-line errors for unknown stages, parameters and commands (up to the first preset load: later
-    changes belong to that preset's chain and are checked when they apply)."""
-    for p in points:
-        if p.kind == "preset":
-            return
-        if p.kind == "param":
-            chain.parameter(p.stage, p.parameter)
-        elif p.stage:
-            stage = chain.stage(p.stage)
-            if p.kind == "command" and p.parameter not in stage.commands:
-                raise LatentbridgeError(f"stage {p.stage!r} has no control {p.parameter!r}")
-
-
-def apply_breakpoint(chain: Chain, point: Breakpoint) -> Chain:
-    """Apply one change; returns the chain to go on with (a new one after a preset load, as live)."""
-    if point.kind == "param":
-        chain.parameter(point.stage, point.parameter).set(float(point.value))
-    elif point.kind == "bypass":
-        (chain.stage(point.stage) if point.stage else chain).bypassed = float(point.value) >= 0.5
-    elif point.kind == "command":
-        chain.stage(point.stage).command(point.parameter, str(point.value))
-    elif point.kind == "preset":
-        return load_chain(str(point.value), chain.rate)
-    return chain
+    automation: list[ControlChange] = field(default_factory=list)
 
 
 def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
@@ -146,7 +54,7 @@ def render_channel(chain: Chain, audio: np.ndarray, settings: RenderSettings,
             if at > pos:
                 out[pos:at] = chain.process(padded[pos:at])
                 pos = at
-            chain = apply_breakpoint(chain, point)
+            chain = point.apply(chain)
             k += 1
         out[pos:end] = chain.process(padded[pos:end])
         if progress is not None:  # input samples consumed (the flushed delay tail counts for nothing)

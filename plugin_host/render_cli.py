@@ -111,8 +111,9 @@ def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[st
 
 def run(args: argparse.Namespace) -> int:
     from export.core.progress import bar
+    from plugin_host.control_change import read_automation
     from plugin_host.presets import read_preset
-    from plugin_host.render import RenderSettings, read_automation
+    from plugin_host.render import RenderSettings
 
     files = stems(args.stems)
     preset = read_preset(args.preset)

@@ -1,65 +1,67 @@
 """Control changes applied between two worker blocks, and their log for `live --record-osc FILE`.
 
-A `Change` is a function of the current chain that applies one control change and returns its log row
-(kind, stage, parameter, value) or None when it no longer applies. The engine's worker runs pending changes
-just before processing a block and logs each at that block's first input sample, so an offline render of
-the recorded input with the log (`render --automation FILE`) applies every change at the same sample.
+What changes is a `plugin_host.control_change.ControlChange` (the type automation files and recorded sessions use
+too); a `PendingChange` is one on its way to the worker: applied to the chain of the moment just before a block,
+it returns its log row, or None when it no longer applies (a preset without its stage was loaded in between). The
+worker logs each at that block's first input sample, so an offline render of the recorded input with the log
+(`render --automation FILE`) applies every change at the same sample.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from export.core.audio_io import atomic_output
 from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
-from plugin_host.render import SESSION_FORMAT, SESSION_VERSION
-
-Change = Callable[[Chain], dict[str, Any] | None]
+from plugin_host.control_change import SESSION_FORMAT, SESSION_VERSION, ControlChange
 
 
-def parameter_change(stage: str, name: str, value: float) -> Change:
-    """Set a parameter's target (native units, already clamped)."""
-    def change(chain: Chain) -> dict[str, Any] | None:
-        try:
-            param = chain.parameter(stage, name)
-        except LatentbridgeError:  # a preset without it was loaded in between
-            return None
-        param.set(value)
-        return {"kind": "param", "stage": stage, "parameter": name, "value": value}
-    return change
+@dataclass(frozen=True)
+class PendingChange:
+    """A change for the worker; a command carries the call its stage prepared on the chain of that moment."""
 
+    change: ControlChange
+    prepared_on: Chain | None = None
+    prepared: Callable[[], None] | None = None
 
-def bypass_change(stage: str | None, on: bool) -> Change:
-    """Bypass one stage, or the whole chain when `stage` is None."""
-    def change(chain: Chain) -> dict[str, Any] | None:
-        if stage is None:
-            chain.bypassed = on
-        elif stage in {s.name for s in chain.stages}:
-            chain.stage(stage).bypassed = on
-        else:
-            return None
-        return {"kind": "bypass", "stage": stage or "", "parameter": "", "value": float(on)}
-    return change
-
-
-def command_change(chain_then: Chain, stage: str, command: str, value: str) -> Change:
-    """A string control, prepared now (files loaded, encoded) on the chain of the moment, applied later."""
-    apply = chain_then.stage(stage).prepare_command(command, value)
-
-    def change(chain: Chain) -> dict[str, Any] | None:
-        if chain is not chain_then:
+    def __call__(self, chain: Chain) -> dict[str, Any] | None:
+        change = self.change
+        if change.kind == "command" and chain is not self.prepared_on:
             return None  # a preset was loaded in between: the prepared target belongs to the old chain
-        apply()
-        return {"kind": "command", "stage": stage, "parameter": command, "value": value}
-    return change
+        if change.kind == "param":
+            try:
+                chain.parameter(change.stage, change.parameter)
+            except LatentbridgeError:
+                return None
+        if change.kind == "bypass" and change.stage and change.stage not in {s.name for s in chain.stages}:
+            return None
+        change.apply(chain, self.prepared)
+        return change.row()
+
+
+def parameter_change(stage: str, name: str, value: float) -> PendingChange:
+    """Set a parameter's target (native units, already clamped)."""
+    return PendingChange(ControlChange(0.0, stage, name, value))
+
+
+def bypass_change(stage: str | None, on: bool) -> PendingChange:
+    """Bypass one stage, or the whole chain when `stage` is None."""
+    return PendingChange(ControlChange(0.0, stage or "", "", float(on), kind="bypass"))
+
+
+def command_change(chain_then: Chain, stage: str, command: str, value: str) -> PendingChange:
+    """A string control, prepared now (files loaded, encoded) on the chain of the moment, applied later."""
+    prepared = chain_then.stage(stage).prepare_command(command, value)
+    return PendingChange(ControlChange(0.0, stage, command, value, kind="command"), chain_then, prepared)
 
 
 def preset_row(name: str) -> dict[str, Any]:
-    return {"kind": "preset", "stage": "", "parameter": "", "value": name}
+    return ControlChange(0.0, "", "", name, kind="preset").row()
 
 
 class ControlLog:

@@ -30,7 +30,7 @@ from export.core.errors import LatentbridgeError
 from plugin_host.chain import PRIME_BLOCKS, Chain
 from realtime.block_ring import BlockRing, Blocks
 from realtime.callback import CallbackCounts, PythonCallback, realtime_priority
-from realtime.control_log import Change, ControlLog, preset_row
+from realtime.control_log import ControlLog, PendingChange, preset_row
 from realtime.devices import open_error, portaudio_messages
 from realtime.recorder import Recorder
 
@@ -71,7 +71,7 @@ class Engine:
         self.chain, self.config, self.recorder, self.input_recorder = chain, config, recorder, input_recorder
         self.chain_lock = threading.Lock()
         self.control_log = control_log
-        self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()  # applied by the worker between blocks
+        self.changes: queue.SimpleQueue[PendingChange] = queue.SimpleQueue()  # applied by the worker between blocks
         self.next_block = 0  # the block the worker processes next (kept under chain_lock)
         n = config.blocksize
         rings = BlockRing(SLOTS, n), BlockRing(SLOTS, n)
@@ -173,7 +173,7 @@ class Engine:
                 self.control_log.add(seq * self.config.blocksize, row)
 
     # -- control -------------------------------------------------------------------------------------------
-    def defer(self, change: Change) -> None:
+    def defer(self, change: PendingChange) -> None:
         """Apply a control change just before the next block the worker processes (logged at its first sample)."""
         self.changes.put(change)
 

@@ -32,7 +32,7 @@ from export.core.errors import LatentbridgeError
 from plugin_host.chain import Chain
 from plugin_host.parameters import tempo_value
 from realtime import osc_receiver
-from realtime.control_log import Change, bypass_change, command_change, parameter_change
+from realtime.control_log import PendingChange, bypass_change, command_change, parameter_change
 from realtime.tempo_sync import bpm_problem
 
 PREFIX = "/latentbridge"
@@ -71,7 +71,7 @@ class OscControl:
 
     def __init__(self, chain: Callable[[], Chain], load_preset: Callable[[str], None], host: str = "127.0.0.1",
                  port: int = 9000, allow: list[str] | None = None, reply_to: tuple[str, int] | None = None,
-                 defer: Callable[[Change], None] | None = None) -> None:
+                 defer: Callable[[PendingChange], None] | None = None) -> None:
         self.chain, self.load_preset = chain, load_preset
         self.defer = defer if defer is not None else self._apply_now
         self.reply = SimpleUDPClient(*reply_to) if reply_to else None
@@ -95,7 +95,7 @@ class OscControl:
         self.port = int(value)
         self._thread = threading.Thread(target=self._pump, name="osc-pump", daemon=True)
 
-    def _apply_now(self, change: Change) -> None:
+    def _apply_now(self, change: PendingChange) -> None:
         change(self.chain())
 
     def start(self) -> None:

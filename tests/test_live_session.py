@@ -260,8 +260,9 @@ def test_osc_query_and_oscquery_report_the_engines_values(session: Session) -> N
 def test_render_replays_the_recorded_osc_session_sample_for_sample(session: Session) -> None:
     """`render --automation osc.json` on the recorded input equals what was played, OSC changes (amount, the
     flood's xy/gain/reverb values, a bypass and a target change) included, up to the first late block."""
+    from plugin_host.control_change import read_automation
     from plugin_host.presets import read_preset
-    from plugin_host.render import RenderSettings, read_automation, render_audio
+    from plugin_host.render import RenderSettings, render_audio
 
     points = read_automation(session.osc_session)
     kinds = {p.kind for p in points}

@@ -15,8 +15,9 @@ from export.app.cli import main
 from export.autoencoder.runtime import OnnxAutoencoder
 from export.core.audio_io import read_audio, write_audio
 from plugin_host.chain import PRIME_BLOCKS
+from plugin_host.control_change import ControlChange
 from plugin_host.presets import read_preset
-from plugin_host.render import Breakpoint, RenderSettings, render_audio
+from plugin_host.render import RenderSettings, render_audio
 
 
 def tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
@@ -139,7 +140,7 @@ def test_automation_breakpoints_apply_at_their_sample() -> None:
     preset = {"name": "g", "stages": [{"name": "out", "kind": "gain"}]}
     rate = 48000
     audio = np.ones((1, rate), np.float32) * 0.5
-    out = render_audio(preset, audio, rate, RenderSettings(automation=[Breakpoint(0.5003, "out", "gain_db", -60.0)]))
+    out = render_audio(preset, audio, rate, RenderSettings(automation=[ControlChange(0.5003, "out", "gain_db", -60.0)]))
     at = round(0.5003 * rate)
     np.testing.assert_array_equal(out[0, :at], audio[0, :at])  # untouched up to the breakpoint's sample
     assert out[0, at] < 0.5 and out[0, -1] < 0.5 * 10 ** (-59 / 20)
@@ -195,7 +196,7 @@ def session_file(tmp_path: Path, changes: list[dict[str, object]], version: int 
 
 
 def test_a_recorded_osc_session_replays_like_breakpoints_and_loads_presets(tmp_path: Path) -> None:
-    from plugin_host.render import read_automation
+    from plugin_host.control_change import read_automation
 
     audio = tone(1.0, 48000)
     rows = [{"sample": 256 * 40, "kind": "param", "stage": "input", "parameter": "gain_db", "value": -12.0},
@@ -204,7 +205,7 @@ def test_a_recorded_osc_session_replays_like_breakpoints_and_loads_presets(tmp_p
     points = read_automation(session_file(tmp_path, rows))
     assert [p.kind for p in points] == ["param", "bypass", "bypass"] and points[0].sample == 256 * 40
     replayed = render_audio(read_preset("effects-only"), audio, 48000, RenderSettings(automation=points))
-    as_breakpoint = [Breakpoint(256 * 40 / 48000, "input", "gain_db", -12.0)]
+    as_breakpoint = [ControlChange(256 * 40 / 48000, "input", "gain_db", -12.0)]
     first = render_audio(read_preset("effects-only"), audio, 48000, RenderSettings(automation=as_breakpoint))
     d = 256 * 80 - 1024  # before the bypass (minus the reverb's tail reach)
     np.testing.assert_array_equal(replayed[:, :d], first[:, :d])

@@ -1,7 +1,7 @@
 """`latentbridge dataset plot`: a PNG grid of log-mel spectrograms of a few notes of an NSynth-layout split.
 
-Notes are read at 16 kHz mono; spectrograms use a 1024-point Hann STFT, hop 256 (16 ms), 80 mel bands
-over 0-8 kHz, in dBFS on one shared colour scale (so velocities compare). Matplotlib's Agg canvas,
+Notes are read at 16 kHz mono; spectrograms are `export.core.spectrogram.log_mel` (dBFS) on one shared colour
+scale (so velocities compare). Matplotlib's Agg canvas,
 no pyplot state; the PNG is written atomically.
 """
 
@@ -12,16 +12,12 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from export.core.audio_io import MODEL_RATE, atomic_output
 from export.core.errors import LatentbridgeError
+from export.core.spectrogram import DB_RANGE, N_MELS, TICKS_HZ, band_position, log_mel
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
 
-N_FFT, HOP, N_MELS = 1024, 256, 80
-DB_RANGE = (-110.0, -10.0)
 RELEASE_S = 3.0
-TICKS_HZ = (100, 250, 500, 1000, 2000, 4000, 8000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,32 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="train", help="split to read when DIR holds several")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
     parser.add_argument("--json", action="store_true", help="print the plotted notes as JSON")
-
-
-def to_mel(hz: np.ndarray | float) -> np.ndarray:
-    """HTK mel scale."""
-    return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-
-def band_position(hz: float, n_mels: int = N_MELS, rate: int = MODEL_RATE) -> float:
-    """Where a frequency sits on the plotted mel axis (band i spans [i, i + 1), centred on its peak)."""
-    return float(to_mel(hz) / to_mel(rate / 2) * (n_mels + 1) - 0.5)
-
-
-def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = MODEL_RATE) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) triangular filters, equally spaced on the HTK mel scale from 0 to rate / 2."""
-    edges_hz = 700.0 * (10 ** (np.linspace(0.0, to_mel(np.array(rate / 2)), n_mels + 2) / 2595.0) - 1.0)
-    bins = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    lo, mid, hi = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
-    return np.maximum(0.0, np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)))
-
-
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    """(n_mels, frames) log-mel power in dBFS (a full-scale sine reads about 0 dB in its band)."""
-    padded = np.pad(audio.astype(np.float64), (N_FFT // 2, N_FFT // 2))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP] * np.hanning(N_FFT)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / (np.sum(np.hanning(N_FFT)) / 2) ** 2
-    return 10.0 * np.log10(np.maximum(mel_filterbank() @ power.T, 1e-12))
 
 
 def pick_examples(examples: list[NSynthExample], count: int) -> list[NSynthExample]:

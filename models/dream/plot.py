@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from export.core.audio_io import MODEL_RATE, atomic_output
-from models.data.notes_plot import DB_RANGE, HOP, N_MELS, TICKS_HZ, band_position, log_mel
+from export.core.spectrogram import DB_RANGE, HOP, N_MELS, TICKS_HZ, band_position, log_mel
 
 
 def plot_dream(path: Path, before: np.ndarray, after: np.ndarray, steps: list[int], probability: list[float] | None,

@@ -1,7 +1,7 @@
 """Eval plots (PNG, Matplotlib's Agg canvas, written atomically): spectrograms of original vs each decoder,
 the interpolation check's family probabilities, and the tagger's per-tag ROC-AUC bars.
 
-Spectrograms are the log-mel dBFS of `models.data.notes_plot` (16 kHz, 1024-point FFT, hop 256, 80 bands).
+Spectrograms are the log-mel dBFS of `export.core.spectrogram` (16 kHz, 1024-point FFT, hop 256, 80 bands).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from export.core.audio_io import MODEL_RATE, atomic_output
-from models.data.notes_plot import DB_RANGE, N_MELS, log_mel
+from export.core.spectrogram import DB_RANGE, N_MELS, log_mel
 from models.data.nsynth_reader import NSynthExample
 
 

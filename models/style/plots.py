@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from export.core.audio_io import atomic_output
-from models.data.notes_plot import DB_RANGE, HOP, N_MELS, log_mel
+from export.core.spectrogram import DB_RANGE, HOP, N_MELS, log_mel
 
 SAMPLE_RATE = 16000
 
