@@ -3,14 +3,18 @@ and `models list`. Fixtures are rendered and trained at test time."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from export.app.cli import main
+from export.core.audio_io import read_mono
 from models.judges.spectral_distance import mrstft_distance
+from models.training.checkpoint import load_model
 
 
 def _sine(hz: float, seconds: float = 0.5) -> np.ndarray:
@@ -67,16 +71,66 @@ def test_autoencoder_report(trained: dict[str, Path], tmp_path: Path, capsys: py
     assert all(v > 0 for v in report["mrstft"].values())
     interp = report["interpolation"]
     assert interp["alphas"][0] == 0.0 and interp["alphas"][-1] == 1.0 and len(interp["p_family_a"]) == 5
-    assert all(Path(p).stat().st_size > 1000 for p in report["plots"])
+    assert report["plots"] and all(Path(p).stat().st_size > 1000 for p in report["plots"])
     assert len(report["audio"]) == 2 * 3 and all(Path(p).suffix == ".wav" for p in report["audio"])
 
 
-def test_tagger_report(trained: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def held_out_clips(root: Path, names: tuple[str, ...]) -> tuple[list[Path], np.ndarray]:
+    """The test clips and their 0/1 rows for `names`, read from annotations_final.csv directly (the MTAT split:
+    hex folders d-f are test), not through the dataset reader."""
+    with (root / "annotations_final.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["mp3_path"][0] in "def"]
+    paths = [root / r["mp3_path"] for r in rows]
+    paths = [p if p.is_file() else p.with_suffix(".wav") for p in paths]
+    return paths, np.array([[int(r[t]) for t in names] for r in rows]).reshape(len(rows), len(names))
+
+
+def pairwise_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """P(a positive outscores a negative), ties 1/2, by counting every pair."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    return float(((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (pos.size * neg.size))
+
+
+def tagger_report(trained: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     assert main(["eval", "tagger", "--model", str(trained["tagger"]), "--data", str(trained["clips"]),
                  "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["clips"] > 0 and 0.0 <= report["macro_roc_auc"] <= 1.0
-    assert set(report["roc_auc"]) <= set(report["positives"])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_tagger_report_is_the_pairwise_auc_of_the_models_scores(trained: dict[str, Path],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    report = tagger_report(trained, capsys)
+    model, _ = load_model(trained["tagger"], "tagger")
+    paths, labels = held_out_clips(trained["clips"], model.cfg.tag_names)
+    assert report["clips"] == len(paths) > 0
+    assert report["positives"] == dict(zip(model.cfg.tag_names, labels.sum(axis=0).tolist(), strict=True))
+    scores = np.stack([model.predict_clip(read_mono(p, 16000)) for p in paths])  # as many threads as eval used
+    scorable = [k for k in range(labels.shape[1]) if 0 < labels[:, k].sum() < labels.shape[0]]
+    assert scorable and set(report["roc_auc"]) == {model.cfg.tag_names[k] for k in scorable}
+    want = {model.cfg.tag_names[k]: pairwise_auc(labels[:, k], scores[:, k]) for k in scorable}
+    assert report["roc_auc"] == pytest.approx(want, abs=1e-9)
+    assert report["macro_roc_auc"] == pytest.approx(np.mean(list(want.values())), abs=1e-9)
+
+
+@pytest.mark.parametrize("oracle, auc", [("perfect", 1.0), ("inverted", 0.0), ("constant", 0.5)])
+def test_tagger_report_of_an_oracle(oracle: str, auc: float, trained: dict[str, Path],
+                                    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tagger that answers each clip's true tags scores 1 (and average precision 1), one that answers the
+    opposite 0, one that answers the same for every clip 1/2: the report pairs the right scores with the right
+    labels."""
+    from models.tagger.model import SampleCNN
+
+    model, _ = load_model(trained["tagger"], "tagger")
+    paths, labels = held_out_clips(trained["clips"], model.cfg.tag_names)
+    truth = {read_mono(p, 16000).tobytes(): row for p, row in zip(paths, labels, strict=True)}
+    answer = {"perfect": lambda row: row, "inverted": lambda row: 1 - row, "constant": lambda row: 0 * row + 0.3}
+    monkeypatch.setattr(SampleCNN, "predict_clip",
+                        lambda self, audio, *a, **k: answer[oracle](truth[audio.tobytes()]).astype(float))
+    report = tagger_report(trained, capsys)
+    assert report["roc_auc"] and set(report["roc_auc"].values()) == {auc}
+    assert report["macro_roc_auc"] == auc
+    if oracle == "perfect":
+        assert set(report["pr_auc"].values()) == {1.0}
 
 
 def test_wrong_kind_is_a_one_line_error(trained: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,6 +141,7 @@ def test_wrong_kind_is_a_one_line_error(trained: dict[str, Path], capsys: pytest
 def test_models_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
+    assert {"ae_default", "tagger_default", "classifier_default"} <= {row["name"] for row in rows}
     for row in rows:
         assert {"name", "kind", "path", "format_version", "metrics"} <= set(row)
         assert row["bytes"] is not None and row["bytes"] > 0
@@ -115,9 +170,43 @@ def test_classifier_report(trained: dict[str, Path], capsys: pytest.CaptureFixtu
     assert main(["eval", "classifier", "--model", str(trained["classifier"]), "--data", str(trained["notes"]),
                  "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["notes"] > 0 and 0.0 <= report["family_accuracy"] <= 1.0
+    assert report["notes"] > 0 and report["family_accuracy_per_family"]
     assert set(report["family_accuracy_per_family"]) <= {"bass", "brass", "flute", "guitar", "keyboard", "mallet",
                                                           "organ", "reed", "string", "synth_lead", "vocal"}
+
+
+@pytest.mark.parametrize("oracle, accuracy", [("right", 1.0), ("wrong", 0.0)])
+def test_classifier_report_of_an_oracle(oracle: str, accuracy: float, trained: dict[str, Path],
+                                        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A classifier that answers each note's true family and pitch (read from examples.json, not through the
+    dataset reader) scores 1 for every family, one that answers the next family and pitch scores 0."""
+    from models.classifier.model import FAMILIES, NoteClassifier
+
+    model, _ = load_model(trained["classifier"], "classifier")
+    n, low = model.cfg.n_samples, model.cfg.pitch_min
+    split = trained["notes"] / "test"
+    truth = {}
+    for e in json.loads((split / "examples.json").read_text()).values():
+        audio = read_mono(split / "audio" / f"{e['note_str']}.wav", 16000)[:n]
+        truth[np.pad(audio, (0, n - audio.shape[0])).tobytes()] = (FAMILIES.index(e["instrument_family_str"]),
+                                                                  e["pitch"] - low)
+    shift = 0 if oracle == "right" else 1
+
+    def predict(self: NoteClassifier, notes: np.ndarray, *args: object, **kwargs: object) -> tuple[np.ndarray,
+                                                                                                     np.ndarray]:
+        family, pitch = np.zeros((len(notes), len(FAMILIES))), np.zeros((len(notes), model.cfg.n_pitches))
+        for i, note in enumerate(np.asarray(notes, np.float32)):
+            f, p = truth[np.pad(note[:n], (0, max(0, n - note.shape[0]))).tobytes()]
+            family[i, (f + shift) % len(FAMILIES)] = 1.0
+            pitch[i, (p + shift) % model.cfg.n_pitches] = 1.0
+        return family, pitch
+    monkeypatch.setattr(NoteClassifier, "predict", predict)
+    assert main(["eval", "classifier", "--model", str(trained["classifier"]), "--data", str(trained["notes"]),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["notes"] > 0 and report["family_accuracy_per_family"]
+    assert report["family_accuracy"] == report["pitch_accuracy"] == accuracy
+    assert set(report["family_accuracy_per_family"].values()) == {accuracy}
 
 
 def test_models_bundle_writes_a_model_card(trained: dict[str, Path], tmp_path: Path,

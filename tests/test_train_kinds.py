@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,7 +63,18 @@ def test_tagger_config_carries_the_learnt_tag_names(data: dict[str, Path], tmp_p
     assert _train("tagger", data["tagger"], tmp_path / "t", "--steps", "1") == 0
     model, _ = load_model(tmp_path / "t", "tagger")
     names = model.cfg.tag_names
-    assert len(names) == model.cfg.n_tags >= 3 and "drums" in names or "no_drums" in names
+    assert len(names) == model.cfg.n_tags >= 3
+    assert "drums" in names or "no_drums" in names
+    assert model.predict_clip(np.zeros(model.cfg.n_samples, np.float32)).shape == (len(names),)
+    # the rule, from annotations_final.csv directly: the train split's (hex folders 0-b) 50 most frequent tags
+    # (ties in column order) with at least --min-count 1 positive and not on every clip
+    with (data["tagger"] / "annotations_final.csv").open(newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        rows = [r for r in reader if r["mp3_path"][0] in "0123456789ab"]
+        columns = [t for t in reader.fieldnames or [] if t not in ("clip_id", "mp3_path")]
+    counts = {t: sum(int(r[t]) for r in rows) for t in columns}
+    ranked = sorted(columns, key=lambda t: (-counts[t], columns.index(t)))[:50]
+    assert names == tuple(t for t in ranked if 1 <= counts[t] < len(rows))
 
 
 def test_kind_mismatch_and_corrupt_checkpoint_are_one_line_errors(data: dict[str, Path], tmp_path: Path,
@@ -79,18 +91,43 @@ def test_kind_mismatch_and_corrupt_checkpoint_are_one_line_errors(data: dict[str
         load_checkpoint(bad)
 
 
-def test_note_wavenet_is_conditioned_on_a_frozen_autoencoder(data: dict[str, Path], tmp_path: Path) -> None:
+def test_note_wavenet_is_conditioned_on_a_frozen_autoencoder(data: dict[str, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training the WaveNet decoder leaves the autoencoder it is conditioned on as trained: checked on the
+    autoencoder instance the training loop really used (caught on its way into `train`), after the steps."""
+    from models.training import loop
+    from models.training.train_wavenet import NoteWaveNetTask
+    from models.wavenet.model import WaveNet
+
     notes = ["--per-instrument", "2", "--pitches", "36:84", "--velocities", "25,50,75,100,127",
              "--note-seconds", "0.5"]
     ae = tmp_path / "ae"
     assert main(["train", "autoencoder", "--data", str(data["classifier"]), "--config", "tiny", "--out", str(ae),
                  "--steps", "2", "--batch", "2", "--crop-seconds", "0.25", *notes]) == 0
-    frozen = {k: v.clone() for k, v in load_checkpoint(ae)["model"].items()}
+    tasks = []
+    real_train = loop.train
+
+    def train(task: object, opts: loop.LoopOptions) -> dict[str, object]:
+        tasks.append(task)
+        return real_train(task, opts)
+    monkeypatch.setattr(loop, "train", train)
     out = tmp_path / "wn"
     assert main(["train", "wavenet", "--data", str(data["classifier"]), "--config", "tiny_notes", "--autoencoder",
                  str(ae), "--out", str(out), "--steps", "3", "--batch", "2", "--crop", "512", *notes]) == 0
     state = load_checkpoint(out, "wavenet")
     assert state["extra"]["autoencoder"] == str(ae) and state["step"] == 3
-    assert all(torch.equal(v, load_checkpoint(ae)["model"][k]) for k, v in frozen.items())
+    (task,) = tasks
+    assert isinstance(task, NoteWaveNetTask)
+    used, trained = task.autoencoder, load_checkpoint(ae, "autoencoder")["model"]
+    after = used.state_dict()
+    assert after.keys() == trained.keys() and all(torch.equal(after[k], v) for k, v in trained.items())
+    assert not used.training and not any(p.requires_grad for p in used.parameters())  # frozen, dropout off
+    own = {id(p) for p in task.model.parameters()}
+    assert not any(id(p) in own for p in used.parameters())  # not among what the optimizer steps ...
+    assert set(state["model"]) == set(WaveNet(task.cfg).state_dict())  # ... nor what the checkpoint saves
+    loss = task.loss(task.model, 3, 0, 1, torch.device("cpu"))
+    loss.backward()  # the loss reaches the WaveNet and stops at the autoencoder's z
+    assert all(p.grad is None for p in used.parameters())
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in task.model.parameters())
     assert main(["train", "wavenet", "--data", str(data["classifier"]), "--config", "tiny", "--autoencoder",
                  str(ae), "--out", str(tmp_path / "bad"), "--steps", "1", *notes]) == 2
