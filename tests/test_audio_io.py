@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +110,93 @@ def test_fit_length_mono_at_and_check_outputs(tmp_path: Path) -> None:
     with pytest.raises(LatentbridgeError, match="already exists"):
         check_outputs([out], [source], force=False)
     check_outputs([out], [source], force=True)
+
+
+def truncate(path: Path, keep_frames: int, frame_bytes: int, extra: bytes = b"") -> None:
+    """Cut a WAV written by `write_audio` after `keep_frames` frames of its data chunk (its header unchanged),
+    then append `extra` bytes."""
+    data = path.read_bytes()
+    start = data.index(b"data") + 8
+    path.write_bytes(data[: start + keep_frames * frame_bytes] + extra)
+
+
+def wav_bytes(samples: bytes, declared: int, channels: int = 1, rate: int = 16000, extra: bytes = b"") -> bytes:
+    """A 16-bit PCM WAV whose data chunk declares `declared` bytes and holds `samples`, then `extra` bytes."""
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", declared)
+            + samples + extra)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize("fmt,width", [("wav16", 2), ("wav24", 3), ("wav32f", 4)])
+def test_truncated_wav_is_read_as_far_as_its_data_goes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       fmt: str, width: int) -> None:
+    audio = np.stack([sine(440, 16000, 2.0), sine(660, 16000, 2.0, 0.25)])  # the header says 2.000 s
+    path = tmp_path / "in.wav"
+    write_audio(path, audio, 16000, fmt)
+    full, _ = read_audio(path)
+    assert capsys.readouterr().err == ""
+    truncate(path, 10_667, 2 * width, extra=b"\x01")  # 0.667 s and a stray byte of an unfinished frame
+    got, rate = read_audio(path)
+    assert rate == 16000 and got.shape == (2, 10_667)
+    np.testing.assert_array_equal(got, full[:, :10_667])
+    err = capsys.readouterr().err
+    assert err == (f"latentbridge: warning: {path}: truncated: the header says 2.000 s, the data holds 0.667 s; "
+                   "reading 0.667 s\n")
+    resampled, rate = read_audio(path, sample_rate=44100)  # resampling keeps the real length too
+    assert rate == 44100 and resampled.shape == (2, resample(full[:, :10_667], 16000, 44100).shape[1])
+    assert abs(resampled.shape[1] - 10_667 * 44100 / 16000) <= 1
+    assert read_mono(path).shape == (10_667,)
+
+
+def test_truncated_aiff_is_read_as_far_as_its_data_goes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pedalboard.io import AudioFile
+
+    path = tmp_path / "in.aiff"
+    with AudioFile(str(path), "w", samplerate=22050, num_channels=2, bit_depth=16) as f:
+        f.write(np.stack([sine(440, 22050, 1.0), sine(660, 22050, 1.0)]))
+    data = path.read_bytes()
+    path.write_bytes(data[: data.index(b"SSND") + 16 + 7350 * 4])
+    got, rate = read_audio(path)
+    assert rate == 22050 and got.shape == (2, 7350)
+    assert "truncated: the header says 1.000 s, the data holds 0.333 s" in capsys.readouterr().err
+
+
+def test_wav_of_zero_frames_is_empty_audio(tmp_path: Path) -> None:
+    path = tmp_path / "empty.wav"
+    with wave.open(str(path), "wb") as w:  # a valid header, 0 frames
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(b"")
+    for kwargs in ({}, {"sample_rate": 16000}):
+        with pytest.raises(LatentbridgeError, match=r"empty.wav: audio is empty \(0 samples\)$"):
+            read_audio(path, **kwargs)
+
+
+def test_wav_data_then_garbage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    samples = (10_000 * np.sin(np.arange(1000) * 0.1)).astype("<i2").tobytes()
+    path = tmp_path / "x.wav"
+    # a complete data chunk followed by bytes that are no chunk: the header's 1000 frames, no warning
+    path.write_bytes(wav_bytes(samples, 2000, extra=b"\x13\x37garbage" * 5))
+    got, _ = read_audio(path)
+    assert got.shape == (1, 1000) and capsys.readouterr().err == ""
+    np.testing.assert_allclose(got[0], np.frombuffer(samples, "<i2") / 32768, atol=1e-4)
+    # the header claims 2000 frames, the file holds 1000 and 80 bytes of garbage: those 1040 frames are read
+    # (garbage can't be told from samples), never the 960 frames of silence pedalboard would add
+    path.write_bytes(wav_bytes(samples, 4000, extra=b"garbage!" * 10))
+    got, _ = read_audio(path)
+    assert got.shape == (1, 1040)
+    assert "the header says 0.125 s, the data holds 0.065 s" in capsys.readouterr().err
+    # a streaming writer's "unknown size" (0xFFFFFFFF): what is there, no warning (pedalboard: 2**31 - 1 frames)
+    path.write_bytes(wav_bytes(samples, 0xFFFFFFFF))
+    got, _ = read_audio(path)
+    assert got.shape == (1, 1000) and capsys.readouterr().err == ""
+
+
+def test_nan_samples_in_a_file_are_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "nan.wav"
+    write_audio(path, np.full((2, 100), 0.1, np.float32), 16000, "wav32f")
+    path.write_bytes(path.read_bytes()[:-4] + np.array([np.inf], np.float32).tobytes())
+    with pytest.raises(LatentbridgeError, match="NaN or Inf"):
+        read_audio(path, sample_rate=44100)

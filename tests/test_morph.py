@@ -3,6 +3,7 @@ bundled note classifier (torch) and compared with the torch autoencoder."""
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from export.app.cli import main
 from export.autoencoder.latent_bank import LatentBank
-from models.exporting.latent_bank import BankSettings, build_bank
+from export.autoencoder.morphing import note_latent
 from export.autoencoder.runtime import BLOCK_FRAMES, OnnxAutoencoder
 from export.core.audio_io import read_audio, read_mono, resample, write_audio
 from export.core.errors import LatentbridgeError
@@ -19,6 +20,7 @@ from export.onnx.bundled import BUNDLED_DIR
 from models.data.gm_programs import FAMILIES
 from models.data.note_synth import NoteSynth
 from models.data.soundfonts import resolve_soundfonts
+from models.exporting.latent_bank import BankSettings, build_bank
 from models.training.checkpoint import load_model
 
 BANK = BUNDLED_DIR / "ae_default.bank.npz"
@@ -31,8 +33,13 @@ def ae() -> OnnxAutoencoder:
 
 def guitar_note(pitch: int = 60) -> np.ndarray:
     """A nylon-guitar note (GM 24) from TimGM6mb, 16 kHz mono, peak 0.5."""
+    return gm_note(24, pitch)
+
+
+def gm_note(program: int, pitch: int = 60) -> np.ndarray:
+    """A note of GM `program` from TimGM6mb, 16 kHz mono, peak 0.5."""
     font = next(f for f in resolve_soundfonts(None) if "timgm" in f.name.lower())
-    note = NoteSynth(font).render(24, pitch, 100)
+    note = NoteSynth(font).render(program, pitch, 100)
     return (0.5 * note / np.abs(note).max()).astype(np.float32)
 
 
@@ -74,6 +81,47 @@ def test_amount_one_toward_reed_raises_the_classifiers_reed_probability(tmp_path
         probabilities[amount] = family_probabilities(out)
     reed = FAMILIES.index("reed")
     assert probabilities["1"][reed] > probabilities["0"][reed] + 0.2
+
+
+@pytest.mark.parametrize("rate,channels,program", [(44100, 2, 73), (22050, 1, 56)])  # a flute, a trumpet
+def test_an_audio_file_target_moves_the_timbre_toward_it(tmp_path: Path, ae: OnnxAutoencoder, rate: int,
+                                                         channels: int, program: int) -> None:
+    source, target = tmp_path / "in.wav", tmp_path / "target.wav"
+    audio = stereo_44k(guitar_note(), frames=50_000)
+    write_audio(source, audio, 44100, "wav24")
+    note = gm_note(program, 67)
+    write_audio(target, stereo_44k(note) if channels == 2 else resample(note, 16000, rate)[None], rate, "wav16")
+    z_input, z_target = note_latent(ae, read_mono(source)), note_latent(ae, read_mono(target))
+    near = {}  # amount -> (distance of the output's latent to the target's, to the input's)
+    for amount in ("0", "1"):
+        out = tmp_path / f"out_{amount}.wav"
+        assert main(["morph", str(source), "--target", str(target), "--amount", amount, "--out", str(out)]) == 0
+        got, got_rate = read_audio(out)
+        assert got_rate == 44100 and got.shape == audio.shape  # IN's rate, channels and length
+        z = note_latent(ae, read_mono(out))
+        near[amount] = float(np.linalg.norm(z - z_target)), float(np.linalg.norm(z - z_input))
+    assert near["0"][1] < near["0"][0]  # resynthesis stays by the input
+    assert near["1"][0] < near["1"][1] and near["1"][0] < 0.6 * near["0"][0]  # amount 1: by the target
+
+
+def test_unusable_target_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    write_audio(source, stereo_44k(guitar_note(), frames=20_000), 44100, "wav16")
+    silent, corrupt, empty = tmp_path / "silent.wav", tmp_path / "corrupt.wav", tmp_path / "empty.wav"
+    write_audio(silent, np.zeros((2, 44100), np.float32), 44100, "wav16")
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    with wave.open(str(empty), "wb") as w:  # a valid header, 0 frames
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"")
+    for target, message in ((silent, f"{silent}: the target is silent"), (corrupt, f"{corrupt}: cannot decode audio"),
+                            (empty, f"{empty}: audio is empty (0 samples)"),
+                            (tmp_path / "missing.wav", "missing.wav: no such audio file")):
+        assert main(["morph", str(source), "--target", str(target), "--amount", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("latentbridge: error:") and message in err and "\n" not in err
+    assert not out.exists()
 
 
 def test_amount_zero_equals_the_torch_autoencoder_over_several_blocks(ae: OnnxAutoencoder) -> None:

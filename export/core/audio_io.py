@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -37,7 +40,11 @@ def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
 
 def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None,
                mono: bool = False) -> tuple[np.ndarray, int]:
-    """Read any format pedalboard reads; optionally resample to `sample_rate` and mix to mono."""
+    """Read any format pedalboard reads; optionally resample to `sample_rate` and mix to mono.
+
+    A truncated WAV or AIFF (its header promises more frames than the file holds) is read as far as its data goes,
+    with a one-line warning on stderr; pedalboard alone would pad it with silence to the header's length. A file
+    of 0 frames is empty audio (one-line error, as for every empty input)."""
     from pedalboard.io import AudioFile
 
     p = Path(path)
@@ -45,17 +52,102 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None,
         raise LatentbridgeError(f"{p}: no such audio file")
     try:
         with AudioFile(str(p)) as f:
-            reader = f.resampled_to(sample_rate) if sample_rate and f.samplerate != sample_rate else f
-            rate = int(round(reader.samplerate))
-            audio = reader.read(reader.frames)
+            native, frames = float(f.samplerate), int(f.frames)
+            held = frames_held(p)
+            if held is not None and held[1] < frames:
+                if held[0] is not None:  # None: a streaming writer's "length unknown" placeholder, not truncation
+                    warn(f"{p}: truncated: the header says {frames / native:.3f} s, the data holds "
+                         f"{held[1] / native:.3f} s; reading {held[1] / native:.3f} s")
+                frames = held[1]
+            # pedalboard refuses read(0) ("will not read an entire file at once"): a 0-frame file is empty audio
+            audio = f.read(frames) if frames > 0 else np.zeros((f.num_channels, 0), np.float32)
     except LatentbridgeError:
         raise
     except Exception as exc:  # pedalboard raises several unrelated types for corrupt files
         raise LatentbridgeError(f"{p}: cannot decode audio ({exc})") from exc
     audio = check_audio(audio, str(p))
+    rate = int(round(native))
+    if sample_rate and native != sample_rate:  # the same samples as pedalboard's resampled_to reader gives
+        audio, rate = resample(audio, native, sample_rate), int(sample_rate)
     if mono and audio.shape[0] > 1:
         audio = audio.mean(axis=0, keepdims=True)
     return audio, rate
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr, in the style of the CLI's error lines."""
+    print(f"latentbridge: warning: {message}", file=sys.stderr, flush=True)
+
+
+WAV_SAMPLE_FORMATS = (1, 3, 6, 7)  # PCM, IEEE float, A-law, mu-law: one block_align per frame
+UNKNOWN_SIZE = 0xFFFFFFFF  # what streaming writers leave in a data chunk's size when they cannot seek back
+AIFC_SAMPLE_FORMATS = {b"NONE": 0, b"sowt": 0, b"twos": 0, b"fl32": 4, b"FL32": 4, b"fl64": 8, b"FL64": 8}
+
+
+def frames_held(path: Path) -> tuple[int | None, int] | None:
+    """For an uncompressed WAV (RIFF, RF64) or AIFF/AIFC: (frames its header declares, whole frames of them the
+    file really holds); declared is None when the size is a streaming writer's "unknown" placeholder. None for
+    any other file (another format, compressed samples, no sample chunk): left to the decoder."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(12)
+            if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+                return _wav_frames(fh, size, head[:4] == b"RF64")
+            if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+                return _aiff_frames(fh, size)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def _wav_frames(fh: BinaryIO, size: int, rf64: bool) -> tuple[int | None, int] | None:
+    pos, block, tag, data64 = 12, 0, None, None
+    while pos + 8 <= size:
+        fh.seek(pos)
+        chunk, length = struct.unpack("<4sI", fh.read(8))
+        body = fh.read(min(length, 40)) if chunk in (b"fmt ", b"ds64") else b""
+        if chunk == b"ds64" and len(body) >= 16:
+            data64 = struct.unpack("<Q", body[8:16])[0]  # after the 64-bit RIFF size
+        elif chunk == b"fmt " and len(body) >= 14:
+            tag, _, _, _, block = struct.unpack("<HHIIH", body[:14])
+            if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the tag opens the GUID
+                tag = struct.unpack("<H", body[24:26])[0]
+        elif chunk == b"data":
+            if tag not in WAV_SAMPLE_FORMATS or block <= 0:
+                return None
+            declared: int | None = length
+            if length == UNKNOWN_SIZE:
+                declared = data64 if rf64 else None
+            there = size - (pos + 8)
+            return (None if declared is None else declared // block,
+                    min(there, declared if declared is not None else there) // block)
+        pos += 8 + length + (length & 1)  # chunks are padded to an even size
+    return None
+
+
+def _aiff_frames(fh: BinaryIO, size: int) -> tuple[int | None, int] | None:
+    pos, declared, frame_bytes = 12, None, 0
+    while pos + 8 <= size:
+        fh.seek(pos)
+        chunk, length = struct.unpack(">4sI", fh.read(8))
+        if chunk == b"COMM":
+            body = fh.read(min(length, 22))
+            if len(body) < 18:
+                return None
+            channels, declared, bits = struct.unpack(">hIh", body[:8])
+            width = AIFC_SAMPLE_FORMATS.get(body[18:22], -1) if len(body) >= 22 else 0
+            if width < 0:  # compressed AIFC
+                return None
+            frame_bytes = channels * (width or (bits + 7) // 8)
+        elif chunk == b"SSND":
+            if declared is None or frame_bytes <= 0 or pos + 16 > size:
+                return None
+            offset = struct.unpack(">I", fh.read(4))[0]
+            there = min(length - 8 - offset, size - (pos + 16 + offset))
+            return declared, max(0, min(declared, there // frame_bytes))
+        pos += 8 + length + (length & 1)
+    return None
 
 
 def read_mono(path: str | os.PathLike[str], sample_rate: int = MODEL_RATE) -> np.ndarray:
