@@ -43,7 +43,9 @@ class CallbackCounts(Protocol):
     @property
     def xrun_at(self) -> list[int]: ...
     @property
-    def callback_overruns(self) -> list[int]: ...
+    def callback_overruns(self) -> list[int]: ...  # the first LISTED blocks
+    @property
+    def overrun_count(self) -> int: ...  # every callback overrun
     @property
     def gaps(self) -> list[tuple[int, float]]: ...  # (block, ms) where callbacks came late: the device stalled
     @property
@@ -69,6 +71,7 @@ class PythonCallback:
         self.last_callback = 0.0
         self.gaps: list[tuple[int, float]] = []
         self.callback_overruns: list[int] = []
+        self.overrun_count = 0
         self.late = self.xruns = 0
         self.late_at: list[int] = []  # block numbers of the first late blocks and xruns (diagnostics)
         self.xrun_at: list[int] = []
@@ -117,8 +120,10 @@ class PythonCallback:
         if self.input_recorder is not None:
             self.input_recorder.ring.put(seq, indata)
         self.seq = seq + 1
-        if time.perf_counter() - now > 0.5 * self.period and len(self.callback_overruns) < LISTED:
-            self.callback_overruns.append(seq)  # the callback itself took too long: the engine's fault
+        if time.perf_counter() - now > 0.5 * self.period:  # the callback itself took too long: the engine's fault
+            self.overrun_count += 1
+            if len(self.callback_overruns) < LISTED:
+                self.callback_overruns.append(seq)
 
     def take_peak(self) -> float:
         peak, self.peak = self.peak, 0.0

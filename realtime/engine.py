@@ -127,6 +127,10 @@ class Engine:
         return list(self.counts.callback_overruns)
 
     @property
+    def overrun_count(self) -> int:
+        return int(self.counts.overrun_count)
+
+    @property
     def callback_realtime(self) -> bool | None:
         return self.counts.callback_realtime
 
@@ -300,6 +304,7 @@ class Engine:
             "blocks": self.seq, "processed": self.processed, "late_blocks": self.late, "xruns": self.xruns,
             "skipped": self.skipped, "late_at_block": self.late_at, "xrun_at_block": self.xrun_at,
             "callback_gaps_ms": self.gaps, "callback_overruns": self.callback_overruns,
+            "callback_overrun_count": self.overrun_count,
             "late_cpu_bound": self.late_cpu_bound(),
             "realtime_priority": {"worker": self.worker_realtime, "callback": bool(self.callback_realtime)},
             "primed_samples": self.primed_samples, "gc_max_ms": round(self.gc_max_ms, 2),

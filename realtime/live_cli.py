@@ -77,8 +77,10 @@ def run_live(args: argparse.Namespace) -> int:
         tempo = TempoSync(osc.set_tempo, live, args.ableton_reply_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    meters = None
     if reply is not None:
-        threading.Thread(target=_send_meters, args=(engine, osc, stop), name="osc-meters", daemon=True).start()
+        meters = threading.Thread(target=_send_meters, args=(engine, osc, stop), name="osc-meters", daemon=True)
+        meters.start()
     engine.start()
     osc.start()
     if query is not None:
@@ -100,6 +102,10 @@ def run_live(args: argparse.Namespace) -> int:
         if tempo is not None:
             tempo.stop()
         engine.stop()
+        stop.set()
+        if meters is not None:  # the final counts, once the engine has stopped: what the last status says
+            meters.join(timeout=2.0)
+            _send_status(engine, osc)
         osc.stop()
         if query is not None:
             query.stop()
@@ -135,14 +141,18 @@ def _send_meters(engine: Any, osc: Any, stop: threading.Event) -> None:
     seen: dict[str, int] = {}
     while not stop.wait(1.0 / METER_HZ):
         osc.send("/latentbridge/meter/output_db", engine.take_peak_db())
-        osc.send("/latentbridge/status/late_blocks", engine.late)
-        osc.send("/latentbridge/status/xruns", engine.xruns)
-        osc.send("/latentbridge/status/latency_ms", 1000.0 * engine.added_latency_samples / engine.config.samplerate)
+        _send_status(engine, osc)
         for stage in engine.chain.stages:
             if stage.kind == "tagger" and seen.get(stage.name) != stage.analyses:
                 seen[stage.name] = stage.analyses
                 for tag, p in stage.tags.items():
                     osc.send(f"/latentbridge/{stage.name}/tags/{tag.replace(' ', '_')}", p)
+
+
+def _send_status(engine: Any, osc: Any) -> None:
+    osc.send("/latentbridge/status/late_blocks", engine.late)
+    osc.send("/latentbridge/status/xruns", engine.xruns)
+    osc.send("/latentbridge/status/latency_ms", 1000.0 * engine.added_latency_samples / engine.config.samplerate)
 
 
 def _tags(engine: Any) -> list[tuple[str, float]]:

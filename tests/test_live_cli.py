@@ -3,6 +3,7 @@ one-line error and a non-zero exit, never a traceback (a real JACK server provid
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -105,10 +106,12 @@ def test_reply_address_gets_meters_status_and_tags(jack_server: str, tmp_path: P
     listener.bind(("127.0.0.1", 0))
     listener.settimeout(1)
     args = ["live", "--hostapi", "JACK", "--duration", "3", "--quiet", "--osc-port", "0", "--oscquery-port", "-1",
-            "--preset", "morph-tagged", "--osc-reply", f"127.0.0.1:{listener.getsockname()[1]}"]
+            "--preset", "morph-tagged", "--osc-reply", f"127.0.0.1:{listener.getsockname()[1]}",
+            "--status-json", str(tmp_path / "status.json")]
     proc = subprocess.Popen([sys.executable, "-m", "export.app.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=jack_env(jack_server))
     seen: dict[str, float] = {}
+    counts: dict[str, list[int]] = {"late_blocks": [], "xruns": []}
     try:
         while True:  # everything until the engine has stopped and gone quiet
             try:
@@ -119,11 +122,18 @@ def test_reply_address_gets_meters_status_and_tags(jack_server: str, tmp_path: P
                 continue
             for timed in OscPacket(data).messages:
                 seen[timed.message.address] = timed.message.params[0]
+                if timed.message.address.startswith("/latentbridge/status/"):
+                    counts.get(timed.message.address.rsplit("/", 1)[1], []).append(timed.message.params[0])
     finally:
         proc.communicate(timeout=60)
         listener.close()
     assert proc.returncode == 0
-    assert seen["/latentbridge/status/late_blocks"] >= 0 and seen["/latentbridge/status/latency_ms"] > 10
+    # the counts as they grew, the last sent once the engine had stopped: what its final status says
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "stopped"
+    for name, values in counts.items():
+        assert len(values) > 10 and values == sorted(values) and values[-1] == status[name], (name, values[-3:])
+    assert seen["/latentbridge/status/latency_ms"] == pytest.approx(status["added_latency_ms"], abs=0.01)
     assert seen["/latentbridge/meter/output_db"] <= 0.0
     tags = {a: p for a, p in seen.items() if a.startswith("/latentbridge/tags/tags/")}
     assert len(tags) > 10 and all(0.0 <= p <= 1.0 for p in tags.values())

@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from jack_player import Player, plucks, read_status, start_engine
+from live_checks import check_late_blocks_beside_stalls
 
 from export.core.audio_io import read_audio
 from plugin_host.presets import load_chain
+from realtime.engine import EngineConfig
 
 RATE, BLOCK = 48000, 256
+FADE = EngineConfig.crossfade
 
 
 def finish(proc, tmp: Path) -> dict:
@@ -23,6 +26,19 @@ def finish(proc, tmp: Path) -> dict:
     status = read_status(tmp)
     assert status["state"] == "stopped"
     return status
+
+
+def heard_wet(samples: int, late: list[int], skipped: int) -> np.ndarray:
+    """Which output samples played the chain's own output: not a late block (played dry) nor its fade back in, and
+    nothing from the first late block on when the worker skipped input after a stall (its chain then heard
+    another signal than the offline one)."""
+    wet = np.ones(samples, bool)
+    for b in late:
+        wet[b * BLOCK: (b + 1) * BLOCK + FADE] = False
+    if skipped and late:
+        wet[late[0] * BLOCK:] = False
+    assert wet.mean() > 0.5, f"late blocks {late} (skipped {skipped}) leave too little to compare"
+    return wet
 
 
 def recorded(tmp: Path, name: str) -> np.ndarray:
@@ -58,7 +74,9 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
         player.close()
     status = finish(proc, tmp_path)
     assert status["audio_backend"] == (backend or "native")
-    assert status["late_blocks"] == 0  # xruns are the JACK server's (a VM stall names every client): not asserted
+    # A stalled VM may make a block late (played dry); what it cannot do is make one late beside no device-clock
+    # gap, so each late block is checked for that and left out of the comparisons below (xruns: not asserted).
+    late = check_late_blocks_beside_stalls(status, 0, status["blocks"])
     prefill = status["added_latency_samples"] // BLOCK
     assert status["chain"]["delay_samples"] == (64 if chain == "vst3" else 0)
     assert prefill * BLOCK + status["chain"]["delay_samples"] == status["added_latency_samples"]
@@ -70,7 +88,9 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     primed = np.zeros(status["primed_samples"], np.float32)
     offline = load_chain(preset, RATE).process(np.concatenate([primed, got_in]))[primed.shape[0]:]
     ahead = prefill * BLOCK  # the offline chain output carries the chain's own delay already
-    np.testing.assert_allclose(got_out[ahead:], offline[: got_out.shape[0] - ahead], atol=1e-4, rtol=0)
+    wet = heard_wet(got_out.shape[0], late, status["skipped"])
+    np.testing.assert_allclose(got_out[ahead:][wet[ahead:]], offline[: got_out.shape[0] - ahead][wet[ahead:]],
+                               atol=1e-4, rtol=0)
     lag = ahead + status["chain"]["delay_samples"]
     assert np.abs(offline[start: start + RATE]).max() > 0.05  # the comparison covers real signal
     # `latentbridge render` of what the engine received gives what the engine played, bit for bit (after the
@@ -79,7 +99,7 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     from plugin_host.render import RenderSettings, render_audio
 
     rendered = render_audio(read_preset(preset), got_in[None], RATE, RenderSettings(blocksize=BLOCK))[0]
-    np.testing.assert_array_equal(rendered[: got_in.shape[0] - lag], got_out[lag:])
+    np.testing.assert_array_equal(rendered[: got_in.shape[0] - lag][wet[lag:]], got_out[lag:][wet[lag:]])
     # what the JACK client heard is the engine's output, shifted by the device latency PortAudio reports
     # (one JACK period each way): the played -> heard round trip is that plus the engine's added latency
     device = round(status["device_latency_ms"] * RATE / 1000)

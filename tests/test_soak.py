@@ -1,5 +1,6 @@
-"""Ten minutes of the default morph preset on a real JACK server: no late block, no xrun of the engine's, and
-its resident memory grows by less than 10 MB. Behind the `soak` marker (`pytest -m soak`), not in CI."""
+"""Ten minutes of the default morph preset on a real JACK server: no late block and no callback overrun (the
+engine's totals over the stretch the player played), and its resident memory grows by less than 10 MB. Behind the
+`soak` marker (`pytest -m soak`), not in CI: on a VM that stalls it fails whatever the engine does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from jack_player import Player, jackd_log, plucks, read_status, server_xruns, start_engine
-from test_live_session import check_engine_kept_up
+from live_checks import check_engine_kept_up
+from test_live_session import fresh_status
 
 MINUTES = 10.0
 
@@ -28,13 +30,14 @@ def test_ten_minutes_without_a_late_block_and_flat_memory(jack_server: str, tmp_
     player = Player(jack_server, plucks(seconds + 2, every=1.0), seconds)
     log_start = jackd_log(jack_server).stat().st_size
     try:
+        first = fresh_status(tmp_path, time.time())  # the player is connected
         player.start()
-        first = read_status(tmp_path)["blocks"] + 3 * 48000 // 256  # the player connects in the first seconds
         time.sleep(30)
         start_rss = rss_mb(proc.pid)
         assert player.done.wait(seconds + 60)
         end_rss = rss_mb(proc.pid)
         server = server_xruns(jack_server, log_start)
+        last = fresh_status(tmp_path, time.time())
     finally:
         player.close()
     proc.send_signal(signal.SIGINT)
@@ -42,5 +45,6 @@ def test_ten_minutes_without_a_late_block_and_flat_memory(jack_server: str, tmp_
     status = read_status(tmp_path)
     print(f"soak: {status['blocks']} blocks, late {status['late_blocks']}, xruns {status['xruns']}, "
           f"worker {status['worker_fraction']}, RSS {start_rss:.1f} -> {end_rss:.1f} MB")
-    check_engine_kept_up(status, first, first + int((seconds - 4) * 48000) // 256, server)
+    assert last["blocks"] - first["blocks"] >= seconds * 48000 // 256  # the readings cover what the player played
+    check_engine_kept_up(first, last, server)
     assert end_rss - start_rss < 10.0

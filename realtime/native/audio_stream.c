@@ -157,7 +157,7 @@ typedef struct {
     float last_out;
     double last_callback;
     /* read from any thread */
-    _Atomic int64_t seq, late, xruns;
+    _Atomic int64_t seq, late, xruns, overrun_count; /* overrun_count: every overrun (the list keeps 64) */
     _Atomic uint32_t peak_bits; /* the float's bits: swapped for 0 by take_peak */
     _Atomic int realtime;       /* -1 before the first callback, then 0 or 1 */
     List late_at, xrun_at, overruns, gaps;
@@ -254,7 +254,10 @@ static int callback(const void *input, void *output, unsigned long frames, const
     if (s->rec_out.slots) ring_put(&s->rec_out, seq, outdata);
     if (s->rec_in.slots && in != NULL) ring_put(&s->rec_in, seq, in);
     atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
-    if (now_s() - now > 0.5 * s->period) list_add(&s->overruns, seq, 0.0); /* the callback's own fault */
+    if (now_s() - now > 0.5 * s->period) { /* the callback's own fault */
+        atomic_fetch_add_explicit(&s->overrun_count, 1, memory_order_relaxed);
+        list_add(&s->overruns, seq, 0.0);
+    }
     return paContinue;
 }
 
@@ -368,6 +371,7 @@ static int stream_init(StreamObject *self, PyObject *args, PyObject *kwds) {
     atomic_init(&s->seq, 0);
     atomic_init(&s->late, 0);
     atomic_init(&s->xruns, 0);
+    atomic_init(&s->overrun_count, 0);
     atomic_init(&s->peak_bits, 0);
     atomic_init(&s->realtime, -1);
     s->fade_in = malloc((size_t)n * sizeof(float));
@@ -605,6 +609,12 @@ static PyObject *get_xruns(StreamObject *self, void *c) {
     return PyLong_FromLongLong(atomic_load_explicit(&self->shared->xruns, memory_order_relaxed));
 }
 
+static PyObject *get_overrun_count(StreamObject *self, void *c) {
+    (void)c;
+    REQUIRE_SHARED(self);
+    return PyLong_FromLongLong(atomic_load_explicit(&self->shared->overrun_count, memory_order_relaxed));
+}
+
 static PyObject *get_realtime(StreamObject *self, void *c) {
     (void)c;
     REQUIRE_SHARED(self);
@@ -641,6 +651,7 @@ static PyGetSetDef stream_getset[] = {
     {"seq", (getter)get_seq, NULL, "blocks the callback has played", NULL},
     {"late", (getter)get_late, NULL, "late blocks (played dry)", NULL},
     {"xruns", (getter)get_xruns, NULL, "callbacks with an under- or overflow flag", NULL},
+    {"overrun_count", (getter)get_overrun_count, NULL, "callbacks that took too long (all of them)", NULL},
     {"callback_realtime", (getter)get_realtime, NULL, "SCHED_FIFO on the callback (None before the first)", NULL},
     {"late_at", (getter)get_late_at, NULL, "the first 64 late blocks", NULL},
     {"xrun_at", (getter)get_xrun_at, NULL, "the blocks of the first 64 xruns", NULL},

@@ -1,0 +1,145 @@
+"""Checks of a live-engine run, shared by the engine tests on the simulated device clock (test_engine_clock), the
+JACK session (test_live_session) and the soak (test_soak). A run is judged on the engine's status (`Engine.status()`
+or the status JSON of `latentbridge live`) and on what it played: mono float32 at the device rate from block 0 on,
+the output and the input side by side (the engine's two recordings, or what the simulated clock kept and fed).
+
+- `check_engine_kept_up(first, last)`, the strict line: no late block and no callback overrun between two status
+  readings, from the engine's total counters (its lists keep only the first 64 block numbers). It must hold on the
+  simulated device clock, which pauses with the machine, and on a real server when the machine does not stall
+  (the JACK soak, `-m soak`).
+- What a machine that stalls still guarantees (the default JACK session): `check_every_block_played` (every input
+  block was recorded, consumed by the worker and played, wet or, when late, dry with a crossfade: the blocks played
+  dry are exactly the late ones) and `check_late_blocks_beside_stalls` (each late block lies next to a device-clock
+  gap the callback measured).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from realtime.callback import LISTED
+from realtime.engine import EngineConfig
+
+Status = dict[str, Any]
+
+
+def prefill_of(status: Status) -> int:
+    """The engine's write-ahead in blocks (its added latency less the chain's own delay)."""
+    return (status["added_latency_samples"] - status["chain"]["delay_samples"]) // status["blocksize"]
+
+
+def window_totals(first: Status, last: Status) -> dict[str, int]:
+    """Blocks, late blocks, callback overruns and xruns between two status readings of one run (totals)."""
+    return {"blocks": last["blocks"] - first["blocks"], "late": last["late_blocks"] - first["late_blocks"],
+            "overruns": last["callback_overrun_count"] - first["callback_overrun_count"],
+            "xruns": last["xruns"] - first["xruns"]}
+
+
+def check_engine_kept_up(first: Status, last: Status, server: Any = None) -> None:
+    """No late block and no callback overrun between the status readings `first` and `last`: an engine whose
+    callback blocks or overruns fails on the overruns, one that cannot keep up on the late blocks.
+
+    Xruns are printed with what explains them, not asserted: a device-clock gap (the callback, the
+    highest-priority thread here, was not called for > 2.5 block periods: the whole VM stalled, and JACK then names
+    every client late), or, in `server` (the JACK server's log of the stretch), one of the server's own late timer
+    wake-ups. This VM has xruns without the engine: the dummy server and the C test player alone logged 5 in 120 s,
+    while the stall probe of `latentbridge bench stalls` beside them saw 12 stalls of 4-8 ms.
+    """
+    totals = window_totals(first, last)
+    start, end = first["blocks"], last["blocks"]
+    xruns = [b for b in last["xrun_at_block"] if start <= b < end]
+    gaps = [g for g, _ in last["callback_gaps_ms"] if start <= g < end]
+    unexplained = [x for x in xruns if not any(abs(x - g) <= 2 for g in gaps)]
+    print(f"blocks [{start}, {end}): {totals}; late blocks listed {[b for b in last['late_at_block'] if b >= start]}, "
+          f"device-clock gaps {last['callback_gaps_ms']}, xruns {xruns} ({unexplained} without a gap), "
+          f"worker {last['worker_fraction']}, server {server}")
+    assert totals["blocks"] > 0, "no block between the two readings"
+    assert totals["late"] == 0, f"{totals['late']} late blocks in [{start}, {end})"
+    assert totals["overruns"] == 0, f"{totals['overruns']} callback overruns in [{start}, {end})"
+
+
+def late_blocks_in(status: Status, start: int, end: int) -> list[int]:
+    """The late blocks in [start, end), from the status of a stopped engine. Fails where the engine's list (the
+    first 64 late blocks) may miss some of them, or disagrees with its total count."""
+    late = status["late_at_block"]
+    if len(late) < LISTED:
+        assert status["late_blocks"] == len(late), ("late blocks counted and listed differ",
+                                                     status["late_blocks"], late)
+    else:
+        assert late[-1] >= end - 1, (f"{status['late_blocks']} late blocks: the engine lists only the first "
+                                     f"{LISTED} (up to block {late[-1]}), so those up to block {end} cannot be told")
+    return [b for b in late if start <= b < end]
+
+
+def check_every_block_played(status: Status, dry: np.ndarray, played: np.ndarray, start: int, end: int,
+                             fade: int = EngineConfig.crossfade) -> list[int]:
+    """Every input block reached the engine and was played, in blocks [start, end) of a stopped engine's run;
+    `dry` is the mono input, `played` the output, both from block 0 on. Returns the late blocks of the window.
+
+    - Both sides hold exactly `blocks` blocks (none lost or repeated on the way in or out), and the worker
+      processed or skipped every input block but the last write-ahead's (it kept going to the end).
+    - A late block plays the dry input: from sample `fade` (the engine's crossfade) on exactly, and before it a
+      fade from the last sample played (when the block before was wet) or the dry input too (when it was late).
+    - The block after a late one fades back in from the dry input: its first sample is the dry one.
+    - A block that is not late and has sound in its input past the crossfade did not play the dry input there: it
+      played the chain's output (no chain of the presets passes 200 samples through bit for bit, and the
+      write-ahead alone moves them). So the blocks played dry are exactly the late ones.
+    """
+    n, prefill = status["blocksize"], prefill_of(status)
+    assert dry.shape == played.shape == (status["blocks"] * n,), (dry.shape, played.shape, status["blocks"])
+    assert 0 <= status["blocks"] - (status["processed"] + status["skipped"]) <= prefill, (
+        "input blocks the worker never processed nor skipped", status["blocks"], status["processed"],
+        status["skipped"])
+    assert prefill < start < end <= status["blocks"], (start, end)
+    late = late_blocks_in(status, start, end)
+    is_late = set(late_blocks_in(status, start - 1, end))
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)  # the head of Engine.fade_in
+    for k in range(start, end):
+        head, tail = slice(k * n, k * n + fade), slice(k * n + fade, (k + 1) * n)
+        if k in is_late:
+            np.testing.assert_array_equal(played[tail], dry[tail], err_msg=f"late block {k} did not play the input")
+            if k - 1 in is_late:
+                expected = dry[head]
+            else:  # from the last wet sample into the dry input
+                expected = played[k * n - 1] * (np.float32(1.0) - ramp) + dry[head] * ramp
+            np.testing.assert_array_equal(played[head], expected, err_msg=f"the crossfade into late block {k}")
+        else:
+            if k - 1 in is_late:
+                assert played[k * n] == dry[k * n], f"block {k} after a late one does not fade in from the input"
+            if np.any(dry[tail] != 0.0):
+                assert not np.array_equal(played[tail], dry[tail]), f"block {k} is not late but played dry"
+    return late
+
+
+def check_late_blocks_beside_stalls(status: Status, start: int, end: int) -> list[int]:
+    """Each late block in [start, end) of a stopped engine's run lies next to a device-clock gap the callback
+    measured (its callbacks more than 2.5 block periods apart: the machine held the callback's thread or the audio
+    server's); returns the late blocks of the window.
+
+    On JACK a stall that holds the engine's whole process pauses its device clock with it (the server drops the
+    cycles the engine missed, and the engine goes on from where it was: stopping the engine with SIGSTOP for
+    10-40 ms every 2 s left gaps and xruns but no late block), so a late block needs the worker held for longer than
+    the callback, by more than the write-ahead less its time for the block in hand. The stalls of this VM hold both
+    CPUs within milliseconds of each other (each late block of 2026-12-02 lay beside a 15-18 ms stall of the whole
+    VM), so the callback's own gap lies beside such a late block: `b` is beside a gap of `ms` recorded at block `g`
+    (the first callback after it) when g - prefill <= b <= g + ceil(ms / period) + prefill. A late block with no
+    gap there is the engine's own: its worker fell behind while the callback ran on time. What this cannot tell
+    from the engine's fault: a stall of the worker's CPU alone, longer than the write-ahead (21 ms), while the
+    callback's CPU ran on.
+    """
+    prefill = prefill_of(status)
+    period_ms = 1000.0 * status["blocksize"] / status["samplerate"]
+    gaps = [(g, ms) for g, ms in status["callback_gaps_ms"]]
+    late = late_blocks_in(status, start, end)
+    for b in late:
+        if any(g - prefill <= b <= g + math.ceil(ms / period_ms) + prefill for g, ms in gaps):
+            continue
+        assert len(gaps) < LISTED or gaps[-1][0] >= b + prefill, (
+            f"late block {b}: the engine lists only the first {LISTED} device-clock gaps (up to block "
+            f"{gaps[-1][0]}), so whether one lies beside it cannot be told")
+        raise AssertionError(f"late block {b} is beside no device-clock gap: the engine fell behind while the "
+                             f"callback ran on time (gaps {gaps}, late {late})")
+    return late
