@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from export.core.bench_results import add_save_options, begin, finish
+
 
 def run_render(args: argparse.Namespace) -> int:
     from plugin_host.render_bench import bench_render
 
+    begun = begin(args)
     report = bench_render(args.preset, args.seconds, args.stems, args.stem_seconds)
+    finish(args, begun, report)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -30,4 +34,5 @@ def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
     render.add_argument("--stems", type=int, default=8, help="stems for the scaling run (default 8)")
     render.add_argument("--stem-seconds", type=float, default=10.0, help="length of each (default 10)")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_save_options(render)
     render.set_defaults(func=run_render)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from export.core.bench_results import add_save_options, begin, finish
+
 
 def run_stream(args: argparse.Namespace) -> int:
     from realtime.stream_bench import bench_stream
 
+    begun = begin(args)
     rows = bench_stream(args.preset or None, args.seconds, args.samplerate, args.blocksize, args.prefill)
+    finish(args, begun, rows)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
@@ -24,7 +28,9 @@ def run_stream(args: argparse.Namespace) -> int:
 def run_stalls(args: argparse.Namespace) -> int:
     from realtime.stall_bench import BUCKETS_MS, measure_stalls
 
+    begun = begin(args)
     report = measure_stalls(args.seconds)
+    finish(args, begun, report)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -42,16 +48,22 @@ def run_stalls(args: argparse.Namespace) -> int:
 
 def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
     stream = kinds.add_parser("stream", help="each preset in the live engine on a simulated device clock",
+                              description="Every bundled preset (or each --preset) in the live engine on a simulated "
+                                          "device clock: added latency, worker time per block, late blocks, RSS "
+                                          "growth. morph-tagged runs too: its tagger analyses on its own thread, "
+                                          "beside the worker (not counted in the worker's time).",
                               epilog="Example: latentbridge bench stream --json")
-    stream.add_argument("--preset", action="append", default=[], help="preset(s) to run (default: all bundled)")
+    stream.add_argument("--preset", action="append", default=[], help="preset(s) to run (default: every bundled one)")
     stream.add_argument("--seconds", type=float, default=20.0, help="seconds per preset (default 20)")
     stream.add_argument("--samplerate", type=int, default=48000, help="device rate (default 48000)")
     stream.add_argument("--blocksize", type=int, default=256, help="device block (default 256)")
     stream.add_argument("--prefill", type=int, default=4, help="blocks of write-ahead (default 4)")
     stream.add_argument("--json", action="store_true", help="print the rows as JSON")
+    add_save_options(stream)
     stream.set_defaults(func=run_stream)
     stalls = kinds.add_parser("stalls", help="how long the kernel or hypervisor holds each CPU (is it fit for live?)",
                               epilog="Example: latentbridge bench stalls --seconds 30")
     stalls.add_argument("--seconds", type=float, default=10.0, help="seconds to watch (default 10)")
     stalls.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_save_options(stalls)
     stalls.set_defaults(func=run_stalls)

@@ -5,7 +5,10 @@ One run measures, side by side on the same audio (a 20-s harmonic test signal at
 samples (state carried between calls), the streaming harmonic decoder in blocks of 1 / 2 / 4 frames, and the
 whole offline chain (controls + encoder + decoder). Rows: {"graph", "mode", "block_samples", "threads",
 "seconds_audio", "seconds_wall", "realtime_factor"} (audio seconds per wall second), plus "ratio_to_offline"
-for the encoder rows.
+for the encoder rows. With the bundled model, one more row per thread count: `morph`, the offline morph of the
+bundled demo phrase (4 s, stereo 44.1 kHz: identical channels, morphed once) toward `reed` by 0.8 as `make demo`
+runs it, timed from the decoded audio to the morphed audio (resampling both ways included; process start, model
+loading and file I/O not).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from export.autoencoder.runtime import Controls, DecoderStream, EncoderStream, OnnxAutoencoder
+from export.core.audio_io import read_audio
+from export.onnx.bundled import BUNDLED_DIR, default_model
 
 SECONDS = 20.0
 
@@ -72,8 +77,28 @@ def _rows_for(ae: OnnxAutoencoder, audio: np.ndarray, threads: int) -> list[dict
     return rows
 
 
+def morph_row(ae: OnnxAutoencoder, threads: int, target: str = "reed", amount: float = 0.8) -> dict[str, Any]:
+    """The bundled demo phrase through the offline morph (as `make demo`), with the bundled latent bank."""
+    from export.autoencoder.latent_bank import LatentBank
+    from export.autoencoder.morphing import morph, parse_target
+
+    audio, rate = read_audio(BUNDLED_DIR / "demo_guitar_phrase.wav")
+    bank_path = BUNDLED_DIR / f"{default_model('autoencoder').name}.bank.npz"
+    bank = LatentBank.load(bank_path) if bank_path.is_file() else None
+    goal = parse_target(target, bank, ae)
+    wall = _timed(lambda: morph(ae, audio, rate, goal, amount, bank))
+    row = _row("morph", "offline", audio.shape[1], threads, audio.shape[1] / rate, wall)
+    return {**row, "input": f"demo_guitar_phrase.wav ({audio.shape[0]} ch, {rate} Hz)", "target": target,
+            "amount": amount}
+
+
 def bench_encode(prefix: str | None = None, seconds: float = SECONDS) -> list[dict[str, Any]]:
     """Every row of the benchmark (see the module docstring)."""
     audio = test_signal(seconds)
-    return [row for threads in (1, 2) for row in _rows_for(OnnxAutoencoder.open(prefix, threads=threads), audio,
-                                                              threads)]
+    rows = []
+    for threads in (1, 2):
+        ae = OnnxAutoencoder.open(prefix, threads=threads)
+        rows += _rows_for(ae, audio, threads)
+        if prefix is None:
+            rows.append(morph_row(ae, threads))
+    return rows

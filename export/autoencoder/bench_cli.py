@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from export.core.bench_results import add_save_options, begin, finish
+
 
 def run_encode(args: argparse.Namespace) -> int:
     from export.autoencoder.bench import bench_encode
 
+    begun = begin(args)
     rows = bench_encode(args.model, args.seconds)
+    finish(args, begun, rows)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
@@ -25,4 +29,5 @@ def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
     enc.add_argument("--model", default=None, help="exported autoencoder prefix (default: the bundled one)")
     enc.add_argument("--seconds", type=float, default=20.0, help="seconds of test audio (default 20)")
     enc.add_argument("--json", action="store_true", help="print the rows as JSON")
+    add_save_options(enc)
     enc.set_defaults(func=run_encode)

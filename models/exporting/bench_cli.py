@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from export.core.bench_results import add_save_options, begin, finish
+
 
 def run_generate(args: argparse.Namespace) -> int:
     from models.exporting.bench import bench_generate
 
+    begun = begin(args)
     rows = bench_generate(args.naive_samples, args.loop_samples, args.native_seconds)
+    finish(args, begun, rows)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
@@ -29,4 +33,5 @@ def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
                      help="samples for the torch and ONNX Runtime step loops (default 2000)")
     gen.add_argument("--native-seconds", type=float, default=1.0, help="seconds per native run (default 1)")
     gen.add_argument("--json", action="store_true", help="print the rows as JSON")
+    add_save_options(gen)
     gen.set_defaults(func=run_generate)

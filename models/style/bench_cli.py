@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from export.core.bench_results import add_save_options, begin, finish
+
 
 def run_style(args: argparse.Namespace) -> int:
     from models.style.bench import bench_style
 
+    begun = begin(args)
     rows = bench_style(args.random_cnn_iterations)
+    finish(args, begun, rows)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
@@ -29,4 +33,5 @@ def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
     style.add_argument("--random-cnn-iterations", type=int, default=5,
                        help="iterations timed for random-cnn (default 5; 100 is extrapolated)")
     style.add_argument("--json", action="store_true", help="print the rows as JSON")
+    add_save_options(style)
     style.set_defaults(func=run_style)
