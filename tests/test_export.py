@@ -107,9 +107,12 @@ def test_onnx_harmonic_decoder_streams_in_blocks_like_one_call(tmp_path: Path) -
                 "f0": rng.uniform(80, 600, (batch, frames)).astype(np.float32),
                 "periodicity": rng.uniform(0, 1, (batch, frames)).astype(np.float32),
                 "loudness": rng.uniform(-60, -10, (batch, frames)).astype(np.float32)}
-    hidden, synth = model.init_decoder_state(batch)
-    state = {"hidden": hidden.numpy(), **{n: t.numpy() for n, t in zip(
-        ("phase", "f0_prev", "amp_prev", "noise_prev", "position"), synth, strict=True)}}
+    hidden, synth, level = model.init_decoder_state(batch)
+    names = ("phase", "f0_prev", "amp_prev", "noise_prev", "position", "level_gain", "level_ratio", "level_tail")
+    state = {"hidden": hidden.numpy(), **{n: t.numpy() for n, t in zip(names, (*synth, *level), strict=True)}}
+    assert set(decoder.input_names) == {*controls, *state}  # the level correction's state travels explicitly
+    settings = json.loads(decoder.metadata["level_correction"])  # the graph says the correction is in
+    assert settings["max_db"] == model.cfg.level_max_db and settings["look_ahead_samples"] == 0
     whole = decoder.run(**controls, **state)["audio"]
     with torch.no_grad():
         expected, _ = model.decode(*(torch.from_numpy(controls[k]) for k in ("z", "f0", "periodicity", "loudness")))

@@ -4,8 +4,14 @@ Audio is float32 mono [T] at 16 kHz. Controls come per control frame of `frame_h
 periodicity and A-weighted loudness (dB), each [F] with F = T // frame_hop, frame i ending at sample
 (i + 1) * frame_hop. Latents z are [J, Z] with J = T // hop (512) for the offline encoder. Every step runs in
 bounded blocks with explicit state (the trackers' finite history, the streaming encoder's caches, the
-decoder's GRU / phase / noise state), so a long file costs no more memory than a short one and the result
-equals one call on the whole file.
+decoder's GRU / phase / noise state and its level correction's state), so a long file costs no more memory
+than a short one and the result equals one call on the whole file.
+
+The decoder graph of newer exports ends in a causal per-frame level correction toward the loudness control
+(models/autoencoder/level.py: the decoder's own output measured with the A-weighted loudness tracker, a
+bounded gain interpolated within each frame, never a boost of silence; no look-ahead). Its state (previous
+gain, previous level ratio, the last 896 uncorrected samples) is ordinary decoder state here, zeros at the
+start; `OnnxAutoencoder.level_correction` holds its settings (None for an export without one).
 """
 
 from __future__ import annotations
@@ -114,6 +120,7 @@ class OnnxAutoencoder:
         self.hop, self.z_dim = int(cfg["encoder"]["hop"]), int(cfg["encoder"]["z_dim"])
         self.causal = bool(cfg["encoder"]["causal"])
         self.frames_per_z = self.hop // self.frame_hop
+        self.level_correction = json.loads(graphs["decoder"].metadata.get("level_correction", "null"))
         controls = graphs["controls"]
         if "history" not in controls.metadata:
             raise LatentbridgeError(f"{controls.path}: no `history` metadata (re-export it with `latentbridge "

@@ -5,7 +5,8 @@ last input sample has arrived.
 
 Audio is float32 mono at 16 kHz. State: the samples of an incomplete hop, the streaming trackers' audio
 context and hold state (`controls_stream`: they compute only the new frames), the streaming encoder's caches,
-the latest complete z, the decoder's state and the output queue. `latent_map(z [k, Z], controls) -> [k, Z]`
+the latest complete z, the decoder's state (with its level correction's, see runtime.py: no look-ahead, so the
+delay stays frame_hop - 1) and the output queue. `latent_map(z [k, Z], controls) -> [k, Z]`
 (default: identity) is applied to the z of each new control frame, given those frames' controls, before
 decoding: the morph stage moves it toward a target (at the detected pitch) there.
 """

@@ -84,6 +84,13 @@ class AutoencoderConfig:
     pitch_threshold: float = 0.15
     loudness_n_fft: int = 1024
     loudness_floor_db: float = -100.0
+    # per-frame level correction of the decoder's output toward the loudness control (level.py), at inference
+    # (eval mode) only: bound in dB (0 turns it off), no boost for targets at or below the gate, full boost
+    # `level_gate_width_db` above it; the measured level ratio is predicted `level_predict_frames` ahead
+    level_max_db: float = 12.0
+    level_gate_db: float = -80.0
+    level_gate_width_db: float = 10.0
+    level_predict_frames: float = 2.0
     kl_weight: float = 0.0  # used only with encoder.variational
     fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
     log_weight: float = 1.0
@@ -94,6 +101,11 @@ class AutoencoderConfig:
                                     f"({self.frame_hop})")
         if self.encoder.frontend == "logmel" and self.encoder.n_fft < self.frame_hop:
             raise LatentbridgeError("encoder.n_fft must be >= frame_hop")
+        if (self.level_max_db < 0 or self.level_gate_width_db <= 0 or self.level_gate_db < self.loudness_floor_db
+                or self.level_predict_frames < 0):
+            raise LatentbridgeError(f"need level_max_db >= 0, level_gate_width_db > 0, level_gate_db >= "
+                                    f"loudness_floor_db and level_predict_frames >= 0, got {self.level_max_db}, "
+                                    f"{self.level_gate_width_db}, {self.level_gate_db}, {self.level_predict_frames}")
         if not 0 < self.pitch_fmin < self.pitch_fmax <= self.sample_rate / 2:
             raise LatentbridgeError(f"need 0 < pitch_fmin < pitch_fmax <= Nyquist, got "
                                     f"{self.pitch_fmin}, {self.pitch_fmax}")

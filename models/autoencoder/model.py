@@ -5,7 +5,9 @@ Audio [B, T] float32 at 16 kHz. Controls come per `frame_hop` (128) samples, fra
 window ending at sample (i + 1) * hop: f0 [B, F] in Hz, periodicity [B, F] in [0, 1], A-weighted loudness
 [B, F] in dB (F = T // hop). Frame i of a causal model uses the latest z complete at its end,
 z[(i + 1) // 4 - 1] (zeros before the first), so nothing looks ahead; a non-causal encoder's frame i uses
-z[i // 4]. Output audio [B, F * hop].
+z[i // 4]. Output audio [B, F * hop]. In eval mode (inference) the synthesiser's output then goes through a
+causal per-frame level correction toward the loudness control (level.py; `level_max_db` 0 turns it off);
+training mode leaves it out, so the loss trains the network's own amplitude.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from models.autoencoder.configs import AutoencoderConfig
 from models.autoencoder.decoder import FrameDecoder
 from models.autoencoder.encoder import Encoder
 from models.autoencoder.harmonic import HarmonicNoiseSynth, SynthState, harmonic_amplitudes
+from models.autoencoder.level import LevelCorrection, LevelState
 
-DecoderState = tuple[Tensor, SynthState]  # (GRU hidden [1, B, H], synthesiser state)
+# (GRU hidden [1, B, H], synthesiser state, level-correction state: () when the model has none)
+DecoderState = tuple[Tensor, SynthState, LevelState | tuple[()]]
 
 
 class Autoencoder(nn.Module):
@@ -37,6 +41,9 @@ class Autoencoder(nn.Module):
         dec = cfg.decoder
         self.synth = HarmonicNoiseSynth(dec.n_harmonics, dec.n_noise, cfg.sample_rate, cfg.frame_hop,
                                         dec.noise_table, dec.noise_seed)
+        self.level = (LevelCorrection(self.tracker_configs()[1], cfg.level_max_db, cfg.level_gate_db,
+                                      cfg.level_gate_width_db, cfg.level_predict_frames)
+                      if cfg.level_max_db > 0 else None)
 
     # -- controls --------------------------------------------------------------------------------------------
     def tracker_configs(self) -> tuple[Any, Any]:
@@ -98,15 +105,18 @@ class Autoencoder(nn.Module):
 
     # -- decoder ---------------------------------------------------------------------------------------------
     def init_decoder_state(self, batch: int) -> DecoderState:
-        return self.decoder.init_hidden(batch), self.synth.init_state(batch, self.synth.ramp.device)
+        device = self.synth.ramp.device
+        level = () if self.level is None else self.level.init_state(batch, device)
+        return self.decoder.init_hidden(batch), self.synth.init_state(batch, device), level
 
     def decode(self, z_frames: Tensor, f0: Tensor, periodicity: Tensor, loudness: Tensor,
-               state: DecoderState | None = None) -> tuple[Tensor, DecoderState]:
+               state: DecoderState | None = None, level: bool | None = None) -> tuple[Tensor, DecoderState]:
         """z_frames [B, F, Z] (aligned), controls [B, F] -> (audio [B, F * hop], state). Decoding frames in
-        blocks with the returned state gives the same audio as one call."""
+        blocks with the returned state gives the same audio as one call. `level`: apply the level correction
+        (default: in eval mode; its state passes through unchanged when it is not applied)."""
         if state is None:
             state = self.init_decoder_state(f0.shape[0])
-        hidden, synth_state = state
+        hidden, synth_state, level_state = state
         if f0.shape[1] == 0:
             return f0.new_zeros(f0.shape[0], 0), state
         inputs = torch.cat([z_frames, self.control_features(f0, periodicity, loudness)], dim=-1)
@@ -114,7 +124,9 @@ class Autoencoder(nn.Module):
         f0c = self.clamp_f0(f0).float()
         amps = harmonic_amplitudes(amplitude.float(), distribution.float(), f0c, self.cfg.sample_rate)
         audio, synth_state = self.synth(f0c, amps, noise.float(), synth_state)
-        return audio, (hidden, synth_state)
+        if self.level is not None and (not self.training if level is None else level):
+            audio, level_state = self.level(audio, loudness, level_state)
+        return audio, (hidden, synth_state, level_state)
 
     def forward(self, audio: Tensor, f0: Tensor, periodicity: Tensor, loudness: Tensor,
                 sample: bool = False) -> tuple[Tensor, Tensor]:
@@ -132,7 +144,8 @@ class Autoencoder(nn.Module):
     def delay_samples(self) -> int:
         """Latency added by block streaming (`AutoencoderStream`) relative to the offline model: a frame is
         synthesised once its last input sample has arrived, so output lags input by hop - 1 samples."""
-        return self.cfg.frame_hop - 1 + self.synth.delay_samples
+        return self.cfg.frame_hop - 1 + self.synth.delay_samples + (0 if self.level is None else
+                                                                     self.level.delay_samples)
 
 
 ControlsFn = Callable[[Tensor], tuple[Tensor, Tensor, Tensor]]

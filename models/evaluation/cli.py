@@ -48,10 +48,7 @@ def _write(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 def _summary(report: dict[str, Any]) -> str:
     if "difference_hz" in report:
-        c, d = report["conditions"], report["data"]
-        return (f"median f0 of the generated audio: female {c['female']['median_f0_hz']:.1f} Hz, male "
-                f"{c['male']['median_f0_hz']:.1f} Hz (difference {report['difference_hz']:.1f} Hz); "
-                f"data: female {d['female']:.1f} Hz, male {d['male']:.1f} Hz")
+        return _speech_summary(report)
     if "family_accuracy_per_family" in report:
         return (f"{report['notes']} {report['split']} notes of {report['instruments']} instruments: family accuracy "
                 f"{report['family_accuracy']:.3f}, pitch accuracy {report['pitch_accuracy']:.3f}\n"
@@ -63,8 +60,11 @@ def _summary(report: dict[str, Any]) -> str:
                   for t in sorted(report["roc_auc"], key=lambda t: -report["roc_auc"][t])]
         return "\n".join(lines)
     lines = [f"{report['notes']} {report['split']} notes of {report['instruments']} held-out instruments"]
-    for metric in ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft"):
-        lines.append(f"{metric:<16}" + "  ".join(f"{k} {v:.3f}" for k, v in report[metric].items()))
+    for metric in ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft", "loudness_l1",
+                   "loudness_difference"):  # the two loudness ones in dB
+        if report.get(metric):
+            name = f"{metric} (dB)" if metric.startswith("loudness") else metric
+            lines.append(f"{name:<25}" + "  ".join(f"{k} {v:.3f}" for k, v in report[metric].items()))
     if "interpolation" in report:
         i = report["interpolation"]
         lines.append("interpolation   P(A) " + " ".join(f"{p:.2f}" for p in i["p_family_a"])
@@ -81,12 +81,15 @@ def run_autoencoder(args: argparse.Namespace) -> int:
     if args.notes < 1:
         raise LatentbridgeError("--notes must be >= 1")
     model = _load(args.model, "autoencoder")
+    if args.no_level_correction:  # the decoder as trained, without the inference-time level correction
+        model.level = None
     classifier = _load(args.classifier, "classifier")
     spectral = None if args.no_baseline else _load(args.spectral, "spectral")
     wavenet = None if args.wavenet is None else _load(args.wavenet, "wavenet")
     settings = EvalSettings(split=args.split, notes=args.notes, crepe=args.crepe, seed=args.seed)
     report, variants, notes = evaluate(model, args.data, settings, classifier, spectral, wavenet,
                                        args.temperature)
+    report["level_correction"] = None if model.level is None else model.level.describe()
     report["models"] = {"autoencoder": str(_model_path(args.model, "autoencoder")),
                         "classifier": str(_model_path(args.classifier, "classifier")),
                         "spectral": None if spectral is None else str(_model_path(args.spectral, "spectral")),
@@ -139,6 +142,28 @@ def _autoencoder_plots(model: Any, report: dict[str, Any], variants: dict[str, A
             title = f"{notes[0].instrument_str} -> {notes[other].instrument_str} (pitch and loudness of A)"
             paths.append(interpolation_grid(path_audio, list(ALPHAS), title, directory / "interpolation_grid.png"))
     return [str(p) for p in paths]
+
+
+def _speech_summary(report: dict[str, Any]) -> str:
+    c, g, d, u, f = (report[k] for k in ("conditions", "gender_only", "data", "unvoiced", "follows_gender_onehot"))
+
+    def count(entry: dict[str, Any]) -> str:
+        notes = [", ".join(entry["speakers"])] if entry["speakers"] else []
+        notes += [f"{entry['unvoiced']} more unvoiced"] if entry.get("unvoiced") else []
+        return f"{entry['n']}/{entry['of']}" + (f" ({'; '.join(notes)})" if notes else "")
+    return "\n".join([
+        f"median f0 of the generated audio: female {c['female']['median_f0_hz']:.1f} Hz, male "
+        f"{c['male']['median_f0_hz']:.1f} Hz (difference {report['difference_hz']:.1f} Hz); "
+        f"data: female {d['female']:.1f} Hz, male {d['male']:.1f} Hz",
+        f"the gender one-hot alone (every speaker id under each): female {g['female']['median_f0_hz']:.1f} Hz, "
+        f"male {g['male']['median_f0_hz']:.1f} Hz",
+        f"unvoiced speakers (no frame with periodicity >= 0.5): under their own one-hot female "
+        f"{count(u['conditions']['female'])}, male {count(u['conditions']['male'])}; every id under the female "
+        f"one-hot {count(u['gender_only']['female'])}, under the male one-hot {count(u['gender_only']['male'])}",
+        f"speaker ids following the other gender's one-hot (median f0 nearer that gender's data median than their "
+        f"own's), of the voiced ones: male ids under the female one-hot {count(f['female'])}, female ids under "
+        f"the male one-hot {count(f['male'])}",
+    ])
 
 
 def run_wavenet(args: argparse.Namespace) -> int:
@@ -205,7 +230,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    description="Judge trained models on held-out data.")
     kinds = parser.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
     ae = kinds.add_parser("autoencoder", help="CREPE pitch / periodicity, family accuracy, MR-STFT, "
-                          "interpolation", epilog=f"Example: {EXAMPLES['autoencoder']}")
+                          "loudness L1, interpolation", epilog=f"Example: {EXAMPLES['autoencoder']}")
     _common(ae, "NSynth-layout dataset root (e.g. data/notes)")
     ae.add_argument("--classifier", type=Path, default=None, help="note classifier (default: bundled)")
     ae.add_argument("--spectral", type=Path, default=None, help="spectral baseline (default: bundled)")
@@ -218,8 +243,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "reconstructions into this directory")
     ae.add_argument("--audio-notes", type=int, default=4, help="how many notes --audio writes (default: 4)")
     ae.add_argument("--temperature", type=float, default=0.7, help="WaveNet sampling temperature (default 0.7)")
+    ae.add_argument("--no-level-correction", action="store_true", help="judge the harmonic decoder without its "
+                    "per-frame level correction toward the loudness control (as trained)")
     ae.set_defaults(func=run_autoencoder)
-    wn = kinds.add_parser("wavenet", help="speech WaveNet: median f0 of generated audio per gender condition",
+    wn = kinds.add_parser("wavenet", help="speech WaveNet: median f0 of generated audio per gender condition, "
+                          "unvoiced speaker ids, ids that follow the other gender's one-hot",
                           epilog=f"Example: {EXAMPLES['wavenet']}")
     _common(wn, "VCTK-layout speech folder it was trained on (e.g. data/speech)")
     wn.add_argument("--seconds", type=float, default=2.0, help="seconds generated per speaker and condition")

@@ -1,5 +1,8 @@
 """Judging autoencoder reconstructions on held-out instruments: CREPE pitch and periodicity, the note
-classifier's family accuracy, a multi-resolution STFT distance, and a latent interpolation check.
+classifier's family accuracy, a multi-resolution STFT distance, the loudness L1 (DDSP: mean |loudness of the
+output - loudness of the input| in dB per frame, over frames where the input is above the tracker's floor, by
+the model's own A-weighted loudness tracker) with its signed mean (the level difference: negative = quieter),
+and a latent interpolation check.
 
 Notes come from the held-out split (instruments never seen in training), spread evenly over instruments,
 cut to their first `seconds` (16 kHz). Every decoder gets f0 and loudness estimated from the input audio,
@@ -20,6 +23,7 @@ from export.core.errors import LatentbridgeError
 from export.core.progress import bar
 from models.autoencoder.model import Autoencoder
 from models.classifier.model import FAMILIES, NoteClassifier
+from models.controls.loudness import LoudnessConfig, a_weighted_loudness
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
 from models.judges.crepe import judge_note
 from models.judges.spectral_distance import mrstft_distance
@@ -27,6 +31,8 @@ from models.spectral.model import SpectralAutoencoder
 from models.wavenet.model import WaveNet
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# per-variant metrics of the report; loudness_l1 and loudness_difference are in dB
+METRICS = ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft", "loudness_l1", "loudness_difference")
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,24 @@ def _load(notes: list[NSynthExample], samples: int) -> np.ndarray:
 Decoder = Callable[[np.ndarray], np.ndarray]
 
 
+def loudness_follow(output: np.ndarray, reference: np.ndarray, cfg: LoudnessConfig) -> tuple[float, float]:
+    """(loudness L1, mean signed difference) in dB of mono `output` against `reference` [T]: per frame of the
+    A-weighted loudness tracker, over the frames where the reference is above the floor (the shorter signal's
+    frames; NaN when no frame counts)."""
+    n = min(output.shape[-1], reference.shape[-1])
+    pair = torch.from_numpy(np.stack([output[:n], reference[:n]]).astype(np.float32))
+    out, ref = a_weighted_loudness(pair, cfg).double().numpy()
+    counted = ref > cfg.floor_db
+    if not counted.any():
+        return float("nan"), float("nan")
+    diff = out[counted] - ref[counted]
+    return float(np.abs(diff).mean()), float(diff.mean())
+
+
 def _scores(name: str, audio: np.ndarray, notes: list[NSynthExample], reference: np.ndarray | None,
-            classifier: NoteClassifier | None, settings: EvalSettings) -> dict[str, float]:
-    pitch, periodicity, distance = [], [], []
+            classifier: NoteClassifier | None, settings: EvalSettings,
+            loudness: LoudnessConfig) -> dict[str, float]:
+    pitch, periodicity, distance, l1, bias = [], [], [], [], []
     with bar(f"judging {name}", total=len(notes), unit="note") as progress:
         for i, example in enumerate(notes):
             judged = judge_note(audio[i], example.pitch, settings.start_s, settings.end_s, model=settings.crepe)
@@ -86,10 +107,17 @@ def _scores(name: str, audio: np.ndarray, notes: list[NSynthExample], reference:
             periodicity.append(judged.periodicity)
             if reference is not None:
                 distance.append(mrstft_distance(audio[i], reference[i], settings.start_s, settings.end_s))
+                note_l1, note_bias = loudness_follow(audio[i], reference[i], loudness)
+                if not np.isnan(note_l1):
+                    l1.append(note_l1)
+                    bias.append(note_bias)
             progress.update(1)
     out = {"pitch_accuracy": float(np.mean(pitch)), "periodicity": float(np.mean(periodicity))}
     if distance:
         out["mrstft"] = float(np.mean(distance))
+    if l1:
+        out["loudness_l1"] = float(np.mean(l1))
+        out["loudness_difference"] = float(np.mean(bias))
     if classifier is not None:
         family, _ = classifier.predict(audio)
         labels = np.array([FAMILIES.index(e.instrument_family_str) for e in notes])
@@ -167,12 +195,13 @@ def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier:
         variants["wavenet"] = np.pad(decoded, ((0, 0), (0, samples - decoded.shape[1])))
     if spectral is not None:
         variants["spectral_baseline"] = baseline(spectral, original)
+    loudness = model.tracker_configs()[1]
     scores = {name: _scores(name, audio, notes, None if name == "original" else original,
-                            classifier if name != "spectral_baseline" else None, settings)
+                            classifier if name != "spectral_baseline" else None, settings, loudness)
               for name, audio in variants.items()}
     report: dict[str, Any] = {"notes": len(notes), "instruments": len({e.instrument_str for e in notes}),
                               "split": settings.split, "seconds": settings.seconds}
-    for metric in ("pitch_accuracy", "periodicity", "family_accuracy", "mrstft"):
+    for metric in METRICS:
         report[metric] = {name: s[metric] for name, s in scores.items() if metric in s}
     if wavenet is None:
         report["wavenet"] = "not judged (no WaveNet decoder given)"

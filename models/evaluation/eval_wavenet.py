@@ -3,7 +3,8 @@
 - speech WaveNet: for every speaker id, `seconds` of audio generated (by the native kernel) under each gender
   one-hot; CREPE's median f0 over the voiced frames (periodicity >= 0.5) of the female and the male speakers
   under their own gender (the conditions the model was trained on), of every speaker under each one-hot (the
-  gender input alone), and of the training utterances for reference.
+  gender input alone), and of the training utterances for reference; beside the medians, counts of speaker ids
+  (`speaker_counts`): how many are unvoiced, and how many follow the other gender's one-hot.
 - note WaveNet (the autoencoder's decoder): reconstructions of notes from the frozen encoder's z and the
   controls tracked on the input (`NoteWaveNetTask.conditioning`), all notes sampled together in one batch.
 Audio 16 kHz mono.
@@ -28,6 +29,14 @@ from models.wavenet.model import WaveNet, period_from_f0
 
 GENDERS = {"female": (1.0, 0.0), "male": (0.0, 1.0)}
 VOICED = 0.5
+COUNT_DEFINITIONS = {
+    "unvoiced": "speaker ids whose generated audio has no CREPE frame with periodicity >= 0.5 (median f0 NaN); "
+                "conditions.G: of the speakers of gender G under their own one-hot; gender_only.G: of every "
+                "speaker id under G's one-hot",
+    "follows_gender_onehot": "G: of the voiced speaker ids of the other gender generated under G's one-hot "
+                             "(of; unvoiced: the others), those (n, speakers) whose median f0 is strictly nearer "
+                             "the data's median f0 of G than that of their own gender; all: both summed",
+}
 
 
 def median_f0(audio: np.ndarray, crepe: str = "full") -> float:
@@ -89,7 +98,30 @@ def speech_report(model: WaveNet, speakers: list[str], data_genders: dict[str, s
                                - report["conditions"]["male"]["median_f0_hz"])
     report["gender_only_difference_hz"] = (report["gender_only"]["female"]["median_f0_hz"]
                                            - report["gender_only"]["male"]["median_f0_hz"])
+    report.update(speaker_counts(f0, dict(zip(speakers, own.tolist(), strict=True)), report["data"]))
     return report
+
+
+def speaker_counts(f0: dict[str, dict[str, float]], own: dict[str, str], data: dict[str, float]) -> dict[str, Any]:
+    """{"unvoiced", "follows_gender_onehot", "count_definitions"} (see COUNT_DEFINITIONS) from the median f0
+    (Hz, NaN when unvoiced) of each speaker id under each gender one-hot, `f0[onehot][speaker]`, the speakers'
+    own genders `own[speaker]` ("female"/"male") and the data's median f0 per gender `data[gender]` (a NaN data
+    median makes no speaker follow). Every count is {"n", "of", "speakers": the n speaker ids}."""
+    unvoiced: dict[str, dict[str, Any]] = {"conditions": {}, "gender_only": {}}
+    follows: dict[str, Any] = {}
+    for onehot, rows in f0.items():
+        silent = [s for s, hz in rows.items() if not np.isfinite(hz)]
+        mine = [s for s in rows if own[s] == onehot]
+        unvoiced["gender_only"][onehot] = {"n": len(silent), "of": len(rows), "speakers": silent}
+        mine_silent = [s for s in mine if s in silent]
+        unvoiced["conditions"][onehot] = {"n": len(mine_silent), "of": len(mine), "speakers": mine_silent}
+        others = [s for s in rows if own[s] != onehot and s not in silent]
+        near = [s for s in others if abs(rows[s] - data[onehot]) < abs(rows[s] - data[own[s]])]
+        follows[onehot] = {"n": len(near), "of": len(others), "unvoiced": len(rows) - len(mine) - len(others),
+                           "speakers": near}
+    follows["all"] = {"n": sum(c["n"] for c in follows.values()), "of": sum(c["of"] for c in follows.values()),
+                      "speakers": [s for c in follows.values() for s in c["speakers"]]}
+    return {"unvoiced": unvoiced, "follows_gender_onehot": follows, "count_definitions": dict(COUNT_DEFINITIONS)}
 
 
 def _data_f0(dataset: VCTKDataset, genders: dict[str, str], crepe: str, per_speaker: int = 2) -> dict[str, float]:

@@ -16,7 +16,10 @@ Graphs per kind (file `<name>.<graph>.onnx`):
   state (the runtime averages every `encoder.hop / frame_hop` steps, or 512 samples, into one z); `decoder`:
   the harmonic-plus-noise decoder as a streaming graph, z per control frame [B, F, 16], f0 / periodicity /
   loudness [B, F] and the state (GRU hidden [1, B, H], phase [B] float64, previous f0 / harmonic / noise
-  frame, noise position [B]) -> audio [B, F * 128] and the new state; block-wise output equals one call.
+  frame, noise position [B], and with the level correction the previous gain and level ratio in dB [B] and
+  the last n_fft - 128 samples of the uncorrected output [B, 896]) -> audio [B, F * 128] and the new state; block-wise
+  output equals one call. The decoder graph includes the causal per-frame level correction toward the
+  loudness control (models/autoencoder/level.py); its settings are in the metadata `level_correction`.
 Metadata: see `export.onnx.loader`. Written atomically; parity with torch is checked on export.
 """
 
@@ -140,19 +143,24 @@ def _tones(batch: int, samples: int) -> torch.Tensor:
 
 
 class _Decoder(nn.Module):
-    """The harmonic-plus-noise decoder as a streaming graph: frames + state in, audio + state out."""
+    """The harmonic-plus-noise decoder as a streaming graph: frames + state in, audio + state out (with the
+    level correction, as in eval mode, when the model has one)."""
 
     STATE = ("hidden", "phase", "f0_prev", "amp_prev", "noise_prev", "position")
+    LEVEL_STATE = ("level_gain", "level_ratio", "level_tail")
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.state_names = [*self.STATE, *(self.LEVEL_STATE if model.level is not None else ())]
 
     def forward(self, z: torch.Tensor, f0: torch.Tensor, periodicity: torch.Tensor, loudness: torch.Tensor,
                 *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        hidden, *synth = state
-        audio, (hidden, synth_state) = self.model.decode(z, f0, periodicity, loudness, (hidden, tuple(synth)))
-        return (audio, hidden, *synth_state)
+        hidden, *rest = state
+        synth, level = tuple(rest[: len(self.STATE) - 1]), tuple(rest[len(self.STATE) - 1:])
+        audio, (hidden, synth_state, level) = self.model.decode(z, f0, periodicity, loudness,
+                                                                (hidden, synth, level), level=True)
+        return (audio, hidden, *synth_state, *level)
 
 
 class _EncoderStream(nn.Module):
@@ -222,12 +230,13 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
                       _batch_axes(names), cfg.hop)]
     if kind == "autoencoder":
         audio = torch.zeros(1, 4 * cfg.encoder.hop)
-        hidden, synth = model.init_decoder_state(1)
+        hidden, synth, level = model.init_decoder_state(1)
         frames = 4
         controls = (torch.zeros(1, frames, cfg.encoder.z_dim), torch.full((1, frames), 220.0),
                     torch.ones(1, frames), torch.full((1, frames), -30.0))
-        inputs = ["z", "f0", "periodicity", "loudness", *_Decoder.STATE]
-        outputs = ["audio", *(f"{n}_out" for n in _Decoder.STATE)]
+        decoder = _Decoder(model)
+        inputs = ["z", "f0", "periodicity", "loudness", *decoder.state_names]
+        outputs = ["audio", *(f"{n}_out" for n in decoder.state_names)]
         per_frame = {n: {1: "frames"} for n in ("z", "f0", "periodicity", "loudness")}
         axes = _batch_axes(inputs + outputs, {**per_frame, "audio": {1: "samples"}})
         axes["hidden"], axes["hidden_out"] = {1: "batch"}, {1: "batch"}
@@ -252,8 +261,9 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
                                       {"audio": {1: "samples"}, "steps": {2: "steps"}})
             graphs_.append(Graph("encoder_stream", stream, example, ["audio", *names],
                                  ["steps", *(f"{n}_out" for n in names)], stream_axes, cfg.encoder.hop))
-        return [*graphs_, Graph("decoder", _Decoder(model), (*controls, hidden, *synth), inputs, outputs, axes,
-                                cfg.frame_hop)]
+        level_meta = json.dumps(None if model.level is None else model.level.describe())
+        return [*graphs_, Graph("decoder", decoder, (*controls, hidden, *synth, *level), inputs, outputs, axes,
+                                cfg.frame_hop, metadata={"level_correction": level_meta})]
     raise LatentbridgeError(f"no ONNX export for model kind {kind!r}")
 
 
@@ -289,10 +299,14 @@ def _probe_inputs(graph: Graph, batch: int = 2, seed: int = 0) -> tuple[torch.Te
             probes.append(0.3 * torch.randn(shape, generator=g).clamp(-3, 3))
         elif name in ("f0", "f0_prev"):
             probes.append(50.0 + 400.0 * torch.rand(shape, generator=g))
-        elif name == "loudness":
-            probes.append(-60.0 + 50.0 * torch.rand(shape, generator=g))
+        elif name == "loudness":  # down to the floor: the level correction's gate is exercised too
+            probes.append(-100.0 + 90.0 * torch.rand(shape, generator=g))
         elif name in ("logmag", "periodicity", "amp_prev", "noise_prev"):
             probes.append(torch.rand(shape, generator=g, dtype=example.dtype) * (0.05 if "prev" in name else 1.0))
+        elif name in ("level_gain", "level_ratio"):  # dB, within the correction's bounds
+            probes.append(12.0 * (2.0 * torch.rand(shape, generator=g) - 1.0))
+        elif name == "level_tail":  # past output samples
+            probes.append(0.05 * torch.randn(shape, generator=g))
         else:
             probes.append(torch.randn(shape, generator=g, dtype=example.dtype))
     return tuple(probes)
