@@ -7,6 +7,10 @@ rendered, measured and tagged; see clip_tags) and OUT/splits.json. Clip i goes t
 so every 16 consecutive clips fill each folder once; folders 0-b are train, c valid, d-f test, as is common
 for MTAT. Clip i is generated from the seed sequence (--seed, i) alone: any --workers gives the same bytes.
 The whole tree is written into a temporary directory beside OUT and renamed into place once complete.
+With --extend, the clips of a previous render of OUT are kept (hard-linked into the new tree, or copied) and
+only clips beyond them are rendered: the result is byte-identical to rendering all --clips at once. The previous
+render must have used the same seed, duration, SoundFonts and vocals; its last clip is rendered again and
+compared to check.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: FluidR3_GM and TimGM6mb")
     parser.add_argument("--no-vocals", action="store_true", help="never mix in espeak-ng vocals")
     parser.add_argument("--force", action="store_true", help="replace a previous `dataset clips` output")
+    parser.add_argument("--extend", action="store_true",
+                        help="keep the clips of a previous render of OUT (same seed, duration, SoundFonts, vocals) "
+                        "and render only the clips beyond them")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -155,14 +165,49 @@ def _render_chunk(args: tuple[ClipJob, list[int]]) -> list[dict]:
     return [render_clip(job, i) for i in indices]
 
 
-def _render_all(job: ClipJob, clips: int, workers: int) -> list[dict]:
-    tasks = [(job, list(range(i, min(i + CHUNK, clips)))) for i in range(0, clips, CHUNK)]
+def _render_all(job: ClipJob, clips: int, workers: int, start: int = 0) -> list[dict]:
+    """Records of clips start..clips-1, rendered into job.root."""
+    tasks = [(job, list(range(i, min(i + CHUNK, clips)))) for i in range(start, clips, CHUNK)]
     records: dict[int, dict] = {}
-    with bar("rendering clips", total=clips, unit="clip") as progress:
+    with bar("rendering clips", total=clips - start, unit="clip") as progress:
         for chunk in unordered_results(_render_chunk, tasks, workers):
             records.update((r["index"], r) for r in chunk)
             progress.update(len(chunk))
-    return [records[i] for i in range(clips)]
+    return [records[i] for i in range(start, clips)]
+
+
+def previous_records(out: Path, job: ClipJob, clips: int) -> list[dict]:
+    """The render records of OUT for --extend, checked against `job` (see the module docstring)."""
+    log_path = out / "render_log.jsonl"
+    if not all((out / m).is_file() for m in MARKERS):
+        raise LatentbridgeError(f"{out}: not a previous `dataset clips` output; nothing to extend")
+    records = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if [r["index"] for r in records] != list(range(len(records))) or not records:
+        raise LatentbridgeError(f"{log_path}: clip indices are not 0..N-1; cannot extend")
+    if clips < len(records):
+        raise LatentbridgeError(f"{out} holds {len(records)} clips; --extend needs --clips >= {len(records)}")
+    last = records[-1]
+    with tempfile.TemporaryDirectory(prefix=".extend-check-", dir=out.parent) as tmp:
+        root = Path(tmp)
+        for folder in ("midi", folder_of(last["index"])):
+            (root / folder).mkdir()
+        again = render_clip(ClipJob(job.seed, job.seconds, job.soundfonts, job.vocals, str(root)), last["index"])
+        same_audio = (root / again["mp3_path"]).read_bytes() == (out / last["mp3_path"]).read_bytes()
+    if json.loads(json.dumps(again)) != last or not same_audio:
+        raise LatentbridgeError(f"{out}: clip {last['index']} rendered again with these settings differs from the "
+                                "stored one (another --seed, --duration, --soundfont or --no-vocals?); "
+                                "cannot extend")
+    return records
+
+
+def _link_previous(out: Path, tmp: Path, records: list[dict]) -> None:
+    """Hard-link (or copy) the previous clips' audio and MIDI into the new tree."""
+    for r in records:
+        for rel in (r["mp3_path"], f"midi/{r['clip_id']}.mid"):
+            try:
+                os.link(out / rel, tmp / rel)
+            except OSError:
+                shutil.copy2(out / rel, tmp / rel)
 
 
 def annotation_lines(records: list[dict]) -> list[str]:
@@ -189,13 +234,19 @@ def run(args: argparse.Namespace) -> int:
     soundfonts = tuple(str(p) for p in resolve_soundfonts(args.soundfont))
     for font in soundfonts:
         _synth(font)  # load (and check) every SoundFont once, before forking
-    check_out(out, args.force, MARKERS, "dataset clips")
+    previous: list[dict] = []
+    if args.extend and out.is_dir() and any(out.iterdir()):
+        previous = previous_records(out, ClipJob(args.seed, float(args.duration), soundfonts, not args.no_vocals,
+                                                 ""), args.clips)
+    else:
+        check_out(out, args.force, MARKERS, "dataset clips")
     with staged_dir(out) as tmp:
         (tmp / "midi").mkdir()
         for folder in "0123456789abcdef":
             (tmp / folder).mkdir()
         job = ClipJob(args.seed, float(args.duration), soundfonts, not args.no_vocals, str(tmp))
-        records = _render_all(job, args.clips, args.workers)
+        _link_previous(out, tmp, previous)
+        records = previous + _render_all(job, args.clips, args.workers, start=len(previous))
         (tmp / "annotations_final.csv").write_text("".join(f"{line}\n" for line in annotation_lines(records)),
                                                    encoding="utf-8")
         (tmp / "render_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records),
@@ -205,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
                   **{s: [r["clip_id"] for r in records if r["split"] == s] for s in SPLITS}}
         (tmp / "splits.json").write_text(json.dumps(splits, indent=1) + "\n", encoding="utf-8")
     summary = _summary(out, records, args, soundfonts, time.monotonic() - started)
+    summary["rendered"] = len(records) - len(previous)
     print(json.dumps(summary, indent=1) if args.json else _table(summary))
     return 0
 
@@ -226,9 +278,11 @@ def _summary(out: Path, records: list[dict], args: argparse.Namespace, soundfont
 
 
 def _table(summary: dict) -> str:
-    audio_s = summary["clips"] * summary["duration_s"]
+    audio_s = summary["rendered"] * summary["duration_s"]
+    kept = summary["clips"] - summary["rendered"]
     lines = [f"{summary['clips']} clips of {summary['duration_s']:g} s written to {summary['out']} in "
-             f"{summary['seconds']:.1f} s ({audio_s / max(summary['seconds'], 1e-9):.0f}x real time)",
+             f"{summary['seconds']:.1f} s ({audio_s / max(summary['seconds'], 1e-9):.0f}x real time)"
+             + (f", {kept} of them kept from the previous render" if kept else ""),
              f"{'':<16}" + "".join(f"{s:>8}" for s in (*SPLITS, "total"))]
 
     def row(name: str, counts: dict[str, int]) -> str:

@@ -1,7 +1,9 @@
-"""Raw-audio CNN music tagger: 16 kHz audio windows -> multi-label tag logits.
+"""CNN music tagger: 16 kHz audio windows -> multi-label tag logits (the front end is inside the model).
 
-Front end by config: sample-level strided conv (Lee et al. 2017) or a learnable log filterbank
-(`filterbank.py`); then 3-tap conv blocks with max-pool 3, global max+mean pooling and a dense head.
+Front end by config: sample-level strided conv (Lee et al. 2017), a learnable log filterbank (`filterbank.py`)
+or a log-mel spectrogram (`resnet.py`). Back end "conv1d": 3-tap conv blocks with max-pool 3, global max+mean
+pooling and a dense head; "resnet2d": the short-chunk ResNet of Won et al. 2020 (`resnet.py`), global max
+pooling, dense -> BN -> ReLU -> dropout -> tags. SpecAugment masks apply in training mode only.
 
 forward: audio [B, n_samples] (float32, [-1, 1]) -> logits [B, n_tags]; `predict_proba` applies the sigmoid.
 `predict_clip` tags a clip of any length (numpy [T] -> numpy [n_tags]) by averaging window probabilities.
@@ -17,6 +19,7 @@ from torch import Tensor, nn
 from export.core.errors import LatentbridgeError
 from models.tagger.configs import POOL, TaggerConfig
 from models.tagger.filterbank import LogFilterbank
+from models.tagger.resnet import LogMelFrontend, ResBlock2d, spec_augment
 
 
 def conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -39,7 +42,8 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
 
 
 class SampleCNN(nn.Module):
-    """Raw-audio CNN tagger (either front end); `cfg.tag_names` labels the output columns."""
+    """The tagger (any front end and back end of `TaggerConfig`); `cfg.tag_names` labels the output columns.
+    (The class keeps the name of the first, sample-level model: checkpoints name it.)"""
 
     def __init__(self, cfg: TaggerConfig) -> None:
         super().__init__()
@@ -47,23 +51,47 @@ class SampleCNN(nn.Module):
         if cfg.frontend == "sample":
             self.frontend = nn.Sequential(nn.Conv1d(1, cfg.first_channels, 3, stride=POOL),
                                           nn.BatchNorm1d(cfg.first_channels), nn.ReLU())
-        else:
+        elif cfg.frontend == "filterbank":
             self.frontend = nn.Sequential(LogFilterbank(cfg.bands, cfg.filter_length, cfg.filter_stride,
                                                         cfg.energy_pool, cfg.sample_rate),
                                           nn.BatchNorm1d(cfg.bands))
+        else:
+            self.frontend = nn.Sequential(LogMelFrontend(cfg.bands, cfg.n_fft, cfg.hop, cfg.sample_rate),
+                                          nn.BatchNorm1d(cfg.bands))
         widths = (cfg.frontend_channels, *cfg.block_channels)
+        if cfg.backbone == "resnet2d":
+            widths = (1, *cfg.block_channels)
+            self.blocks = nn.Sequential(*(ResBlock2d(c_in, c_out)
+                                          for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)))
+            self.head = nn.Sequential(nn.Linear(widths[-1], cfg.hidden), nn.BatchNorm1d(cfg.hidden), nn.ReLU(),
+                                      nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.n_tags))
+            return
         self.blocks = nn.Sequential(*(conv_block(c_in, c_out)
                                       for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)))
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * widths[-1], cfg.hidden), nn.ReLU(),
                                   nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.n_tags))
 
+    def image(self, audio: Tensor) -> Tensor:
+        """audio [B, T] -> the normalised front-end output [B, channels or bands, frames], SpecAugment-masked
+        in training mode."""
+        x = self.frontend(audio.unsqueeze(1))
+        cfg = self.cfg
+        if self.training and cfg.frontend != "sample" and (cfg.time_masks or cfg.freq_masks):
+            x = spec_augment(x, cfg.time_masks, cfg.time_mask_frames, cfg.freq_masks, cfg.freq_mask_bands)
+        return x
+
     def features(self, audio: Tensor) -> Tensor:
         """audio [B, T] -> feature frames [B, C, frames] before global pooling (`cfg.frames_out` for one
-        window)."""
-        return self.blocks(self.frontend(audio.unsqueeze(1)))
+        window; the resnet2d back end's maximum over frequency)."""
+        x = self.image(audio)
+        if self.cfg.backbone == "resnet2d":
+            return self.blocks(x.unsqueeze(1)).amax(dim=2)
+        return self.blocks(x)
 
     def forward(self, audio: Tensor) -> Tensor:
         h = self.features(audio)
+        if self.cfg.backbone == "resnet2d":
+            return self.head(h.amax(dim=-1))
         pooled = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=1)
         return self.head(pooled)
 

@@ -82,12 +82,33 @@ def add_tagger_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-tags", type=int, default=50, help="learn the N most frequent tags (default: 50)")
     parser.add_argument("--min-count", type=int, default=10,
                         help="leave out tags with fewer training positives (default: 10)")
+    parser.add_argument("--mixup", type=float, default=0.0,
+                        help="fraction of windows mixed with another clip's window (default: 0)")
+    parser.add_argument("--gain-db", type=float, default=0.0,
+                        help="random gain of +-DB on half of the windows (default: 0, off)")
+    parser.add_argument("--valid-every", type=int, default=0,
+                        help="validate every N steps on the valid split: best.pt, LR halving, early stopping "
+                        "(default: 0, off)")
+    parser.add_argument("--valid-clips", type=int, default=300, help="valid clips to score (default: 300)")
+    parser.add_argument("--patience", type=int, default=8,
+                        help="validations without improvement before stopping (default: 8)")
+    parser.add_argument("--lr-patience", type=int, default=3,
+                        help="validations without improvement before the LR halves (default: 3)")
+    parser.add_argument("--warmup", type=int, default=0, help="steps of linear LR warm-up (default: 0)")
 
 
 def add_notes_arguments(parser: argparse.ArgumentParser, config: str, configs: str) -> None:
     _common_arguments(parser, "NSynth-layout dataset root (e.g. data/notes)", config, configs, 16, 1e-3)
     parser.add_argument("--per-instrument", type=int, default=60,
                         help="notes per training instrument (default: 60)")
+
+
+def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
+    add_notes_arguments(parser, "note_classifier", "tiny")
+    parser.add_argument("--valid-every", type=int, default=0,
+                        help="family accuracy on valid-split instruments every N steps, best.pt (default: 0, off)")
+    parser.add_argument("--valid-per-instrument", type=int, default=20,
+                        help="valid notes per valid instrument (default: 20)")
 
 
 def add_wavenet_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,16 +178,21 @@ def _task(args: argparse.Namespace) -> TrainTask:
         return _wavenet_task(args, cache)
     if args.model == "tagger":
         from models.tagger.configs import get_config as tagger_config
-        from models.training.train_tagger import TagChoice, TaggerTask
+        from models.training.train_tagger import Augment, TagChoice, TaggerTask, Validation, tags_of_checkpoint
 
-        return TaggerTask(tagger_config(args.config), args.data, cache, TagChoice(args.top_tags, args.min_count),
-                          args.batch, args.seed)
+        ckpt = Path(args.out) / "checkpoint.pt"
+        tags = tags_of_checkpoint(ckpt) if args.resume and ckpt.is_file() else None
+        return TaggerTask(tagger_config(args.config), args.data, cache,
+                          TagChoice(args.top_tags, args.min_count, tags), args.batch, args.seed,
+                          Augment(mixup=args.mixup, gain_db=args.gain_db),
+                          Validation(args.valid_every, args.valid_clips, args.patience, args.lr_patience,
+                                     args.warmup))
     if args.model == "classifier":
         from models.classifier.model import get_config as classifier_config
         from models.training.train_classifier import ClassifierTask
 
         return ClassifierTask(classifier_config(args.config), args.data, cache, args.per_instrument, args.batch,
-                              args.seed)
+                              args.seed, args.valid_every, args.valid_per_instrument)
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask
 
@@ -213,7 +239,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train models", description="Train models.")
     kinds = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     adders = {"autoencoder": add_autoencoder_arguments, "tagger": add_tagger_arguments,
-              "classifier": lambda p: add_notes_arguments(p, "note_classifier", "tiny"),
+              "classifier": add_classifier_arguments,
               "spectral": lambda p: add_notes_arguments(p, "small", "nsynth_spectral"),
               "wavenet": add_wavenet_arguments}
     for name, (help_text, description, example) in MODELS.items():

@@ -6,6 +6,11 @@ torch RNG re-seeded from (seed, step) before each step, so `--resume` continues 
 log.csv (step, loss, seconds, audio_seconds_per_s). Under torchrun (WORLD_SIZE > 1) the model is wrapped in
 DistributedDataParallel (gloo on CPU, nccl on CUDA), each rank takes its share of the global batch, and only
 rank 0 writes. On CUDA the task's loss runs under bfloat16 autocast.
+
+Optional task hooks (single process only; the tagger uses them): `lr_scale(step)` multiplies --lr before
+each step; `after_step(model, step)` may validate and returns "best" (the loop then writes best.pt, a checkpoint of
+these weights, beside checkpoint.pt), "stop" (early stopping: save and end) or None; `state()` /
+`load_state(dict)` carry the hooks' state (best score, patience, LR scale) through checkpoints.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from export.core.progress import bar, progress_enabled
 from models.training.checkpoint import CHECKPOINT, config_hash, load_checkpoint, save_checkpoint, stored_config
 
 LOG = "log.csv"
+BEST = "best.pt"
 LOG_FIELDS = ("step", "loss", "seconds", "audio_seconds_per_s")
 
 
@@ -124,6 +130,8 @@ def _restore(task: TrainTask, opts: LoopOptions, optimizer: torch.optim.Optimize
                                 f"as the run that wrote it ({saved})")
     task.model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    if hasattr(task, "load_state") and "task_state" in state["extra"]:
+        task.load_state(state["extra"]["task_state"])
     return int(state["step"]), float(state["extra"].get("seconds", 0.0))
 
 
@@ -158,10 +166,14 @@ def _train(task: TrainTask, opts: LoopOptions, world: int, rank: int, device: to
     step, loss_value, speeds = start, float("nan"), []
     plain = rank == 0 and not progress_enabled()
     settings = {**task.settings(), "seed": opts.seed, "lr": opts.lr}
+    hooks = world == 1
+    lr_scale = getattr(task, "lr_scale", None) if hooks else None
+    after_step = getattr(task, "after_step", None) if hooks else None
 
-    def checkpoint() -> None:
-        save_checkpoint(ckpt_path, task.kind, model, optimizer, step, opts.seed,
-                        {"seconds": seconds, "settings": settings, "world": world, **facts})
+    def checkpoint(path: Path = ckpt_path) -> None:
+        task_state = {"task_state": task.state()} if hasattr(task, "state") else {}
+        save_checkpoint(path, task.kind, model, optimizer, step, opts.seed,
+                        {"seconds": seconds, "settings": settings, "world": world, **facts, **task_state})
 
     try:
         with _stop_on_signals() as stop, bar(f"train {task.kind}", total=opts.steps, unit="step") as pbar:
@@ -169,17 +181,26 @@ def _train(task: TrainTask, opts: LoopOptions, world: int, rank: int, device: to
             while step < opts.steps:
                 t0 = time.monotonic()
                 torch.manual_seed(opts.seed * 1_000_003 + step)
+                if lr_scale is not None:
+                    for group in optimizer.param_groups:
+                        group["lr"] = opts.lr * lr_scale(step)
                 with autocast:
                     loss = task.loss(net, step, rank, world, device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
                 optimizer.step()
-                flags = torch.tensor([loss.item(), float(stop.is_set() or _over(opts, began))])
+                verdict = after_step(model, step + 1) if after_step is not None else None
+                if verdict is not None:
+                    model.train()
+                flags = torch.tensor([loss.item(), float(stop.is_set() or _over(opts, began)
+                                                         or verdict == "stop")])
                 if world > 1:
                     dist.all_reduce(flags)
                     flags[0] /= world
                 loss_value, step = float(flags[0]), step + 1
+                if verdict == "best" and rank == 0:
+                    checkpoint(out / BEST)
                 elapsed = time.monotonic() - t0
                 seconds += elapsed
                 speeds.append(audio_seconds / elapsed)

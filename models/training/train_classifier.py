@@ -4,6 +4,10 @@ Per training instrument up to `per_instrument` notes (seeded choice, pitches ins
 every velocity) are decoded once into an audio cache of `n_samples` per note. Each step draws `batch` notes
 from (seed, step), scales each by a random gain of +-6 dB (the judge must not read loudness as timbre), and
 sums the family and pitch cross-entropies.
+
+With `valid_every` > 0 (single process), every that many steps the family accuracy on up to `valid_per_instrument`
+notes of each valid-split instrument (instruments never trained on, like the test split's) is measured; the
+best writes best.pt beside checkpoint.pt (see the training loop's hooks). Training never stops on it.
 """
 
 from __future__ import annotations
@@ -46,9 +50,13 @@ class ClassifierTask:
     kind = "classifier"
 
     def __init__(self, cfg: ClassifierConfig, data: Path, cache_dir: Path, per_instrument: int, batch: int,
-                 seed: int) -> None:
-        if batch < 1 or per_instrument < 1:
-            raise LatentbridgeError("--batch and --per-instrument must be >= 1")
+                 seed: int, valid_every: int = 0, valid_per_instrument: int = 20) -> None:
+        if batch < 1 or per_instrument < 1 or valid_every < 0 or valid_per_instrument < 1:
+            raise LatentbridgeError("--batch and --per-instrument must be >= 1, --valid-every >= 0")
+        self.valid_every, self.valid_per_instrument = valid_every, valid_per_instrument
+        self.valid_audio: np.ndarray | None = None
+        self.valid_family: np.ndarray | None = None
+        self._state: dict[str, Any] = {"best": None, "best_step": 0, "history": []}
         self.cfg, self.model = cfg, NoteClassifier(cfg)
         self.data, self.cache_dir, self.per_instrument = data, cache_dir, per_instrument
         self.batch, self.seed = batch, seed
@@ -57,14 +65,24 @@ class ClassifierTask:
         self.pitch: np.ndarray | None = None
 
     def settings(self) -> dict[str, Any]:
-        return {"batch": self.batch, "per_instrument": self.per_instrument}
+        settings: dict[str, Any] = {"batch": self.batch, "per_instrument": self.per_instrument}
+        if self.valid_every:  # older runs stored no validation settings
+            settings.update(valid_every=self.valid_every, valid_per_instrument=self.valid_per_instrument)
+        return settings
 
     def prepare(self, rank: int, world: int) -> dict[str, Any]:
         notes = classifier_notes(self.data, "train", self.cfg, self.per_instrument, self.seed)
         self.audio = audio_cache([e.audio_path for e in notes], self.cfg.n_samples, self.cache_dir, "notes")
         self.family = np.array([FAMILIES.index(e.instrument_family_str) for e in notes])
         self.pitch = np.array([e.pitch - self.cfg.pitch_min for e in notes])
-        return {"data": str(self.data), "notes": len(notes)}
+        facts: dict[str, Any] = {"data": str(self.data), "notes": len(notes)}
+        if self.valid_every and rank == 0:
+            valid = classifier_notes(self.data, "valid", self.cfg, self.valid_per_instrument, self.seed)
+            self.valid_audio = audio_cache([e.audio_path for e in valid], self.cfg.n_samples,
+                                           self.cache_dir / "valid", "valid notes")
+            self.valid_family = np.array([FAMILIES.index(e.instrument_family_str) for e in valid])
+            facts["valid_notes"] = len(valid)
+        return facts
 
     def audio_seconds(self) -> float:
         return self.batch * self.cfg.n_samples / self.cfg.sample_rate
@@ -79,3 +97,38 @@ class ClassifierTask:
         family, pitch = net(x.to(device))
         return (F.cross_entropy(family.float(), torch.from_numpy(self.family[rows]).to(device))
                 + F.cross_entropy(pitch.float(), torch.from_numpy(self.pitch[rows]).to(device)))
+
+    # ---- loop hooks (see models.training.loop): validation and best.pt ----
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._state)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._state.update(state)
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module) -> float:
+        """Family accuracy on the validation notes (eval mode)."""
+        assert self.valid_audio is not None and self.valid_family is not None, "prepare() first"
+        was_training = model.training
+        model.eval()
+        try:
+            device = next(model.parameters()).device
+            hits = 0
+            for i in range(0, self.valid_audio.shape[0], 64):
+                family, _ = model(torch.from_numpy(np.array(self.valid_audio[i: i + 64])).to(device))
+                hits += int((family.argmax(dim=-1).cpu().numpy() == self.valid_family[i: i + 64]).sum())
+        finally:
+            model.train(was_training)
+        return hits / self.valid_audio.shape[0]
+
+    def after_step(self, model: nn.Module, step: int) -> str | None:
+        if not self.valid_every or step % self.valid_every or self.valid_audio is None:
+            return None
+        score, state = self.validate(model), self._state
+        state["history"] = [*state["history"], [step, round(score, 5)]][-500:]
+        print(f"valid step {step}: family accuracy {score:.4f} (best {state['best']})", flush=True)
+        if state["best"] is None or score > state["best"]:
+            state.update(best=score, best_step=step)
+            return "best"
+        return None
