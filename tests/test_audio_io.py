@@ -200,3 +200,19 @@ def test_nan_samples_in_a_file_are_an_error(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-4] + np.array([np.inf], np.float32).tobytes())
     with pytest.raises(LatentbridgeError, match="NaN or Inf"):
         read_audio(path, sample_rate=44100)
+
+
+def test_clipping_on_write_is_said_in_one_line_and_float_keeps_the_samples(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hot = np.array([[0.5, 1.5, -2.0, 0.25]], np.float32)
+    write_audio(tmp_path / "hot.wav", hot, 16000, "wav16")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"latentbridge: warning: {tmp_path / 'hot.wav'}: 2 samples over full scale (peak +6.0 dBFS) "
+                   "were clipped; the wav32f format keeps them"]
+    back, _ = read_audio(tmp_path / "hot.wav")
+    assert np.abs(back).max() <= 1.0 + 1 / 32767  # full scale, no wrap-around
+    write_audio(tmp_path / "hot32.wav", hot, 16000, "wav32f")
+    assert capsys.readouterr().err == ""
+    np.testing.assert_array_equal(read_audio(tmp_path / "hot32.wav")[0], hot)
+    write_audio(tmp_path / "fine.wav", hot * 0.4, 16000, "wav16")
+    assert capsys.readouterr().err == ""

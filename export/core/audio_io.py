@@ -221,10 +221,15 @@ def write_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: in
     bit_depth, suffix = BIT_DEPTHS.get(fmt, 24), FORMAT_SUFFIX[fmt]
     if target.suffix.lower() != suffix:
         raise LatentbridgeError(f"{target}: format {fmt} needs a {suffix} file name")
+    over = int(np.count_nonzero(np.abs(arr) > 1.0)) if bit_depth < 32 else 0
     with atomic_output(target, force=force) as tmp:
         with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=arr.shape[0],
                        bit_depth=bit_depth) as f:
-            f.write(np.clip(arr, -1.0, 1.0) if bit_depth < 32 else arr)
+            f.write(np.clip(arr, -1.0, 1.0) if over else arr)
+    if over:
+        peak_db = 20.0 * np.log10(float(np.abs(arr).max()))
+        warn(f"{target}: {over} samples over full scale (peak +{peak_db:.1f} dBFS) were clipped; the wav32f "
+             "format keeps them")
     return target
 
 
