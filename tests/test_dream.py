@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from export import cli
+from export.app import cli
 from export.core.audio_io import read_audio, read_mono, resample, write_audio
 from export.onnx.bundled import BUNDLED_DIR, default_model
 from models.dream.ascent import DreamConfig, dream
