@@ -203,3 +203,12 @@ def onsets(audio: np.ndarray, rate: int = 48000, hop: int = 64, rise_db: float =
             found.append(i * hop)
         quiet = 0 if a else quiet + 1
     return np.array(found)
+
+
+def fresh_status(tmp: Path, after: float) -> dict[str, Any]:
+    """The first status the engine wrote after `after` (a `time.time()`; it rewrites the file twice a second)."""
+    deadline = time.monotonic() + 10.0
+    while (status := read_status(tmp))["time"] <= after:
+        assert time.monotonic() < deadline, "the engine stopped writing its status"
+        time.sleep(0.05)
+    return status

@@ -98,3 +98,11 @@ def test_importing_every_runtime_module_loads_no_torch_and_no_models() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_tests_mirror_the_package_layout() -> None:
+    """Every folder of tests below tests/ names a package of the project (tests/export/wavenet -> export/wavenet)."""
+    folders = {p.parent.relative_to(ROOT / "tests") for p in (ROOT / "tests").rglob("test_*.py")}
+    for folder in folders - {Path(".")}:
+        assert (ROOT / folder / "__init__.py").is_file(), f"tests/{folder} has no package {folder}"
+    assert {f.parts[0] for f in folders if f.parts} == {"export", "models", "plugin_host", "realtime"}

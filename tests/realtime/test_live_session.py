@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from jack_player import Player, ServerXruns, jackd_log, onsets, plucks, read_status, server_xruns, start_engine
+from jack_player import (
+    Player,
+    ServerXruns,
+    fresh_status,
+    jackd_log,
+    onsets,
+    plucks,
+    read_status,
+    server_xruns,
+    start_engine,
+)
 from live_checks import (
     check_engine_kept_up,
     check_every_block_played,
@@ -63,15 +73,6 @@ class Session:
     server: ServerXruns  # what the JACK server logged while the player played
     first: dict[str, Any]  # the engine's status just before the player started
     last: dict[str, Any]  # and just after it was done
-
-
-def fresh_status(tmp: Path, after: float) -> dict[str, Any]:
-    """The first status the engine wrote after `after` (a `time.time()`; it rewrites the file twice a second)."""
-    deadline = time.monotonic() + 10.0
-    while (status := read_status(tmp))["time"] <= after:
-        assert time.monotonic() < deadline, "the engine stopped writing its status"
-        time.sleep(0.05)
-    return status
 
 
 def query_over_osc(port: int) -> dict[str, float]:
@@ -126,8 +127,9 @@ def session(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Sessi
         before = read_status(tmp)
         # the flood comes from a background process (nice 19), as a controller's would from elsewhere: on two
         # cores a sender at full priority would take the CPU the engine needs, whatever the engine does
-        sender = subprocess.run(["nice", "-n", "19", sys.executable, str(Path(__file__).with_name("osc_flood.py")),
-                                 str(port), "10000", "5"], capture_output=True, text=True, timeout=60)
+        flood = Path(__file__).resolve().parents[1] / "osc_flood.py"
+        sender = subprocess.run(["nice", "-n", "19", sys.executable, str(flood), str(port), "10000", "5"],
+                                capture_output=True, text=True, timeout=60)
         assert sender.returncode == 0, sender.stderr
         flood = json.loads(sender.stdout)
         time.sleep(1.0)

@@ -126,7 +126,7 @@ def test_note_envelope_attack_note_off_release_and_velocity() -> None:
 
 def test_sfz_text_is_accepted_by_sfzlint_and_a_broken_file_is_not(tmp_path: Path) -> None:
     (tmp_path / "samples").mkdir()
-    shutil.copy(Path(__file__).parent.parent / "export" / "bundled" / "demo_guitar_phrase.wav",
+    shutil.copy(Path(__file__).resolve().parents[3] / "export" / "bundled" / "demo_guitar_phrase.wav",
                 tmp_path / "samples" / "a.wav")
     good = tmp_path / "good.sfz"
     good.write_text(sfz_text([SfzRegion("a.wav", 0, 60, 48, 1, 64), SfzRegion("a.wav", 61, 127, 72, 65, 127)]))

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from jack_player import Player, jackd_log, plucks, read_status, server_xruns, start_engine
+from jack_player import Player, fresh_status, jackd_log, plucks, read_status, server_xruns, start_engine
 from live_checks import check_engine_kept_up
-from test_live_session import fresh_status
 
 MINUTES = 10.0
 

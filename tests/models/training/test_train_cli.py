@@ -24,7 +24,7 @@ from models.autoencoder.model import Autoencoder
 from models.training.checkpoint import config_hash, load_checkpoint, load_model
 from models.training.note_batches import NoteSubset, build_cache
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SUBSET = ["--per-instrument", "3", "--pitches", "40:80", "--velocities", "25,50,75,100,127",
           "--note-seconds", "0.5"]
 
