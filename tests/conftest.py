@@ -3,13 +3,18 @@ plugin; one torch thread."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import torch
-from jack_player import running_jackd
-from vst3_plugin import build_test_plugin
+# The repository first (its `export` package, not the test folder tests/export), then the shared test helpers
+# (jack_player, live_checks, block_split, ...) for the test files in the sub-folders.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from jack_player import running_jackd  # noqa: E402
+from vst3_plugin import build_test_plugin  # noqa: E402
 
 
 @pytest.fixture(scope="session")
