@@ -54,14 +54,14 @@ def bench_render(preset_name: str = "morph-reed", seconds: float = 180.0, stems:
     audio = _stem(seconds, rate)
     cores = os.cpu_count() or 1
     context = get_context("spawn")
-    walls = {}
+    walls, shapes = {}, {}
     for blocksize in (256, 4096):
         start = time.perf_counter()
         with ProcessPoolExecutor(min(2, cores), mp_context=context) as pool:
             channels = list(pool.map(_render_channel, [(preset, audio[c], rate, blocksize) for c in range(2)]))
         walls[blocksize] = time.perf_counter() - start
         out = np.stack(channels)
-        assert out.shape == audio.shape and out.dtype == np.float32
+        shapes[blocksize] = [list(out.shape), str(out.dtype), bool(np.isfinite(out).all())]
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i in range(stems):
@@ -76,7 +76,9 @@ def bench_render(preset_name: str = "morph-reed", seconds: float = 180.0, stems:
             timings[workers] = time.perf_counter() - start
     return {
         "preset": preset_name, "stem_seconds": seconds, "sample_rate": rate, "channels": 2,
-        "shape_kept": True, "wall_s": {str(b): round(w, 2) for b, w in walls.items()},
+        "shape_kept": all(s == [list(audio.shape), "float32", True] for s in shapes.values()),
+        "output_shapes": {str(b): s for b, s in shapes.items()},
+        "wall_s": {str(b): round(w, 2) for b, w in walls.items()},
         "realtime_factor": {str(b): round(seconds / w, 2) for b, w in walls.items()},
         "scaling": {"stems": stems, "stem_seconds": stem_seconds,
                     "wall_s": {str(w): round(t, 2) for w, t in timings.items()},
