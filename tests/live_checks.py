@@ -10,7 +10,7 @@ the output and the input side by side (the engine's two recordings, or what the 
 - What a machine that stalls still guarantees (the default JACK session): `check_every_block_played` (every input
   block was recorded, consumed by the worker and played, wet or, when late, dry with a crossfade: the blocks played
   dry are exactly the late ones) and `check_late_blocks_beside_stalls` (each late block lies next to a device-clock
-  gap the callback measured).
+  gap the callback measured, or the worker was held from its CPU rather than slow).
 """
 
 from __future__ import annotations
@@ -115,31 +115,33 @@ def check_every_block_played(status: Status, dry: np.ndarray, played: np.ndarray
 
 
 def check_late_blocks_beside_stalls(status: Status, start: int, end: int) -> list[int]:
-    """Each late block in [start, end) of a stopped engine's run lies next to a device-clock gap the callback
-    measured (its callbacks more than 2.5 block periods apart: the machine held the callback's thread or the audio
-    server's); returns the late blocks of the window.
+    """Each late block in [start, end) of a stopped engine's run came from the machine, not from the engine's own
+    work: it lies next to a device-clock gap the callback measured (its callbacks more than 2.5 block periods
+    apart: the machine held the callback's thread or the audio server's), or the worker's own CPU time over the
+    2 * prefill blocks before it stayed under the write-ahead (`late_cpu_bound` in the status: a worker that was
+    held from its CPU, not one whose work took too long). Returns the late blocks of the window.
 
-    On JACK a stall that holds the engine's whole process pauses its device clock with it (the server drops the
-    cycles the engine missed, and the engine goes on from where it was: stopping the engine with SIGSTOP for
-    10-40 ms every 2 s left gaps and xruns but no late block), so a late block needs the worker held for longer than
-    the callback, by more than the write-ahead less its time for the block in hand. The stalls of this VM hold both
-    CPUs within milliseconds of each other (each late block of 2026-12-02 lay beside a 15-18 ms stall of the whole
-    VM), so the callback's own gap lies beside such a late block: `b` is beside a gap of `ms` recorded at block `g`
-    (the first callback after it) when g - prefill <= b <= g + ceil(ms / period) + prefill. A late block with no
-    gap there is the engine's own: its worker fell behind while the callback ran on time. What this cannot tell
-    from the engine's fault: a stall of the worker's CPU alone, longer than the write-ahead (21 ms), while the
-    callback's CPU ran on.
+    A block the worker's work made late fails (its CPU time exceeds the write-ahead, and no stall explains it);
+    a worker that blocks on a lock or sleeps passes here and is caught by the strict line on the simulated device
+    clock, which pauses with the machine (tests/realtime/test_engine_clock.py). Both kinds of machine stall occur
+    on these VMs: of the whole VM (both CPUs for 15-18 ms: the callback's gap lies beside the late block, `b` is
+    beside a gap of `ms` recorded at block `g`, the first callback after it, when
+    g - prefill <= b <= g + ceil(ms / period) + prefill), and of the worker's CPU alone (a clean-clone CI run of
+    2026-12-05 had one late block with no gap at all while the callback ran on time).
     """
     prefill = prefill_of(status)
     period_ms = 1000.0 * status["blocksize"] / status["samplerate"]
     gaps = [(g, ms) for g, ms in status["callback_gaps_ms"]]
     late = late_blocks_in(status, start, end)
+    cpu_bound = set(status["late_cpu_bound"])
     for b in late:
-        if any(g - prefill <= b <= g + math.ceil(ms / period_ms) + prefill for g, ms in gaps):
+        if b not in cpu_bound or any(g - prefill <= b <= g + math.ceil(ms / period_ms) + prefill for g, ms in gaps):
             continue
         assert len(gaps) < LISTED or gaps[-1][0] >= b + prefill, (
             f"late block {b}: the engine lists only the first {LISTED} device-clock gaps (up to block "
             f"{gaps[-1][0]}), so whether one lies beside it cannot be told")
-        raise AssertionError(f"late block {b} is beside no device-clock gap: the engine fell behind while the "
-                             f"callback ran on time (gaps {gaps}, late {late})")
+        raise AssertionError(f"late block {b}: the worker's own CPU time over the write-ahead before it exceeded the "
+                             f"write-ahead and no device-clock gap lies beside it (gaps {gaps}, late {late}, "
+                             f"cpu-bound {sorted(cpu_bound)})")
+    print(f"late blocks {late}: cpu-bound {sorted(cpu_bound)}, device-clock gaps {gaps}")
     return late
