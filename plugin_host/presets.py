@@ -29,6 +29,7 @@ import jsonschema
 import yaml
 
 from export.core.errors import LatentbridgeError
+from export.poly.poly_synth import DEFAULT_VOICES
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
@@ -69,6 +70,8 @@ PRESET_SCHEMA: dict[str, Any] = {
                 "target": {"type": "string"},
                 "corners": {"type": "array", "items": {"type": "string"}, "minItems": 4, "maxItems": 4},
                 "every_s": {"type": "number", "minimum": 0.1, "maximum": 10},
+                "voices": {"enum": ["mono", "poly"]},
+                "max_voices": {"type": "integer"},
             },
             "allOf": [
                 {"if": {"properties": {"kind": {"const": "effect"}}}, "then": {"required": ["effect"]}},
@@ -84,9 +87,10 @@ BUILDERS: dict[str, Builder] = {
     "gain": lambda s, rate: GainStage(s["name"], rate),
     "effect": lambda s, rate: EffectStage(s["name"], rate, s["effect"]),
     "vst3": lambda s, rate: Vst3Stage(s["name"], rate, s["path"]),
-    "resynth": lambda s, rate: ResynthStage(s["name"], rate, s.get("model")),
+    "resynth": lambda s, rate: ResynthStage(s["name"], rate, s.get("model"), None, s.get("voices", "mono"),
+                                            s.get("max_voices", DEFAULT_VOICES)),
     "morph": lambda s, rate: MorphStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
-                                        s.get("bank")),
+                                        s.get("bank"), s.get("voices", "mono"), s.get("max_voices", DEFAULT_VOICES)),
     "tagger": lambda s, rate: TaggerStage(s["name"], rate, s.get("model"), s.get("every_s", 0.5)),
 }
 

@@ -1,6 +1,6 @@
 """The runtime's shape: `export/` sub-packages import only downward, the runtime never imports torch or `models`.
 
-Layers (lowest first): export.core < export.onnx < export.autoencoder < export.wavenet < export.banks < export.app;
+Layers (lowest first): export.core < export.onnx < export.autoencoder < export.poly < export.wavenet < export.banks < export.app;
 then plugin_host (the chain) < realtime (the engine). Every import statement counts, lazy ones inside functions too.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPORT_LAYERS = ("core", "onnx", "autoencoder", "wavenet", "banks", "app")
+EXPORT_LAYERS = ("core", "onnx", "autoencoder", "poly", "wavenet", "banks", "app")
 RUNTIME = ("export", "realtime", "plugin_host")
 
 

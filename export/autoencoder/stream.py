@@ -8,7 +8,9 @@ context and hold state (`controls_stream`: they compute only the new frames), th
 the latest complete z, the decoder's state (with its level correction's, see runtime.py: no look-ahead, so the
 delay stays frame_hop - 1) and the output queue. `latent_map(z [k, Z], controls) -> [k, Z]`
 (default: identity) is applied to the z of each new control frame, given those frames' controls, before
-decoding: the morph stage moves it toward a target (at the detected pitch) there.
+decoding: the morph stage moves it toward a target (at the detected pitch) there. `synth(audio [k * hop],
+z [k, Z], controls) -> audio [k * hop]` decodes those frames (default: the monophonic decoder; the
+polyphonic voices of export.poly plug in here, with the frames' input audio for their tracker).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from export.autoencoder.runtime import Controls, ControlsStream, DecoderStream, 
 from export.core.errors import LatentbridgeError
 
 LatentMap = Callable[[np.ndarray, Controls], np.ndarray]
+Synth = Callable[[np.ndarray, np.ndarray, Controls], np.ndarray]
 
 
 class AutoencoderStream:
     """See the module docstring."""
 
-    def __init__(self, ae: OnnxAutoencoder, latent_map: LatentMap | None = None) -> None:
+    def __init__(self, ae: OnnxAutoencoder, latent_map: LatentMap | None = None, synth: Synth | None = None) -> None:
         if not ae.causal or "encoder_stream" not in ae.graphs:
             raise LatentbridgeError("this autoencoder cannot stream (it has no causal encoder_stream graph)")
         if "controls_stream" not in ae.graphs:
@@ -36,7 +39,10 @@ class AutoencoderStream:
         self.hop = ae.frame_hop
         self.delay_samples = self.hop - 1
         self.encoder = EncoderStream(ae.graphs["encoder_stream"], ae.frames_per_z, ae.frame_hop)
-        self.decoder = DecoderStream(ae.graphs["decoder"])
+        if synth is None:
+            decoder = DecoderStream(ae.graphs["decoder"])
+            synth = lambda audio, z, controls: decoder.push(z, controls)  # noqa: E731
+        self.synth = synth
         self.pending = np.zeros(0, np.float32)
         self.controls = ControlsStream(ae.graphs["controls_stream"], self.hop)
         self.z_last = np.zeros((1, ae.z_dim), np.float32)  # z number z_count - 1 (zeros before the first)
@@ -67,7 +73,7 @@ class AutoencoderStream:
         z = zs[index]
         if self.latent_map is not None:
             z = self.latent_map(z, controls).astype(np.float32)
-        audio = self.decoder.push(z, controls)
+        audio = self.synth(whole, z, controls)
         if z_new.shape[0]:
             self.z_last, self.z_count = z_new[-1:], self.z_count + z_new.shape[0]
         self.frames += k

@@ -1,0 +1,1 @@
+"""Polyphony at run time (ONNX Runtime only): the multi-pitch tracker, voices, batched harmonic decoding."""

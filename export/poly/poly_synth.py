@@ -1,0 +1,137 @@
+"""The decoding end of a stream with switchable voices: `mono` (today's single decoder) or `poly` (one decoder
+voice per note the multi-pitch tracker hears, all sharing the (morphed) latent, summed).
+
+Audio is float32 mono at 16 kHz in whole control frames (128 samples); `push(audio [k * hop], z [k, Z],
+controls)` returns the k frames' output [k * hop] with no added delay. In `mono` mode, once no other voice
+sounds, slot 0 alone is decoded with the monophonic controls: the same call as the monophonic decoder, so the
+same audio bit for bit. In `poly` mode every frame runs the tracker, the allocator (voice_allocator.py), the
+per-voice controls (voice_controls.py) and all N slots in one batched call (voice_decoder.py). Gains move
+toward each slot's target by at most `attack_step` per frame on the way up and `release_step` on the way
+down, and the decoder ramps them within each frame, so notes, voice changes and mode switches never click.
+Switching to `poly` starts the tracker and the spectra from silence (their first frames after a switch see
+zeros before it); switching back lets the other voices fade out before slot 0 runs alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from export.autoencoder.runtime import Controls, OnnxAutoencoder
+from export.core.errors import LatentbridgeError
+from export.poly.voice_allocator import AllocatorConfig, VoiceAllocator
+from export.poly.voice_controls import FrameSpectra, harmonic_energy, refine_f0, share_db
+from export.poly.voice_decoder import MAX_VOICES, VoiceDecoder
+
+if TYPE_CHECKING:
+    from export.poly.tracker import PolyTracker, PolyTrackerStream
+
+MODES = ("mono", "poly")
+DEFAULT_VOICES = 6
+
+
+@dataclass(frozen=True)
+class PolyConfig:
+    voices: int = DEFAULT_VOICES
+    attack_step: float = 1.0  # largest gain rise per frame (one frame: an 8 ms ramp)
+    release_step: float = 1.0 / 3  # largest gain fall per frame (24 ms)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise LatentbridgeError(f"voices must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+def check_voices(voices: int) -> int:
+    if not isinstance(voices, int) or not 1 <= voices <= MAX_VOICES:
+        raise LatentbridgeError(f"voice count must be an integer from 1 to {MAX_VOICES}, got {voices!r}")
+    return voices
+
+
+class PolySynth:
+    """See the module docstring."""
+
+    def __init__(self, ae: OnnxAutoencoder, mode: str = "mono", config: PolyConfig | None = None,
+                 tracker: PolyTracker | None = None) -> None:
+        self.config = config or PolyConfig()
+        check_voices(self.config.voices)
+        self.ae, self.hop = ae, ae.frame_hop
+        self.decoder = VoiceDecoder(ae, self.config.voices, start_gain=np.eye(1, self.config.voices)[0])
+        self._tracker = tracker
+        self.mode = check_mode(mode)
+        self._fresh_analysis()
+        self.gain = np.eye(1, self.config.voices, dtype=np.float32)[0]  # slot 0 plays from the start
+
+    @property
+    def tracker(self) -> PolyTracker:
+        if self._tracker is None:
+            from export.poly.tracker import PolyTracker  # opened on first use: mono chains never load it
+
+            self._tracker = PolyTracker.open()
+        return self._tracker
+
+    def _fresh_analysis(self) -> None:
+        self.allocator = VoiceAllocator(AllocatorConfig(voices=self.config.voices))
+        self.spectra = FrameSpectra(self.hop, self.ae.sample_rate)
+        self.tracker_stream: PolyTrackerStream | None = None
+        self.last_midi = np.full(self.config.voices, 60.0)
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between `mono` and `poly` (between two pushes; the voices fade, see the module docstring)."""
+        if check_mode(mode) != self.mode:
+            self.mode = mode
+            self._fresh_analysis()
+
+    @property
+    def sounding(self) -> int:
+        """Slots with a gain above 0 after the last frame."""
+        return int((self.gain > 0).sum())
+
+    def push(self, audio: np.ndarray, z: np.ndarray, controls: Controls) -> np.ndarray:
+        k = controls.frames
+        if self.mode == "mono" and not self.gain[1:].any() and self.gain[0] == 1:
+            return self.decoder.push_first(z, controls.f0, controls.periodicity, controls.loudness)
+        f0, periodicity, loudness, target = self._voice_controls(audio, controls)
+        gain = np.empty((k, self.config.voices), np.float32)
+        for i in range(k):
+            step = np.where(target[i] > self.gain, self.config.attack_step, self.config.release_step)
+            self.gain = np.clip(target[i], self.gain - step, self.gain + step).astype(np.float32)
+            gain[i] = self.gain
+        return self.decoder.push(z, f0, periodicity, loudness, gain)
+
+    def _voice_controls(self, audio: np.ndarray, controls: Controls
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame and slot: f0, periodicity, loudness and the gain target, each [k, N]."""
+        k, n = controls.frames, self.config.voices
+        f0 = np.repeat(controls.f0[:, None], n, axis=1).astype(np.float32)
+        periodicity = np.repeat(controls.periodicity[:, None], n, axis=1).astype(np.float32)
+        loudness = np.repeat(controls.loudness[:, None], n, axis=1).astype(np.float32)
+        target = np.zeros((k, n), np.float32)
+        if self.mode == "mono":  # fading the other voices out: slot 0 back on the monophonic controls
+            target[:, 0] = 1.0
+            return f0, periodicity, loudness, target
+        if self.tracker_stream is None:
+            from export.poly.tracker import PolyTrackerStream
+
+            self.tracker_stream = PolyTrackerStream(self.tracker)
+        activations, _ = self.tracker_stream.push(audio)
+        magnitudes = self.spectra.push(audio)
+        bin_hz = self.spectra.bin_hz
+        for i in range(k):
+            voices = self.allocator.frame(activations[i], float(controls.f0[i]), float(controls.periodicity[i]))
+            target[i] = voices.gain
+            named = voices.midi > 0
+            self.last_midi[named] = voices.midi[named]
+            hz = np.array([refine_f0(magnitudes[i], m, bin_hz) for m in self.last_midi])
+            sounding = voices.gain > 0
+            shares = share_db(harmonic_energy(magnitudes[i], hz, bin_hz), sounding)
+            mono = voices.mono
+            f0[i] = np.where(mono, controls.f0[i], hz)
+            loudness[i] = np.where(mono, controls.loudness[i], controls.loudness[i] + shares)
+            periodicity[i] = np.where(mono, controls.periodicity[i],
+                                      np.maximum(controls.periodicity[i], voices.activation))
+        return f0, periodicity, loudness, target
+

@@ -1,0 +1,134 @@
+"""Voices from the multi-pitch tracker, frame by frame: which pitches sound and which voice slot carries each.
+
+Input per control frame (128 samples at 16 kHz): the tracker's activations [264] (MIDI 21..108 at three bins
+per semitone, bin b centred on MIDI 21 + b / 3) and the monophonic controls (YIN f0 in Hz, periodicity).
+Output per frame and slot: a pitch in fractional MIDI (0 for none yet), a gain target (0 or 1), whether the
+slot plays the monophonic controls (`mono`), and the peak activation it follows.
+
+Rules (every one is causal and frame by frame, so the result never depends on how frames were grouped):
+- Peaks: local maxima of the activations at or above `off`, refined by a parabola through the neighbouring
+  bins; peaks closer than `min_separation` semitones keep the stronger.
+- A sounding slot keeps its pitch track: it takes the nearest unclaimed peak within `match` semitones (the
+  strongest slots choose first) and ends when none is left (hysteresis: starting needs `on`, staying `off`).
+- A new peak at or above `on` takes a free slot: slot 0 first (so one note alone is always slot 0), then the
+  free slot whose last pitch was nearest. With no free slot it replaces the weakest sounding slot when it is
+  stronger.
+- Slot 0 plays the monophonic controls (YIN f0, the input's whole loudness) when it is the only slot sounding
+  and YIN agrees with its pitch within `match` semitones, and also when no slot sounds at all (unpitched
+  input, weak notes and silence pass as in the monophonic path). So with one note sounding, the voices reduce to the
+  monophonic path exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from export.core.pitch_units import hz_to_midi
+
+LOWEST_MIDI, BINS_PER_SEMITONE, BINS = 21, 3, 264
+
+
+@dataclass(frozen=True)
+class AllocatorConfig:
+    voices: int = 6
+    on: float = 0.5  # activation that starts a voice
+    off: float = 0.3  # activation below which a voice ends
+    match: float = 1.0  # semitones a voice's pitch may move from one frame to the next
+    min_separation: float = 0.7  # semitones: closer peaks are one note
+    voiced: float = 0.5  # YIN periodicity above which its f0 counts
+
+
+@dataclass
+class FrameVoices:
+    """One frame's allocation, each [voices]: pitch (fractional MIDI, 0 = none yet), gain target, activation of
+    the peak followed (0 when none), and whether the slot plays the monophonic controls."""
+
+    midi: np.ndarray
+    gain: np.ndarray
+    activation: np.ndarray
+    mono: np.ndarray
+
+
+def bin_midi(bins: np.ndarray | float) -> np.ndarray:
+    """Fractional MIDI of (fractional) activation bins."""
+    return LOWEST_MIDI + np.asarray(bins, np.float64) / BINS_PER_SEMITONE
+
+
+def peaks(activations: np.ndarray, floor: float, min_separation: float) -> list[tuple[float, float]]:
+    """(fractional MIDI, activation) of the local maxima at or above `floor`, strongest first, none closer than
+    `min_separation` semitones to a stronger one."""
+    a = activations.astype(np.float64)
+    left = np.concatenate([[-1.0], a[:-1]])
+    right = np.concatenate([a[1:], [-1.0]])
+    found = np.flatnonzero((a >= floor) & (a >= left) & (a > right))
+    kept: list[tuple[float, float]] = []
+    for b in found[np.argsort(-a[found], kind="stable")]:
+        lo, hi = (a[b - 1] if b > 0 else a[b]), (a[b + 1] if b + 1 < a.shape[0] else a[b])
+        curve = lo - 2 * a[b] + hi
+        shift = 0.5 * (lo - hi) / curve if curve < 0 else 0.0
+        midi = float(bin_midi(b + float(np.clip(shift, -0.5, 0.5))))
+        if all(abs(midi - m) >= min_separation for m, _ in kept):
+            kept.append((midi, float(a[b])))
+    return kept
+
+
+class VoiceAllocator:
+    """See the module docstring. State: each slot's pitch, whether it sounds, and its last activation."""
+
+    def __init__(self, config: AllocatorConfig) -> None:
+        self.config = config
+        n = config.voices
+        self.midi = np.zeros(n)
+        self.sounding = np.zeros(n, bool)
+        self.activation = np.zeros(n)
+
+    def frame(self, activations: np.ndarray, f0: float, periodicity: float) -> FrameVoices:
+        """Advance one frame (see the module docstring)."""
+        cfg = self.config
+        found = peaks(activations, cfg.off, cfg.min_separation)
+        claimed = [False] * len(found)
+        strength = np.zeros(cfg.voices)
+        for slot in sorted(np.flatnonzero(self.sounding), key=lambda s: -self.activation[s]):
+            best = self._nearest(found, claimed, self.midi[slot], cfg.match, cfg.off)
+            if best is None:
+                self.sounding[slot] = False
+                continue
+            claimed[best] = True
+            self.midi[slot], strength[slot] = found[best]
+        for i, (midi, act) in enumerate(found):
+            if claimed[i] or act < cfg.on:
+                continue
+            slot = self._free_slot(midi, act, strength)
+            if slot is None:
+                continue
+            claimed[i] = True
+            self.midi[slot], strength[slot], self.sounding[slot] = midi, act, True
+        self.activation = strength
+        mono = np.zeros(cfg.voices, bool)
+        alone = self.sounding[0] and self.sounding.sum() == 1
+        voiced = periodicity > cfg.voiced and f0 > 0
+        if not self.sounding.any() or (alone and voiced and abs(hz_to_midi(f0) - self.midi[0]) <= cfg.match):
+            mono[0] = True
+        gain = self.sounding.astype(np.float32)
+        gain[0] = max(gain[0], float(mono[0]))
+        return FrameVoices(self.midi.copy(), gain, strength.copy(), mono)
+
+    @staticmethod
+    def _nearest(found: list[tuple[float, float]], claimed: list[bool], midi: float, within: float,
+                 floor: float) -> int | None:
+        best, distance = None, within
+        for i, (m, act) in enumerate(found):
+            if not claimed[i] and act >= floor and abs(m - midi) <= distance:
+                best, distance = i, abs(m - midi)
+        return best
+
+    def _free_slot(self, midi: float, act: float, strength: np.ndarray) -> int | None:
+        free = np.flatnonzero(~self.sounding)
+        if free.size:
+            if free[0] == 0:
+                return 0
+            return int(free[np.argmin(np.abs(self.midi[free] - midi))])
+        weakest = int(np.argmin(strength))
+        return weakest if strength[weakest] < act else None

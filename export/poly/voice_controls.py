@@ -1,0 +1,79 @@
+"""Per-voice decoder controls from the input: f0 refined on the input's spectrum, loudness split by energy share.
+
+Audio is float32 mono at 16 kHz, in whole control frames of `hop` (128) samples. `FrameSpectra` keeps the
+last `window - hop` samples and gives, per frame, the magnitude spectrum of the `window` (2048) samples ending
+at the frame's end (Hann, zero-padded to `PAD` points): causal, no look-ahead. For a voice near fractional MIDI
+m, `refine_f0` picks the f0 within +-`SEARCH_CENTS` of m whose harmonics (up to `MAX_HARMONIC_HZ`) carry the
+most magnitude (a harmonic sum, then a parabola through the best grid point), and `harmonic_energy` sums the
+power at those harmonics. A voice's loudness is the input's A-weighted loudness (the monophonic control) plus
+10 log10 of its share of the sounding voices' harmonic energy, so one voice alone gets the input's loudness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from export.core.pitch_units import midi_to_hz
+
+WINDOW, PAD = 2048, 8192
+SEARCH_CENTS, GRID_CENTS = 50.0, 5.0
+MAX_HARMONIC_HZ, MAX_HARMONICS = 7000.0, 12
+SHARE_FLOOR_DB = -60.0
+
+
+class FrameSpectra:
+    """See the module docstring: `push(audio [k * hop]) -> magnitudes [k, PAD // 2 + 1]`."""
+
+    def __init__(self, hop: int, rate: int, window: int = WINDOW) -> None:
+        self.hop, self.rate, self.window = hop, rate, window
+        self.history = np.zeros(window - hop, np.float32)
+        self.taper = np.hanning(window).astype(np.float32)
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        k = audio.shape[0] // self.hop
+        joined = np.concatenate([self.history, audio.astype(np.float32)])
+        starts = np.arange(k) * self.hop
+        frames = joined[starts[:, None] + np.arange(self.window)[None, :]] * self.taper
+        self.history = joined[joined.shape[0] - self.history.shape[0]:]
+        return np.abs(np.fft.rfft(frames, n=PAD, axis=1)).astype(np.float32)
+
+    @property
+    def bin_hz(self) -> float:
+        return self.rate / PAD
+
+
+def _harmonic_bins(f0: np.ndarray, bin_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional spectrum bins of each f0's harmonics [len(f0), MAX_HARMONICS] and which are in range."""
+    h = np.arange(1, MAX_HARMONICS + 1)
+    hz = f0[:, None] * h[None, :]
+    return hz / bin_hz, hz <= MAX_HARMONIC_HZ
+
+
+def refine_f0(magnitude: np.ndarray, midi: float, bin_hz: float) -> float:
+    """The f0 (Hz) near fractional MIDI `midi` that best explains `magnitude` [PAD // 2 + 1] (module docstring)."""
+    cents = np.arange(-SEARCH_CENTS, SEARCH_CENTS + GRID_CENTS / 2, GRID_CENTS)
+    f0 = midi_to_hz(midi + cents / 100.0)
+    bins, usable = _harmonic_bins(f0, bin_hz)
+    score = (np.interp(bins, np.arange(magnitude.shape[0]), magnitude) * usable).sum(axis=1)
+    best = int(np.argmax(score))
+    shift = 0.0
+    if 0 < best < score.shape[0] - 1:
+        lo, mid, hi = score[best - 1], score[best], score[best + 1]
+        curve = lo - 2 * mid + hi
+        shift = float(np.clip(0.5 * (lo - hi) / curve, -0.5, 0.5)) if curve < 0 else 0.0
+    return float(midi_to_hz(midi + (cents[best] + shift * GRID_CENTS) / 100.0))
+
+
+def harmonic_energy(magnitude: np.ndarray, f0: np.ndarray, bin_hz: float) -> np.ndarray:
+    """Power at the harmonics of each f0 [n] (Hz) -> [n]."""
+    bins, usable = _harmonic_bins(np.asarray(f0, np.float64), bin_hz)
+    power = np.interp(bins, np.arange(magnitude.shape[0]), magnitude.astype(np.float64) ** 2)
+    return (power * usable).sum(axis=1)
+
+
+def share_db(energy: np.ndarray, sounding: np.ndarray) -> np.ndarray:
+    """10 log10 of each voice's share of the sounding voices' energy (0 dB for a voice alone), floored."""
+    total = float(energy[sounding].sum())
+    if total <= 0:
+        return np.where(sounding, -10 * np.log10(max(int(sounding.sum()), 1)), SHARE_FLOOR_DB)
+    return np.maximum(10 * np.log10(np.maximum(energy / total, 1e-12)), SHARE_FLOOR_DB)

@@ -1,0 +1,45 @@
+"""Per-voice controls: f0 refined on the input spectrum, loudness split by harmonic energy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from export.core.pitch_units import hz_to_midi, midi_to_hz
+from export.poly.voice_controls import FrameSpectra, harmonic_energy, refine_f0, share_db
+
+RATE, HOP = 16000, 128
+
+
+def tone(f0: float, amplitude: float, seconds: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amplitude * sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 6))).astype(np.float32)
+
+
+def test_refined_f0_is_within_three_cents_for_a_note_between_semitones() -> None:
+    for midi in (40.37, 57.13, 81.8):
+        spectra = FrameSpectra(HOP, RATE)
+        mags = spectra.push(tone(float(midi_to_hz(midi)), 0.3))
+        hz = refine_f0(mags[-1], round(midi), spectra.bin_hz)
+        assert abs(hz_to_midi(hz) - midi) < 0.03, (midi, hz_to_midi(hz))
+
+
+def test_loudness_shares_follow_the_energy_of_two_notes() -> None:
+    spectra = FrameSpectra(HOP, RATE)
+    low, high = float(midi_to_hz(48)), float(midi_to_hz(54))  # a tritone: no shared harmonics
+    mags = spectra.push(tone(low, 0.4) + tone(high, 0.2))
+    energy = harmonic_energy(mags[-1], np.array([low, high, 300.0]), spectra.bin_hz)
+    shares = share_db(energy, np.array([True, True, False]))
+    assert abs(shares[0] - 10 * np.log10(0.8)) < 0.3 and abs(shares[1] - 10 * np.log10(0.2)) < 0.6
+    assert share_db(energy[:1], np.array([True]))[0] == 0.0  # alone: the whole loudness
+
+
+def test_spectra_are_causal_and_block_size_free() -> None:
+    audio = tone(220.0, 0.3, 0.4)[: 40 * HOP]
+    whole = FrameSpectra(HOP, RATE).push(audio)
+    parts = FrameSpectra(HOP, RATE)
+    starts, sizes = (0, HOP, 4 * HOP, 11 * HOP), (1, 3, 7, 29)
+    pieces = [parts.push(audio[s: s + n * HOP]) for s, n in zip(starts, sizes, strict=True)]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    changed = audio.copy()
+    changed[20 * HOP:] = 0
+    np.testing.assert_array_equal(FrameSpectra(HOP, RATE).push(changed)[:20], whole[:20])
