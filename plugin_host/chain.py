@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from export.core.errors import LatentbridgeError
+from plugin_host.midi_map import MidiMap
 from plugin_host.parameters import Parameter, ParameterValue
 from plugin_host.stage import DelayLine, Stage
 
@@ -40,6 +41,7 @@ class Chain:
         self.delay_samples = sum(s.delay_samples for s in stages)
         self.bypassed = False
         self.tempo_sync = dict(tempo_sync or {})
+        self.midi_map = MidiMap()  # MIDI CC -> parameters (the preset's `midi_map`, plus MIDI learn's)
         self._dry = DelayLine(self.delay_samples)
 
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -54,6 +56,11 @@ class Chain:
         if self.bypassed:
             out = dry
         return np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32, copy=False)
+
+    def midi(self, messages: list[bytes]) -> None:
+        """Raw MIDI messages to every stage, taking effect from the next block on."""
+        for stage in self.stages:
+            stage.midi(messages)
 
     def prime(self, blocksize: int, blocks: int = PRIME_BLOCKS) -> int:
         """Run `blocks` blocks of silence (the first calls of a fresh chain are slow; live and offline prime the
@@ -84,5 +91,5 @@ class Chain:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "rate": self.rate, "delay_samples": self.delay_samples,
-                "bypass": self.bypassed, "wet": self.params["wet"].target,
+                "bypass": self.bypassed, "wet": self.params["wet"].target, "midi_map": self.midi_map.rows(),
                 "stages": {s.name: s.describe() for s in self.stages}}

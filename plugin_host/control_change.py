@@ -1,8 +1,9 @@
 """One control change: what an OSC message, an automation file row and a recorded `live --record-osc` session entry
 all are, and how it is applied, the same way live (between two worker blocks) and in `render` (at its sample).
 
-A change has a kind (param, bypass, command, preset), a stage ("" for the whole chain and for preset loads), the
-parameter or command, and its value (native units; a string for commands and presets). It takes effect at
+A change has a kind (param, bypass, command, preset, midi), a stage ("" for the whole chain, preset loads and MIDI),
+the parameter or command, and its value (native units; a string for commands and presets; for MIDI the message's
+bytes in hex, e.g. "903c64": a note-on played to the chain's MIDI stages). It takes effect at
 `seconds`, or at exactly `sample` when its `rate` is the chain's (recorded sessions). Automation files: CSV
 (`seconds,stage,parameter,value` with a header), JSON (a list of such objects) or an OSC session.
 """
@@ -24,7 +25,7 @@ from plugin_host.presets import load_chain
 
 SESSION_FORMAT = "latentbridge-osc-session"
 SESSION_VERSION = 1
-KINDS = ("param", "bypass", "command", "preset")
+KINDS = ("param", "bypass", "command", "preset", "midi")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ControlChange:
     seconds: float
     stage: str  # "" for the whole chain (bypass) and for preset loads
     parameter: str  # the parameter, or the command (target, corner/a, ...)
-    value: float | str  # native units; a string for commands and presets
+    value: float | str  # native units; a string for commands and presets; hex bytes for MIDI
     kind: str = "param"  # one of KINDS
     sample: int | None = None  # the exact sample at `rate` (recorded sessions)
     rate: int | None = None
@@ -58,6 +59,8 @@ class ControlChange:
                 prepared()
             else:
                 chain.stage(self.stage).command(self.parameter, str(self.value))
+        elif self.kind == "midi":
+            chain.midi([bytes.fromhex(str(self.value))])
         elif self.kind == "preset":
             return load_chain(str(self.value), chain.rate)
         return chain
@@ -75,6 +78,8 @@ def _session_points(path: Path, session: dict[str, Any]) -> list[ControlChange]:
             if kind not in KINDS:
                 raise LatentbridgeError(f"{path}: change {i} has an unknown kind {kind!r}")
             value = float(row["value"]) if kind in ("param", "bypass") else str(row["value"])
+            if kind == "midi":
+                bytes.fromhex(str(value))  # not hex: a ValueError, reported below
             points.append(ControlChange(int(row["sample"]) / rate, str(row["stage"]), str(row["parameter"]), value,
                                      kind, int(row["sample"]), rate))
     except (KeyError, TypeError, ValueError) as exc:

@@ -33,6 +33,8 @@ from export.poly.poly_synth import DEFAULT_VOICES
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
+from plugin_host.midi_map import parse_midi_map
+from plugin_host.midi_pad_stage import DEFAULT_PAD_VOICES, MidiPadStage
 from plugin_host.neural_stage import MorphStage, ResynthStage
 from plugin_host.parameters import tempo_value
 from plugin_host.stage import Stage
@@ -51,6 +53,7 @@ PRESET_SCHEMA: dict[str, Any] = {
         "description": {"type": "string"},
         "wet": {"type": "number", "minimum": 0, "maximum": 1},
         "stages": {"type": "array", "items": {"$ref": "#/$defs/stage"}},
+        "midi_map": {"type": "array"},  # entries checked against the chain by plugin_host.midi_map
     },
     "$defs": {
         "stage": {
@@ -59,7 +62,7 @@ PRESET_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "name": NAME,
-                "kind": {"enum": ["gain", "effect", "vst3", "resynth", "morph", "tagger"]},
+                "kind": {"enum": ["gain", "effect", "vst3", "resynth", "morph", "tagger", "midi_pad"]},
                 "bypass": {"type": "boolean"},
                 "parameters": {"type": "object", "additionalProperties": {"type": "number"}},
                 "tempo_sync": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
@@ -77,6 +80,7 @@ PRESET_SCHEMA: dict[str, Any] = {
                 {"if": {"properties": {"kind": {"const": "effect"}}}, "then": {"required": ["effect"]}},
                 {"if": {"properties": {"kind": {"const": "vst3"}}}, "then": {"required": ["path"]}},
                 {"if": {"properties": {"kind": {"const": "morph"}}}, "then": {"required": ["target"]}},
+                {"if": {"properties": {"kind": {"const": "midi_pad"}}}, "then": {"required": ["target"]}},
             ],
         },
     },
@@ -91,6 +95,8 @@ BUILDERS: dict[str, Builder] = {
                                             s.get("max_voices", DEFAULT_VOICES)),
     "morph": lambda s, rate: MorphStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
                                         s.get("bank"), s.get("voices", "mono"), s.get("max_voices", DEFAULT_VOICES)),
+    "midi_pad": lambda s, rate: MidiPadStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
+                                             s.get("bank"), s.get("max_voices", DEFAULT_PAD_VOICES)),
     "tagger": lambda s, rate: TaggerStage(s["name"], rate, s.get("model"), s.get("every_s", 0.5)),
 }
 
@@ -148,7 +154,9 @@ def build_chain(preset: dict[str, Any], rate: int) -> Chain:
             sync[(stage.name, name)] = _synced(preset["name"], stage, name, beats)
         stage.bypassed = bool(spec.get("bypass", False))
         stages.append(stage)
-    return Chain(stages, rate, name=preset["name"], wet=float(preset.get("wet", 1.0)), tempo_sync=sync)
+    chain = Chain(stages, rate, name=preset["name"], wet=float(preset.get("wet", 1.0)), tempo_sync=sync)
+    chain.midi_map = parse_midi_map(preset.get("midi_map", []), chain, preset["name"])
+    return chain
 
 
 def _synced(preset: str, stage: Stage, name: str, beats: float) -> float:

@@ -60,6 +60,9 @@ class Stage:
     def command(self, name: str, value: str) -> None:
         self.prepare_command(name, value)()
 
+    def midi(self, messages: list[bytes]) -> None:
+        """Raw MIDI messages (status and data bytes), applied between two blocks; ignored unless a stage plays."""
+
     def prepare_command(self, name: str, value: str) -> Callable[[], None]:
         """Do the slow part of a string control (loading, encoding) now; the returned call applies it at once
         (the live engine calls it between two blocks)."""

@@ -60,6 +60,11 @@ def command_change(chain_then: Chain, stage: str, command: str, value: str) -> P
     return PendingChange(ControlChange(0.0, stage, command, value, kind="command"), chain_then, prepared)
 
 
+def midi_change(message: bytes) -> PendingChange:
+    """A raw MIDI message for the chain's MIDI stages (logged as hex bytes)."""
+    return PendingChange(ControlChange(0.0, "", "", message.hex(), kind="midi"))
+
+
 def preset_row(name: str) -> dict[str, Any]:
     return ControlChange(0.0, "", "", name, kind="preset").row()
 

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from realtime.callback import CallbackCounts, PythonCallback, realtime_priority
 from realtime.control_log import ControlLog, PendingChange, preset_row
 from realtime.devices import open_error, portaudio_messages
 from realtime.recorder import Recorder
+
+if TYPE_CHECKING:
+    from realtime.midi_input import MidiRouter
 
 SLOTS = 64
 BACKENDS = ("native", "sounddevice")
@@ -61,7 +64,8 @@ class Engine:
     """See the module docstring. `chain_lock` guards swapping the chain (preset load) against the worker."""
 
     def __init__(self, chain: Chain, config: EngineConfig, recorder: Recorder | None = None,
-                 input_recorder: Recorder | None = None, control_log: ControlLog | None = None) -> None:
+                 input_recorder: Recorder | None = None, control_log: ControlLog | None = None,
+                 midi: MidiRouter | None = None) -> None:
         if config.prefill < 1 or config.prefill >= SLOTS // 2:
             raise LatentbridgeError(f"prefill must be in [1, {SLOTS // 2 - 1}] blocks, got {config.prefill}")
         if chain.rate != config.samplerate:
@@ -71,6 +75,7 @@ class Engine:
         self.chain, self.config, self.recorder, self.input_recorder = chain, config, recorder, input_recorder
         self.chain_lock = threading.Lock()
         self.control_log = control_log
+        self.midi = midi  # MIDI in: drained by the worker at the start of each block (jitter <= one block)
         self.changes: queue.SimpleQueue[PendingChange] = queue.SimpleQueue()  # applied by the worker between blocks
         self.next_block = 0  # the block the worker processes next (kept under chain_lock)
         n = config.blocksize
@@ -171,10 +176,16 @@ class Engine:
             try:
                 change = self.changes.get_nowait()
             except queue.Empty:
-                return
-            row = change(self.chain)
-            if row is not None and self.control_log is not None:
-                self.control_log.add(seq * self.config.blocksize, row)
+                break
+            self._apply(change, seq)
+        if self.midi is not None:
+            for change in self.midi.take(self.chain):
+                self._apply(change, seq)
+
+    def _apply(self, change: PendingChange, seq: int) -> None:
+        row = change(self.chain)
+        if row is not None and self.control_log is not None:
+            self.control_log.add(seq * self.config.blocksize, row)
 
     # -- control -------------------------------------------------------------------------------------------
     def defer(self, change: PendingChange) -> None:
@@ -316,4 +327,5 @@ class Engine:
                                 "p99": round(float(np.quantile(times, 0.99)), 4),
                                 "max": round(float(self.worker_max), 4)},
             "chain": self.chain.describe(),
+            "midi": self.midi.status(self.chain) if self.midi is not None else None,
         }

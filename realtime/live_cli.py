@@ -6,6 +6,9 @@ Ctrl-C or after `--duration`, writing `--record` and the last status. Runs on ON
 callback is native C (`--audio-backend native`, the default where it loads) or sounddevice's Python one.
 `--ableton-tempo [HOST:PORT]` follows Live's tempo through AbletonOSC (`realtime.tempo_sync`; Live's replies
 come to `--ableton-reply-port`, 11001) and moves the preset's `tempo_sync` parameters with it.
+`--midi-in PORT` plays MIDI into the chain (JACK MIDI when a JACK server runs, else ALSA; `virtual` makes a port
+of our own): notes to its MIDI stages (the `midi-pad` preset), CCs through the preset's `midi_map` and MIDI learn
+(/latentbridge/midi/learn), all recorded by `--record-osc` for `render --automation`. `midi-devices` lists ports.
 """
 
 from __future__ import annotations
@@ -60,13 +63,19 @@ def run_live(args: argparse.Namespace) -> int:
     control_log = None
     if args.record_osc:
         control_log = ControlLog(args.record_osc, args.samplerate, args.blocksize, args.preset, args.force)
-    engine = Engine(chain, config, recorder, input_recorder, control_log)
+    router = None
+    if args.midi_in:
+        from realtime.midi_input import MidiInput, MidiRouter
+
+        router = MidiRouter(MidiInput(args.midi_in))
+    engine = Engine(chain, config, recorder, input_recorder, control_log, router)
     engine.warm_up(load_chain(args.preset, args.samplerate))
 
     def load_preset(name: str) -> None:
         engine.swap_chain(load_chain(name, args.samplerate), name)
 
-    osc = OscControl(lambda: engine.chain, load_preset, args.osc_host, args.osc_port, allow, reply, engine.defer)
+    osc = OscControl(lambda: engine.chain, load_preset, args.osc_host, args.osc_port, allow, reply, engine.defer,
+                     router.request if router is not None else None)
     query = None if args.oscquery_port < 0 else OscQueryServer(lambda: engine.chain, osc.port, args.oscquery_port,
                                                                advertise=not args.no_zeroconf,
                                                                tempo=lambda: osc.tempo_bpm)
@@ -102,6 +111,8 @@ def run_live(args: argparse.Namespace) -> int:
         if tempo is not None:
             tempo.stop()
         engine.stop()
+        if router is not None:
+            router.close()
         stop.set()
         if meters is not None:  # the final counts, once the engine has stopped: what the last status says
             meters.join(timeout=2.0)
@@ -184,6 +195,13 @@ def run_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_midi_devices(args: argparse.Namespace) -> int:
+    from realtime.midi_input import device_table
+
+    print(device_table())
+    return 0
+
+
 def run_presets(args: argparse.Namespace) -> int:
     from plugin_host.presets import bundled_names, read_preset
 
@@ -230,12 +248,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--oscquery-port", type=int, default=9001,
                       help="OSCQuery HTTP port on 127.0.0.1 (default 9001; 0 picks one, -1 turns it off)")
     live.add_argument("--no-zeroconf", action="store_true", help="do not advertise _oscjson._tcp")
+    live.add_argument("--midi-in", default=None, metavar="PORT",
+                      help="MIDI input port (a part of its name, see `latentbridge midi-devices`), or `virtual` for "
+                           "a port of our own (latentbridge-midi:latentbridge)")
     live.add_argument("--quiet", action="store_true", help="no live status line")
     live.set_defaults(func=run_live)
     dev = subparsers.add_parser("devices", help="list audio devices by host API",
                                 epilog="Example: latentbridge devices")
     dev.add_argument("--jack-name", action="store_true", help="register as the `latentbridge` JACK client")
     dev.set_defaults(func=run_devices)
+    midi = subparsers.add_parser("midi-devices", help="list MIDI input ports by API (JACK, ALSA)",
+                                 epilog="Example: latentbridge midi-devices")
+    midi.set_defaults(func=run_midi_devices)
     presets = subparsers.add_parser("presets", help="bundled chain presets",
                                     epilog="Example: latentbridge presets list")
     actions = presets.add_subparsers(dest="action", metavar="ACTION", required=True)

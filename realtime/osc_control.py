@@ -7,6 +7,8 @@
     /latentbridge/<stage>/corner/{a,b,c,d} s  XY-pad corners;  /latentbridge/<stage>/xy f f  the pad position
     /latentbridge/preset/load s              a bundled preset name or a preset file
     /latentbridge/tempo f                    the tempo in BPM (20..999): moves the preset's `tempo_sync` parameters
+    /latentbridge/midi/learn s               MIDI learn: the next CC that moves drives "stage/parameter"
+    /latentbridge/midi/forget s              drop the CCs driving "stage/parameter" (both need live --midi-in)
     /latentbridge/query                      replies with every parameter's value, then /latentbridge/query/done
 
 Packets are received, checked and coalesced in a separate process (`realtime.osc_receiver`); this side applies
@@ -43,7 +45,7 @@ log = logging.getLogger("latentbridge.osc")
 def address_table(chain: Chain) -> dict[str, str]:
     """Every address the chain answers to -> its kind (see `osc_receiver.KINDS`)."""
     table = {f"{PREFIX}/bypass": "bypass", f"{PREFIX}/query": "query", f"{PREFIX}/preset/load": "preset",
-             f"{PREFIX}/tempo": "tempo"}
+             f"{PREFIX}/tempo": "tempo", f"{PREFIX}/midi/learn": "midi", f"{PREFIX}/midi/forget": "midi"}
     for stage, param in chain.parameters():
         table[f"{PREFIX}/{stage}/{param.spec.name}"] = "normalised"
         table[f"{PREFIX}/{stage}/{param.spec.name}/value"] = "value"
@@ -67,12 +69,14 @@ def check_allow(cidrs: list[str]) -> list[str]:
 
 class OscControl:
     """See the module docstring. `chain()` returns the engine's current chain; `load_preset(name)` swaps one in;
-    `defer(change)` has the engine apply a change between two blocks (without it, changes apply at once)."""
+    `defer(change)` has the engine apply a change between two blocks (without it, changes apply at once);
+    `midi(kind, target, chain)` takes MIDI learn/forget requests (`MidiRouter.request`; None: no MIDI input)."""
 
     def __init__(self, chain: Callable[[], Chain], load_preset: Callable[[str], None], host: str = "127.0.0.1",
                  port: int = 9000, allow: list[str] | None = None, reply_to: tuple[str, int] | None = None,
-                 defer: Callable[[PendingChange], None] | None = None) -> None:
-        self.chain, self.load_preset = chain, load_preset
+                 defer: Callable[[PendingChange], None] | None = None,
+                 midi: Callable[[str, str, Chain], None] | None = None) -> None:
+        self.chain, self.load_preset, self.midi = chain, load_preset, midi
         self.defer = defer if defer is not None else self._apply_now
         self.reply = SimpleUDPClient(*reply_to) if reply_to else None
         self.counts: dict[str, int] = {}
@@ -142,6 +146,10 @@ class OscControl:
                 self._follow_tempo()  # the new preset's synced parameters take the current tempo
         elif kind == "tempo":
             self.set_tempo(float(args[0]))
+        elif kind == "midi":
+            if self.midi is None:
+                raise LatentbridgeError("no MIDI input (start live with --midi-in PORT)")
+            self.midi(parts[1], str(args[0]), chain)
         elif kind == "bypass":
             if parts != ["bypass"]:
                 chain.stage(parts[0])  # unknown stages are refused here, not in the worker

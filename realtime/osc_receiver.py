@@ -31,7 +31,7 @@ from pythonosc.osc_packet import OscPacket, ParseError
 from realtime.tempo_sync import bpm_problem
 
 FLUSH_S = 0.002
-KINDS = ("normalised", "value", "bypass", "command", "xy", "query", "preset", "tempo")
+KINDS = ("normalised", "value", "bypass", "command", "xy", "query", "preset", "tempo", "midi")
 
 
 def _finite(args: tuple[Any, ...], count: int) -> bool:
@@ -47,7 +47,7 @@ def valid(kind: str, args: tuple[Any, ...]) -> str | None:
         return None if _finite(args, 2) else "needs two finite numbers"
     if kind == "tempo":
         return bpm_problem(args)
-    if kind in ("command", "preset"):
+    if kind in ("command", "preset", "midi"):
         return None if len(args) == 1 and isinstance(args[0], str) else "needs one string"
     return None  # query: arguments ignored
 
@@ -120,7 +120,7 @@ def serve(conn: Connection, host: str, port: int, allow: list[str], table: dict[
                     counts["accepted"] += 1
                     if kind == "query":
                         queries.append((address, sender))
-                    elif kind in ("command", "preset"):  # every one counts, in order: not coalesced
+                    elif kind in ("command", "preset", "midi"):  # every one counts, in order: not coalesced
                         pending[f"{address}#{counts['accepted']}"] = args
                     else:
                         pending[address] = args
