@@ -1,7 +1,8 @@
 """The runtime's shape: `export/` sub-packages import only downward, the runtime never imports torch or `models`.
 
-Layers (lowest first): export.core < export.onnx < export.autoencoder < export.poly < export.wavenet < export.banks < export.app;
-then plugin_host (the chain) < realtime (the engine). Every import statement counts, lazy ones inside functions too.
+Layers (lowest first): export.core < export.onnx < export.autoencoder < export.poly < export.wavenet < export.banks
+< export.app; then plugin_host (the chain) < realtime (the engine). Every import statement counts, lazy ones
+inside functions too.
 """
 
 from __future__ import annotations
