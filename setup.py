@@ -3,8 +3,9 @@
 from setuptools import Extension, find_packages, setup
 
 # The native WaveNet kernel (export/wavenet/native/wavenet_kernel.c): plain C with OpenMP, built by pip install.
+# No implicit fused multiply-adds: the vector and portable float code must round alike (bit-identical int8 paths).
 NATIVE = Extension("export.wavenet._wavenet_native", ["export/wavenet/native/wavenet_kernel.c"],
-                   extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast", "-std=c11"],
+                   extra_compile_args=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off", "-std=c11"],
                    extra_link_args=["-fopenmp"])
 # The live engine's native audio stream (realtime/native/audio_stream.c): a PortAudio callback in C that never
 # takes the GIL; PortAudio itself is dlopen'ed at run time (libportaudio2, no headers needed to build).

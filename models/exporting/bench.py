@@ -2,7 +2,8 @@
 
 Backends: naive (the teacher-forced network re-run over the receptive field for every new sample), torch
 queue generation, an ONNX Runtime loop over the exported step graph, the native kernel at batch 1, 4 and 8
-with 1 and 2 threads (and its portable-C loops and half-precision weights beside it), and, where a CUDA
+with 1 and 2 threads (and its portable-C loops, half-precision weights and int8 weights beside it: one
+`native_int8_<simd>` row per SIMD path of this CPU at batch 1, the best path at batch 8), and, where a CUDA
 device is usable, the ONNX Runtime CUDA step loop with the state bound on the device at batch 1 and 64.
 Configs: the shipped default decoder (its weights when bundled, else the
 `ae_small` config with fresh weights; the speed does not depend on the weights) and the reference config
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from export.onnx.providers import cuda_device_count
-from export.wavenet.kernel import NativeWaveNet, f16c_available, read_weights
+from export.wavenet.kernel import NativeWaveNet, f16c_available, read_weights, simd_paths
 from export.wavenet.step_generator import StepGenerator
 from models.exporting.onnx_export import export_checkpoint
 from models.training.checkpoint import load_model, save_checkpoint
@@ -101,8 +102,8 @@ def _onnx_loop(model: WaveNet, path: Path, n: int) -> float:
 
 
 def _native(path: Path, model: WaveNet, batch: int, threads: int, n: int, precision: str = "fp32",
-            portable: bool = False) -> float:
-    kernel = NativeWaveNet(read_weights(path), batch=batch, precision=precision, portable=portable)
+            portable: bool = False, simd: str | None = None) -> float:
+    kernel = NativeWaveNet(read_weights(path), batch=batch, precision=precision, portable=portable, simd=simd)
     cond = _conditioning(model, batch, n)
     kernel.generate(min(n, 1600), temperature=1.0, threads=threads, **cond)  # warm-up: caches, page faults
     kernel.reset()
@@ -133,6 +134,10 @@ def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loo
         for batch, threads in ((1, 1), (8, 2)):
             seconds = _native(path, model, batch, threads, n, precision="fp16")
             rows.append(_row(label, "native_fp16", batch, threads, seconds, n))
+    paths = [p for p in simd_paths() if p != "portable"] or ["portable"]
+    for simd, batch, threads in [(p, 1, 1) for p in paths] + [(paths[-1], 8, 2)]:
+        seconds = _native(path, model, batch, threads, n, precision="int8", simd=simd)
+        rows.append(_row(label, f"native_int8_{simd}", batch, threads, seconds, n))
     if cuda_device_count() > 0:  # the offline GPU path: ONNX Runtime CUDA with the state bound on the device
         for batch in (1, 64):
             generator = StepGenerator(path, batch=batch, allow_gpu=True)

@@ -17,10 +17,10 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(f"{'config':<26}{'backend':<18}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
+        print(f"{'config':<26}{'backend':<24}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
               f"{'vs native':>10}")
         for r in rows:
-            print(f"{r['config']:<26}{r['backend']:<18}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
+            print(f"{r['config']:<26}{r['backend']:<24}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
                   f"{r['realtime_factor_16k']:>11.2f}{r['ratio_to_native']:>10.1f}")
     return 0
 

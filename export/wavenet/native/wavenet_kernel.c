@@ -1,16 +1,36 @@
-/* Cached-queue WaveNet generation (Paine et al. 2016) for B voices, float32, no Python per sample.
+/* Cached-queue WaveNet generation (Paine et al. 2016) for B voices, no Python per sample.
  *
  * Each layer keeps a ring buffer of its past inputs (dilation * (kernel - 1) samples x R channels per voice),
  * so one sample costs O(layers). Conditioning arrives pre-projected per frame of `hop` samples as
- * cond[B, F, L * 2R] (local projection + global projection + conv bias, computed by the caller), and the
- * period input as period[B, F] (samples back into the voice's own history). The GIL is released while
- * generating; voices are split over `threads` OpenMP threads, and the voices of a thread go through every
- * matrix product together (a small GEMM: each weight is read once per sample for all of them). The inner
- * loops come in portable C and in AVX2 + FMA intrinsics, chosen when the kernel is built (CPU check).
+ * cond[B, F, L * 2R] (local projection + global projection + conv bias, computed by the caller), the period
+ * input as period[B, F] (samples back into the voice's own history), and optional per-sample features as
+ * features[B, n, K] (projected by feature_proj[K][R] and added to the input embedding, like the period
+ * embedding). The GIL is released while generating; voices are split over `threads` OpenMP threads, and the
+ * voices of a thread go through every matrix product together (a small GEMM: each weight is read once per
+ * sample for all of them).
  *
  * Weight layout (input-major, so the inner loops run over contiguous outputs and vectorise):
- *   embed[C][R], period_embed[C][R] (optional), per layer conv[k][R][2R] (tap j = x[t - d (k-1-j)]),
- *   skip[R][S] + skip_b[S], res[R][R] + res_b[R] (absent on the last layer), head1[S][S] + b, head2[S][C] + b.
+ *   embed[C][R], period_embed[C][R] (optional), feature_proj[K][R] (optional), per layer conv[k][R][2R]
+ *   (tap j = x[t - d (k-1-j)]), skip[R][S] + skip_b[S], res[R][R] + res_b[R] (absent on the last layer),
+ *   head1[S][S] + b, head2[S][C] + b.
+ *
+ * Precisions of the per-sample matrix products (conv taps, skip, res, head1, head2); the embeddings, the
+ * feature projection, biases, gates and sampling are float32 in all of them:
+ *   fp32  float32 weights, float32 accumulation (AVX2 + FMA or portable C);
+ *   fp16  IEEE-half copies of the weights, converted as they are loaded (AVX2 + FMA + F16C);
+ *   int8  weights quantised at load per output row (symmetric: w = round(127 W / max|W[., r]|), scale[r]),
+ *         stored [ceil(cols / 4)][rows][4] (four consecutive inputs of one output in one 32-bit word, the
+ *         operand shape of vpmaddubsw / vpdpbusd); each input vector quantised per voice and product to s8 in
+ *         [-127, 127] with one scale (max |x| / 127); exact int32 sums, then y[r] += fma(acc, sx * scale[r]).
+ *         Three paths, chosen at load by CPUID (a lower one can be forced), giving bit-identical results:
+ *         avx512vnni: vpdpbusd wants unsigned inputs, so it takes x + 128 (u8) and subtracts 128 * sum_c w[c][r]
+ *                     (precomputed per row);
+ *         avx2:       vpmaddubsw on (|x|, w * sign(x)): both at most 127 in magnitude, so a pair sums to at
+ *                     most 2 * 127 * 127 = 32258 and the int16 never saturates; vpmaddwd widens to int32;
+ *         portable:   plain int32 loops.
+ *         The float code around the products (gates, softmax) rounds the same on every path (no fused
+ *         multiply-adds outside explicit ones, -ffp-contract=off), so the paths differ only in how they compute
+ *         the same integer sums.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,16 +42,29 @@
 #include <omp.h>
 #endif
 
+enum { FP32, FP16, INT8 };
+enum { PORTABLE, AVX2_LEVEL, VNNI_LEVEL }; /* SIMD paths, each CPU running every one up to its best */
+static const char *const LEVEL_NAMES[] = {"portable", "avx2", "avx512vnni"};
+
+/* an int8 matrix (see the top comment) */
 typedef struct {
-    int layers, R, S, C, kernel, period_input, max_period;
+    int8_t *w;       /* [ceil(cols / 4)][rows][4] */
+    float *scale;    /* [rows] */
+    int32_t *offset; /* [rows]: 128 * sum_c w[c][r] */
+    int rows, cols;
+} QMat;
+
+typedef struct {
+    int layers, R, S, C, kernel, period_input, max_period, features;
     int *dilation;
-    float *embed, *period_embed;
+    float *embed, *period_embed, *feature_proj;
     float **conv, **skip, **skip_b, **res, **res_b;
     float *head1, *head1_b, *head2, *head2_b;
     float *skip_bias; /* sum over layers of skip_b */
     float *arena; /* every matrix above, copied in the order one sample reads them (one sequential stream) */
-    int half;     /* 1: the matrices below (IEEE half copies of the ones above) are used instead */
+    int precision; /* FP16: the half copies below are multiplied; INT8: the QMats below */
     uint16_t **conv_h, **skip_h, **res_h, *head1_h, *head2_h;
+    QMat *conv_q, *skip_q, *res_q, head1_q, head2_q; /* conv_q[layer * kernel + tap] */
 } Net;
 
 typedef struct {
@@ -39,7 +72,7 @@ typedef struct {
     Net net;
     Py_buffer *views; /* buffers kept alive for the weights */
     int n_views;
-    int avx2; /* 1: the AVX2 + FMA inner loops, 0: portable C */
+    int level; /* the SIMD path: PORTABLE, AVX2_LEVEL (AVX2 + FMA float loops) or VNNI_LEVEL (int8 only) */
 } KernelObject;
 
 /* ---- per-voice state -------------------------------------------------------------------------------- */
@@ -53,7 +86,9 @@ typedef struct {
 } Voice;
 
 /* exp(x) for float32 without libm calls, so gate loops vectorise: x = n ln2 + r, |r| <= ln2 / 2, 2^n built in
-   the exponent bits, e^r by a degree-6 polynomial (relative error about 2e-7 over the clamped range). */
+   the exponent bits, e^r by a degree-6 polynomial (relative error about 2e-7 over the clamped range). The
+   vector versions below do the same operations in the same order without fused multiply-adds, and the kernel
+   is built with -ffp-contract=off, so gates and softmax are bit-identical on every path. */
 #pragma omp declare simd
 static inline float exp_approx(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
@@ -116,23 +151,63 @@ static void exp_portable(float *restrict v, int n, float top, float inv) {
     for (int c = 0; c < n; c++) v[c] = exp_approx((v[c] - top) * inv);
 }
 
+/* int8: y[g][rows] += W x[g] from the quantised inputs x[g] (ceil(cols / 4) * 4 values, scale sx[g]);
+   `acc` is scratch for `rows` int32 (used by the portable loops only). */
+typedef void (*QGemmFn)(const QMat *m, const int8_t *const *x, const float *sx, float *const *y, int G,
+                        int32_t *acc);
+
+/* x[cols] -> q[ceil(cols / 4) * 4] in [-127, 127], zero padded, q = round-half-even(x * 127 / max|x|); returns
+   the scale max|x| / 127 (0 for x = 0). The AVX2 version computes the same numbers. */
+typedef float (*QuantFn)(const float *restrict x, int cols, int8_t *restrict q);
+
+static float quantise_portable(const float *restrict x, int cols, int8_t *restrict q) {
+    float top = 0.0f;
+    for (int c = 0; c < cols; c++) top = fabsf(x[c]) > top ? fabsf(x[c]) : top;
+    const int padded = (cols + 3) & ~3;
+    if (top == 0.0f) {
+        memset(q, 0, padded);
+        return 0.0f;
+    }
+    const float inv = 127.0f / top;
+    for (int c = 0; c < cols; c++) q[c] = (int8_t)lrintf(x[c] * inv);
+    for (int c = cols; c < padded; c++) q[c] = 0;
+    return top / 127.0f;
+}
+
+static void qgemm_portable(const QMat *m, const int8_t *const *x, const float *sx, float *const *y, int G,
+                           int32_t *restrict acc) {
+    const int rows = m->rows, groups = (m->cols + 3) / 4;
+    for (int g = 0; g < G; g++) {
+        memset(acc, 0, rows * sizeof(int32_t));
+        for (int k = 0; k < groups; k++) {
+            const int8_t *xk = x[g] + 4 * k;
+            const int8_t *restrict w = m->w + (size_t)k * rows * 4;
+            for (int r = 0; r < rows; r++)
+                acc[r] += xk[0] * w[4 * r] + xk[1] * w[4 * r + 1] + xk[2] * w[4 * r + 2] + xk[3] * w[4 * r + 3];
+        }
+        for (int r = 0; r < rows; r++) y[g][r] = fmaf((float)acc[r], sx[g] * m->scale[r], y[g][r]);
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/* the same approximation as exp_approx, 8 lanes at a time */
+/* exp_approx 8 lanes at a time, operation for operation (no fused multiply-adds: the same roundings) */
+AVX2 static inline __m256 mul_add(__m256 a, __m256 b, __m256 c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
+
 AVX2 static inline __m256 exp8(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504f), _mm256_set1_ps(0.5f)));
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    const __m256 n = _mm256_floor_ps(mul_add(x, _mm256_set1_ps(1.44269504f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693145752f)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(1.42860677e-6f)));
     __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = mul_add(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = mul_add(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = mul_add(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = mul_add(p, r, _mm256_set1_ps(0.5f));
+    p = mul_add(p, r, _mm256_set1_ps(1.0f));
+    p = mul_add(p, r, _mm256_set1_ps(1.0f));
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
@@ -147,6 +222,27 @@ AVX2 static void gate_avx2(const float *restrict z, float *restrict a, int R) {
         _mm256_storeu_ps(a + c, _mm256_div_ps(th, sg));
     }
     for (; c < R; c++) a[c] = gate(z[c], z[R + c]);
+}
+
+/* cols is a multiple of 8 here (the output sizes of the SIMD paths are multiples of 16) */
+AVX2 static float quantise_avx2(const float *restrict x, int cols, int8_t *restrict q) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 top8 = _mm256_setzero_ps();
+    for (int c = 0; c < cols; c += 8) top8 = _mm256_max_ps(top8, _mm256_and_ps(_mm256_loadu_ps(x + c), magnitude));
+    __m128 top4 = _mm_max_ps(_mm256_castps256_ps128(top8), _mm256_extractf128_ps(top8, 1));
+    top4 = _mm_max_ps(top4, _mm_movehl_ps(top4, top4));
+    const float top = _mm_cvtss_f32(_mm_max_ss(top4, _mm_shuffle_ps(top4, top4, 1)));
+    if (top == 0.0f) {
+        memset(q, 0, cols);
+        return 0.0f;
+    }
+    const __m256 inv = _mm256_set1_ps(127.0f / top);
+    for (int c = 0; c < cols; c += 8) { /* cvtps rounds half to even, as lrintf; |values| <= 127: no saturation */
+        const __m256i i32 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + c), inv));
+        const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+        _mm_storel_epi64((__m128i *)(q + c), _mm_packs_epi16(i16, i16));
+    }
+    return top / 127.0f;
 }
 
 AVX2 static void exp_avx2(float *restrict v, int n, float top, float inv) {
@@ -239,6 +335,107 @@ DEFINE_PRODUCTS(avx2, float, _mm256_loadu_ps, AVX2)
 /* half-precision weights (F16C): 8 weights converted per load, float32 accumulation */
 DEFINE_PRODUCTS(avx2_half, uint16_t, LOADH, AVX2F16)
 
+/* int8 tiles: NV voices (<= 4) x RB registers of outputs starting at row r, over every input; NV and RB are
+   constants at each call, so each call site compiles to its own register-resident loop. */
+#define INLINE static inline __attribute__((always_inline))
+
+AVX2 INLINE void qtile_avx2(const QMat *m, int r, const int8_t *const *x, const float *sx, float *const *y,
+                            const int NV, const int RB) {
+    __m256i acc[4][4];
+    for (int v = 0; v < NV; v++)
+        for (int b = 0; b < RB; b++) acc[v][b] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int groups = (m->cols + 3) / 4;
+    const int8_t *w = m->w + (size_t)r * 4;
+    for (int k = 0; k < groups; k++, w += (size_t)m->rows * 4) {
+        __m256i wv[4];
+        for (int b = 0; b < RB; b++) wv[b] = _mm256_loadu_si256((const __m256i *)(w + 32 * b));
+        for (int v = 0; v < NV; v++) {
+            int32_t word;
+            memcpy(&word, x[v] + 4 * k, 4);
+            const __m256i xb = _mm256_set1_epi32(word), ax = _mm256_abs_epi8(xb);
+            for (int b = 0; b < RB; b++) {
+                const __m256i pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv[b], xb));
+                acc[v][b] = _mm256_add_epi32(acc[v][b], _mm256_madd_epi16(pairs, ones));
+            }
+        }
+    }
+    for (int v = 0; v < NV; v++)
+        for (int b = 0; b < RB; b++) {
+            const int o = r + 8 * b;
+            const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(sx[v]), _mm256_loadu_ps(m->scale + o));
+            _mm256_storeu_ps(y[v] + o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[v][b]), scale,
+                                                       _mm256_loadu_ps(y[v] + o)));
+        }
+}
+
+/* rows is a multiple of 16 (checked when the kernel is built): four voices at a time over 16 outputs, then
+   the rest one by one over 32 (and a last 16) */
+AVX2 static void qgemm_avx2(const QMat *m, const int8_t *const *x, const float *sx, float *const *y, int G,
+                            int32_t *acc) {
+    (void)acc;
+    int g = 0;
+    for (; g + 4 <= G; g += 4)
+        for (int r = 0; r < m->rows; r += 16) qtile_avx2(m, r, x + g, sx + g, y + g, 4, 2);
+    for (; g < G; g++) {
+        int r = 0;
+        for (; r + 32 <= m->rows; r += 32) qtile_avx2(m, r, x + g, sx + g, y + g, 1, 4);
+        if (r < m->rows) qtile_avx2(m, r, x + g, sx + g, y + g, 1, 2);
+    }
+}
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+VNNI INLINE void qtile_vnni(const QMat *m, int r, const int8_t *const *x, const float *sx, float *const *y,
+                            const int NV, const int RB) {
+    __m512i acc[4][4];
+    for (int v = 0; v < NV; v++)
+        for (int b = 0; b < RB; b++) acc[v][b] = _mm512_setzero_si512();
+    const __m512i flip = _mm512_set1_epi8((char)0x80); /* s8 x -> u8 x + 128 */
+    const int groups = (m->cols + 3) / 4;
+    const int8_t *w = m->w + (size_t)r * 4;
+    for (int k = 0; k < groups; k++, w += (size_t)m->rows * 4) {
+        __m512i wv[4];
+        for (int b = 0; b < RB; b++) wv[b] = _mm512_loadu_si512((const void *)(w + 64 * b));
+        for (int v = 0; v < NV; v++) {
+            int32_t word;
+            memcpy(&word, x[v] + 4 * k, 4);
+            const __m512i xu = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
+            for (int b = 0; b < RB; b++) acc[v][b] = _mm512_dpbusd_epi32(acc[v][b], xu, wv[b]);
+        }
+    }
+    for (int v = 0; v < NV; v++)
+        for (int b = 0; b < RB; b++) {
+            const int o = r + 16 * b;
+            const __m512i sum = _mm512_sub_epi32(acc[v][b], _mm512_loadu_si512((const void *)(m->offset + o)));
+            const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(sx[v]), _mm512_loadu_ps(m->scale + o));
+            _mm512_storeu_ps(y[v] + o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, _mm512_loadu_ps(y[v] + o)));
+        }
+}
+
+/* four voices at a time over 32 (and a last 16) outputs, then the rest one by one over 64 (and 16s) */
+VNNI static void qgemm_vnni(const QMat *m, const int8_t *const *x, const float *sx, float *const *y, int G,
+                            int32_t *acc) {
+    (void)acc;
+    int g = 0;
+    for (; g + 4 <= G; g += 4) {
+        int r = 0;
+        for (; r + 32 <= m->rows; r += 32) qtile_vnni(m, r, x + g, sx + g, y + g, 4, 2);
+        if (r < m->rows) qtile_vnni(m, r, x + g, sx + g, y + g, 4, 1);
+    }
+    for (; g < G; g++) {
+        int r = 0;
+        for (; r + 64 <= m->rows; r += 64) qtile_vnni(m, r, x + g, sx + g, y + g, 1, 4);
+        for (; r < m->rows; r += 16) qtile_vnni(m, r, x + g, sx + g, y + g, 1, 1);
+    }
+}
+
+static int vnni_usable(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+}
+
 static int f16c_usable(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -251,41 +448,79 @@ static int avx2_usable(void) {
 #else
 static int avx2_usable(void) { return 0; }
 static int f16c_usable(void) { return 0; }
+static int vnni_usable(void) { return 0; }
 #endif
+
+/* the best SIMD path of this CPU */
+static int cpu_level(void) { return avx2_usable() ? (vnni_usable() ? VNNI_LEVEL : AVX2_LEVEL) : PORTABLE; }
 
 typedef struct {
     GemmFn gemm;
     GemmHalfFn gemm_half;
+    QuantFn quantise;
+    QGemmFn qgemm;
     GateFn gate;
     ExpFn exp;
     const char *name;
 } Ops;
 
-static Ops kernel_ops(int avx2) {
+static Ops kernel_ops(int level, int precision) {
+    Ops ops = {gemm_portable, NULL, quantise_portable, qgemm_portable, gate_portable, exp_portable, "portable"};
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (avx2) return (Ops){gemm_avx2, gemm_avx2_half, gate_avx2, exp_avx2, "avx2-fma"};
+    if (precision == INT8) {
+        if (level >= AVX2_LEVEL) { /* the vector gate, exp and quantiser round exactly as the portable ones */
+            ops.gate = gate_avx2;
+            ops.exp = exp_avx2;
+            ops.quantise = quantise_avx2;
+        }
+        ops.qgemm = level == VNNI_LEVEL ? qgemm_vnni : (level == AVX2_LEVEL ? qgemm_avx2 : qgemm_portable);
+        ops.name = LEVEL_NAMES[level];
+    } else if (level >= AVX2_LEVEL) {
+        ops = (Ops){gemm_avx2, gemm_avx2_half, NULL, NULL, gate_avx2, exp_avx2, "avx2-fma"};
+    }
+#else
+    (void)level; (void)precision;
 #endif
-    (void)avx2;
-    return (Ops){gemm_portable, NULL, gate_portable, exp_portable, "portable"};
+    return ops;
 }
 
-/* Per-voice scratch: h[R], z[2R], a[R], skips[S], hid[S], logits[C]. */
+/* Per-voice scratch: h[R], z[2R], a[R], skips[S], hid[S], logits[C]; for int8, q holds the quantised input
+   of the product in progress (ceil(max(R, S) / 4) * 4) and acc the portable loops' sums (max(2R, S, C)). */
 typedef struct {
     float *h, *z, *a, *skips, *hid, *logits;
+    int8_t *q;
+    int32_t *acc;
 } Work;
 
 #define MAX_GROUP 64
 
+/* y[g] += W x[g] for the group, in the kernel's precision: w (fp32), wh (fp16) or wq (int8) */
+static void product(const Net *n, const Ops *ops, const float *w, const uint16_t *wh, const QMat *wq, int rows,
+                    int cols, const float *const *x, float *const *y, int count, Work *work) {
+    if (n->precision == FP32) {
+        ops->gemm(w, rows, cols, x, y, count);
+    } else if (n->precision == FP16) {
+        ops->gemm_half(wh, rows, cols, x, y, count);
+    } else {
+        const int8_t *q[MAX_GROUP];
+        float sx[MAX_GROUP];
+        for (int g = 0; g < count; g++) {
+            sx[g] = ops->quantise(x[g], cols, work[g].q);
+            q[g] = work[g].q;
+        }
+        ops->qgemm(wq, q, sx, y, count, work[0].acc);
+    }
+}
+
 /* One sample for a group of voices (count <= MAX_GROUP), layer by layer: every matrix product takes all the
    group's voices at once, so each weight is read once per group. cond[g] points at voice g's frame of
-   pre-projected conditioning [L * 2R]. */
+   pre-projected conditioning [L * 2R], feat[g] at its sample's features [K] (when the net takes them). */
 static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const float *const *cond,
-                       const int *period, Work *w) {
-    const int R = n->R, S = n->S;
+                       const int *period, const float *const *feat, Work *w) {
+    const int R = n->R, S = n->S, k = n->kernel;
     const float *xs[MAX_GROUP];
     float *ys[MAX_GROUP];
-#define PRODUCT(f32, f16, rows, cols)                                                                       \
-    (n->half ? ops->gemm_half((f16), rows, cols, xs, ys, count) : ops->gemm((f32), rows, cols, xs, ys, count))
+#define PRODUCT(f32, f16, q, rows, cols) product(n, ops, (f32), (f16), (q), rows, cols, xs, ys, count, w)
     for (int g = 0; g < count; g++) {
         memcpy(w[g].h, n->embed + (size_t)v[g].x_prev * R, R * sizeof(float));
         if (n->period_input) {
@@ -297,19 +532,23 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
             const float *pe = n->period_embed + (size_t)v[g].history[idx] * R;
             for (int c = 0; c < R; c++) w[g].h[c] += pe[c];
         }
+        for (int f = 0; f < n->features; f++) {
+            const float *pf = n->feature_proj + (size_t)f * R;
+            for (int c = 0; c < R; c++) w[g].h[c] += feat[g][f] * pf[c];
+        }
         memcpy(w[g].skips, n->skip_bias, S * sizeof(float)); /* every layer's skip bias, summed once */
     }
     size_t offset = 0; /* of layer i's queue inside each voice's queue block */
     for (int i = 0; i < n->layers; i++) {
-        const int d = n->dilation[i], qlen = d * (n->kernel - 1);
+        const int d = n->dilation[i], qlen = d * (k - 1);
         for (int g = 0; g < count; g++) {
             memcpy(w[g].z, cond[g] + (size_t)i * 2 * R, 2 * R * sizeof(float));
             ys[g] = w[g].z;
         }
-        for (int j = 0; j < n->kernel; j++) { /* tap j = x[t - d (k-1-j)]; the last tap is h itself */
+        for (int j = 0; j < k; j++) { /* tap j = x[t - d (k-1-j)]; the last tap is h itself */
             for (int g = 0; g < count; g++) {
-                if (j < n->kernel - 1) {
-                    int slot = v[g].qpos[i] - d * (n->kernel - 1 - j); /* in (-qlen, qlen): one wrap at most */
+                if (j < k - 1) {
+                    int slot = v[g].qpos[i] - d * (k - 1 - j); /* in (-qlen, qlen): one wrap at most */
                     slot += slot < 0 ? qlen : 0;
                     xs[g] = v[g].queues + offset + (size_t)slot * R;
                 } else {
@@ -317,7 +556,8 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
                 }
             }
             const size_t tap = (size_t)j * R * 2 * R;
-            PRODUCT(n->conv[i] + tap, n->half ? n->conv_h[i] + tap : NULL, 2 * R, R);
+            PRODUCT(n->conv[i] + tap, n->conv_h ? n->conv_h[i] + tap : NULL,
+                    n->conv_q ? n->conv_q + (size_t)i * k + j : NULL, 2 * R, R);
         }
         for (int g = 0; g < count; g++) {
             if (qlen > 0) {
@@ -328,13 +568,13 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
             xs[g] = w[g].a;
             ys[g] = w[g].skips;
         }
-        PRODUCT(n->skip[i], n->half ? n->skip_h[i] : NULL, S, R);
+        PRODUCT(n->skip[i], n->skip_h ? n->skip_h[i] : NULL, n->skip_q ? n->skip_q + i : NULL, S, R);
         if (n->res[i] != NULL) {
             for (int g = 0; g < count; g++) {
                 for (int c = 0; c < R; c++) w[g].h[c] += n->res_b[i][c];
                 ys[g] = w[g].h;
             }
-            PRODUCT(n->res[i], n->half ? n->res_h[i] : NULL, R, R);
+            PRODUCT(n->res[i], n->res_h ? n->res_h[i] : NULL, n->res_q ? n->res_q + i : NULL, R, R);
         }
         offset += (size_t)qlen * R;
     }
@@ -344,14 +584,14 @@ static void step_group(const Net *n, const Ops *ops, Voice *v, int count, const 
         xs[g] = w[g].skips;
         ys[g] = w[g].hid;
     }
-    PRODUCT(n->head1, n->head1_h, S, S);
+    PRODUCT(n->head1, n->head1_h, &n->head1_q, S, S);
     for (int g = 0; g < count; g++) {
         for (int q = 0; q < S; q++) w[g].hid[q] = w[g].hid[q] > 0.0f ? w[g].hid[q] : 0.0f;
         memcpy(w[g].logits, n->head2_b, n->C * sizeof(float));
         xs[g] = w[g].hid;
         ys[g] = w[g].logits;
     }
-    PRODUCT(n->head2, n->head2_h, n->C, S);
+    PRODUCT(n->head2, n->head2_h, &n->head2_q, n->C, S);
 #undef PRODUCT
 }
 
@@ -387,20 +627,28 @@ static int32_t choose(const Ops *ops, const float *logits, float *scratch, int C
 }
 
 /* ---- Python object ------------------------------------------------------------------------------------ */
+static void free_qmat(QMat *m) {
+    free(m->w); free(m->scale); free(m->offset);
+}
+
 static void kernel_dealloc(KernelObject *self) {
+    Net *n = &self->net;
     for (int i = 0; i < self->n_views; i++) PyBuffer_Release(&self->views[i]);
     free(self->views);
-    free(self->net.dilation);
-    free(self->net.conv); free(self->net.skip); free(self->net.skip_b); free(self->net.res); free(self->net.res_b);
-    free(self->net.arena);
-    free(self->net.skip_bias);
-    if (self->net.half) {
-        for (int i = 0; i < self->net.layers; i++) {
-            free(self->net.conv_h[i]); free(self->net.skip_h[i]); free(self->net.res_h[i]);
+    for (int i = 0; i < n->layers; i++) {
+        if (n->conv_h) { free(n->conv_h[i]); free(n->skip_h[i]); free(n->res_h[i]); }
+        if (n->conv_q) {
+            for (int j = 0; j < n->kernel; j++) free_qmat(&n->conv_q[(size_t)i * n->kernel + j]);
+            free_qmat(&n->skip_q[i]); free_qmat(&n->res_q[i]);
         }
-        free(self->net.conv_h); free(self->net.skip_h); free(self->net.res_h);
-        free(self->net.head1_h); free(self->net.head2_h);
     }
+    free(n->conv_h); free(n->skip_h); free(n->res_h); free(n->head1_h); free(n->head2_h);
+    free(n->conv_q); free(n->skip_q); free(n->res_q);
+    free_qmat(&n->head1_q); free_qmat(&n->head2_q);
+    free(n->dilation);
+    free(n->conv); free(n->skip); free(n->skip_b); free(n->res); free(n->res_b);
+    free(n->arena);
+    free(n->skip_bias);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -435,6 +683,34 @@ static uint16_t *halves(const float *x, size_t count) {
     return y;
 }
 
+/* the int8 copy of an input-major float matrix Wt[cols][rows] (see the top comment); NULL in gives a zeroed m */
+static void quantise_matrix(const float *Wt, int rows, int cols, QMat *m) {
+    if (Wt == NULL) return;
+    const int groups = (cols + 3) / 4;
+    m->rows = rows;
+    m->cols = cols;
+    m->w = aligned_alloc(64, (((size_t)groups * rows * 4 + 63) / 64) * 64);
+    m->scale = malloc(rows * sizeof(float));
+    m->offset = malloc(rows * sizeof(int32_t));
+    memset(m->w, 0, (size_t)groups * rows * 4);
+    for (int r = 0; r < rows; r++) {
+        float top = 0.0f;
+        for (int c = 0; c < cols; c++) {
+            const float a = fabsf(Wt[(size_t)c * rows + r]);
+            top = a > top ? a : top;
+        }
+        const float inv = top > 0.0f ? 127.0f / top : 0.0f;
+        int32_t sum = 0;
+        for (int c = 0; c < cols; c++) {
+            const int8_t q = (int8_t)lrintf(Wt[(size_t)c * rows + r] * inv);
+            m->w[((size_t)(c / 4) * rows + r) * 4 + c % 4] = q;
+            sum += q;
+        }
+        m->scale[r] = top / 127.0f;
+        m->offset[r] = 128 * sum;
+    }
+}
+
 static float *take(KernelObject *self, PyObject *obj, Py_ssize_t count, const char *what) {
     if (obj == Py_None) return NULL;
     Py_buffer *view = &self->views[self->n_views];
@@ -448,26 +724,32 @@ static float *take(KernelObject *self, PyObject *obj, Py_ssize_t count, const ch
 }
 
 /* Kernel(layers, R, S, C, kernel, dilations, max_period, embed, period_embed, conv, skip, skip_b, res, res_b,
- *        head1, head1_b, head2, head2_b[, portable]): conv/skip/... are lists with one float32 array per layer;
- *        portable=True forces the plain C inner loops (for tests and CPUs without AVX2); half=True multiplies by
- *        IEEE-half copies of the matrices (half the bytes per sample; needs F16C). */
+ *        head1, head1_b, head2, head2_b[, simd, precision, feature_proj]): conv/skip/... are lists with one
+ *        float32 array per layer; simd caps the SIMD path (0 portable, 1 AVX2, 2 AVX-512 VNNI, -1 the best this
+ *        CPU has); precision 0 fp32, 1 fp16 (needs F16C), 2 int8 (quantised here); feature_proj float32
+ *        [K, R] or None. The path in use is the cap, the CPU's best and, when an output size is not a multiple
+ *        of 16, portable, whichever is lowest; fp32 and fp16 have no AVX-512 loops and run AVX2 there. */
 static int kernel_init(KernelObject *self, PyObject *args, PyObject *kwds) {
     int layers, R, S, C, kernel, max_period;
-    PyObject *dil, *embed, *pembed, *conv, *skip, *skip_b, *res, *res_b, *h1, *h1b, *h2, *h2b;
-    int portable = 0, half = 0;
-    if (!PyArg_ParseTuple(args, "iiiiiOiOOOOOOOOOOO|pp", &layers, &R, &S, &C, &kernel, &dil, &max_period, &embed,
-                          &pembed, &conv, &skip, &skip_b, &res, &res_b, &h1, &h1b, &h2, &h2b, &portable, &half))
+    PyObject *dil, *embed, *pembed, *conv, *skip, *skip_b, *res, *res_b, *h1, *h1b, *h2, *h2b, *fproj = Py_None;
+    int simd = -1, precision = FP32;
+    if (!PyArg_ParseTuple(args, "iiiiiOiOOOOOOOOOOO|iiO", &layers, &R, &S, &C, &kernel, &dil, &max_period, &embed,
+                          &pembed, &conv, &skip, &skip_b, &res, &res_b, &h1, &h1b, &h2, &h2b, &simd, &precision,
+                          &fproj))
         return -1;
-    /* the AVX2 products work on blocks of 16 outputs: every output count must be a multiple of 16 */
-    self->avx2 = !portable && avx2_usable() && (2 * R) % 16 == 0 && R % 16 == 0 && S % 16 == 0 && C % 16 == 0;
-    if (C > 1024 || layers < 1 || R < 1 || S < 1 || kernel < 1) {
-        PyErr_SetString(PyExc_ValueError, "unsupported WaveNet sizes");
+    if (C > 1024 || layers < 1 || R < 1 || S < 1 || kernel < 1 || precision < FP32 || precision > INT8) {
+        PyErr_SetString(PyExc_ValueError, "unsupported WaveNet sizes or precision");
         return -1;
     }
+    /* the SIMD products work on blocks of 16 outputs: every output count must be a multiple of 16 */
+    const int fits = (2 * R) % 16 == 0 && R % 16 == 0 && S % 16 == 0 && C % 16 == 0;
+    int level = simd < 0 || simd > cpu_level() ? cpu_level() : simd;
+    level = !fits ? PORTABLE : (precision != INT8 && level > AVX2_LEVEL ? AVX2_LEVEL : level);
+    self->level = level;
     Net *n = &self->net;
     n->layers = layers; n->R = R; n->S = S; n->C = C; n->kernel = kernel; n->max_period = max_period;
     n->period_input = pembed != Py_None;
-    self->views = calloc(8 + 5 * (size_t)layers, sizeof(Py_buffer));
+    self->views = calloc(9 + 5 * (size_t)layers, sizeof(Py_buffer));
     n->dilation = calloc(layers, sizeof(int));
     n->conv = calloc(layers, sizeof(float *)); n->skip = calloc(layers, sizeof(float *));
     n->skip_b = calloc(layers, sizeof(float *)); n->res = calloc(layers, sizeof(float *));
@@ -484,6 +766,15 @@ static int kernel_init(KernelObject *self, PyObject *args, PyObject *kwds) {
     if (!(n->embed = take(self, embed, (Py_ssize_t)C * R, "embed"))) return -1;
     n->period_embed = take(self, pembed, (Py_ssize_t)C * R, "period embed");
     if (PyErr_Occurred()) return -1;
+    if (fproj != Py_None) {
+        Py_ssize_t size = PyObject_Size(fproj); /* a [K, R] array: len() is K */
+        if (size < 1 || size > 1024) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "feature_proj: expected [K, R], 1 <= K <= 1024");
+            return -1;
+        }
+        n->features = (int)size;
+        if (!(n->feature_proj = take(self, fproj, size * R, "feature_proj"))) return -1;
+    }
     if (!(n->head1 = take(self, h1, (Py_ssize_t)S * S, "head1")) || !(n->head1_b = take(self, h1b, S, "head1 b")) ||
         !(n->head2 = take(self, h2, (Py_ssize_t)C * S, "head2")) || !(n->head2_b = take(self, h2b, C, "head2 b")))
         return -1;
@@ -491,8 +782,9 @@ static int kernel_init(KernelObject *self, PyObject *args, PyObject *kwds) {
     n->skip_bias = calloc(S, sizeof(float));
     for (int i = 0; i < layers; i++)
         for (int q = 0; q < S; q++) n->skip_bias[q] += n->skip_b[i][q];
-    if (half) {
-        if (!self->avx2 || !f16c_usable()) {
+    n->precision = precision;
+    if (precision == FP16) {
+        if (level < AVX2_LEVEL || !f16c_usable()) {
             PyErr_SetString(PyExc_ValueError, "half-precision weights need a CPU with AVX2, FMA and F16C and "
                                               "output sizes that are multiples of 16");
             return -1;
@@ -506,7 +798,18 @@ static int kernel_init(KernelObject *self, PyObject *args, PyObject *kwds) {
         }
         n->head1_h = halves(n->head1, (size_t)S * S);
         n->head2_h = halves(n->head2, (size_t)C * S);
-        n->half = 1;
+    } else if (precision == INT8) {
+        n->conv_q = calloc((size_t)layers * kernel, sizeof(QMat));
+        n->skip_q = calloc(layers, sizeof(QMat));
+        n->res_q = calloc(layers, sizeof(QMat));
+        for (int i = 0; i < layers; i++) {
+            for (int j = 0; j < kernel; j++)
+                quantise_matrix(n->conv[i] + (size_t)j * R * 2 * R, 2 * R, R, &n->conv_q[(size_t)i * kernel + j]);
+            quantise_matrix(n->skip[i], S, R, &n->skip_q[i]);
+            quantise_matrix(n->res[i], R, R, &n->res_q[i]);
+        }
+        quantise_matrix(n->head1, S, S, &n->head1_q);
+        quantise_matrix(n->head2, C, S, &n->head2_q);
     }
     return 0;
 }
@@ -531,14 +834,18 @@ static int buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t
 
 /* generate(queues f32[B, Q], qpos i32[B, L], history i32[B, P], hpos i32[B], x_prev i32[B], rng u64[B],
  *          cond f32[B, F, L * 2R], period i32[B, F], out i32[B, n], logits f32[B, m, C] or None,
- *          batch, frames, hop, n, temperature, threads). State arrays are updated in place; sample t uses
- *          frame t // hop of cond and period; the first m steps' logits are written when given. */
+ *          batch, frames, hop, n, temperature, threads[, features f32[B, n, K] or None, teacher i32[B, n]]).
+ *          State arrays are updated in place; sample t uses frame t // hop of cond and period and row t of
+ *          features (needed when the kernel was built with a feature projection); the first m steps' logits are
+ *          written when given; with teacher, teacher[b, t] is fed back after step t instead of the chosen class
+ *          (which still goes to out). */
 static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
-    PyObject *o[10];
+    PyObject *o[12];
+    o[10] = o[11] = Py_None;
     int B, F, hop, n, threads;
     double temperature;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOiiiidi", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                          &o[8], &o[9], &B, &F, &hop, &n, &temperature, &threads))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOiiiidi|OO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &B, &F, &hop, &n, &temperature, &threads, &o[10], &o[11]))
         return NULL;
     const Net *net = &self->net;
     const int L = net->layers, R = net->R, C = net->C, P = net->max_period > 0 ? net->max_period : 1;
@@ -546,7 +853,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "generate: need batch >= 1, hop >= 1 and frames * hop >= n");
         return NULL;
     }
-    Py_buffer v[10];
+    Py_buffer v[12];
     int got = 0, m = 0;
     const char *fmt[10] = {"f", "i", "i", "i", "i", "Q", "f", "i", "i", "f"};
     Py_ssize_t counts[9] = {(Py_ssize_t)B * queue_floats(net), (Py_ssize_t)B * L, (Py_ssize_t)B * P, B, B, B,
@@ -564,12 +871,28 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
             goto fail;
         }
     }
+    const float *features = NULL;
+    if (net->features) {
+        if (o[10] == Py_None) {
+            PyErr_SetString(PyExc_ValueError, "features: this kernel needs per-sample features [batch, n, K]");
+            goto fail;
+        }
+        if (buffer(o[10], &v[got], "f", (Py_ssize_t)B * n * net->features, 0, "features") < 0) goto fail;
+        features = v[got++].buf;
+    }
+    const int32_t *teacher = NULL;
+    if (o[11] != Py_None) {
+        if (buffer(o[11], &v[got], "i", (Py_ssize_t)B * n, 0, "teacher") < 0) goto fail;
+        teacher = v[got++].buf;
+    }
     float *queues = v[0].buf, *cond = v[6].buf, *logit_out = m ? v[9].buf : NULL;
     int32_t *qpos = v[1].buf, *history = v[2].buf, *hpos = v[3].buf, *x_prev = v[4].buf, *period = v[7].buf;
     int32_t *out = v[8].buf;
     uint64_t *rng = v[5].buf;
-    const int Q = queue_floats(net), work_len = 4 * R + 2 * net->S;
-    const Ops ops = kernel_ops(self->avx2);
+    const int Q = queue_floats(net), work_len = 4 * R + 2 * net->S, K = net->features;
+    const int qlen = ((R > net->S ? R : net->S) + 3) & ~3, rows = 2 * R > net->S ? (2 * R > C ? 2 * R : C)
+                                                                                  : (net->S > C ? net->S : C);
+    const Ops ops = kernel_ops(self->level, net->precision);
     Py_BEGIN_ALLOW_THREADS
     const int nt = threads > 0 ? (threads < B ? threads : B) : 1;
 #pragma omp parallel num_threads(nt)
@@ -585,14 +908,17 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
         Work *work = malloc(sizeof(Work) * room);
         float *scratch = malloc(sizeof(float) * ((size_t)room * (work_len + C) + C));
         float *probs = scratch + (size_t)room * (work_len + C);
-        const float **conds = malloc(sizeof(float *) * room);
+        const float **conds = malloc(sizeof(float *) * room), **feats = malloc(sizeof(float *) * room);
         int *periods = malloc(sizeof(int) * room);
+        int8_t *quantised = malloc((size_t)room * qlen);
+        int32_t *acc = malloc(sizeof(int32_t) * rows);
         for (int g = 0; g < count; g++) {
             const int b = first + g;
             voices[g] = (Voice){queues + (size_t)b * Q, qpos + (size_t)b * L, history + (size_t)b * P, hpos[b],
                                 x_prev[b], rng[b]};
             float *base = scratch + (size_t)g * (work_len + C);
-            work[g] = (Work){base, base + R, base + 3 * R, base + 4 * R, base + 4 * R + net->S, base + work_len};
+            work[g] = (Work){base, base + R, base + 3 * R, base + 4 * R, base + 4 * R + net->S, base + work_len,
+                             quantised + (size_t)g * qlen, acc};
         }
         for (int t = 0; t < n && count > 0; t++) {
             const int frame = t / hop;
@@ -600,10 +926,11 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
                 const size_t b = (size_t)(first + g);
                 conds[g] = cond + (b * F + frame) * L * 2 * R;
                 periods[g] = period[b * F + frame];
+                feats[g] = K ? features + (b * n + t) * K : NULL;
             }
             for (int g0 = 0; g0 < count; g0 += MAX_GROUP) {
                 const int size = count - g0 < MAX_GROUP ? count - g0 : MAX_GROUP;
-                step_group(net, &ops, voices + g0, size, conds + g0, periods + g0, work + g0);
+                step_group(net, &ops, voices + g0, size, conds + g0, periods + g0, feats + g0, work + g0);
             }
             for (int g = 0; g < count; g++) {
                 const size_t b = (size_t)(first + g);
@@ -614,7 +941,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
                     voices[g].history[voices[g].hpos] = voices[g].x_prev;
                     voices[g].hpos = voices[g].hpos + 1 == P ? 0 : voices[g].hpos + 1;
                 }
-                voices[g].x_prev = x;
+                voices[g].x_prev = teacher ? teacher[b * n + t] : x;
             }
         }
         for (int g = 0; g < count; g++) {
@@ -622,7 +949,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
             x_prev[first + g] = voices[g].x_prev;
             rng[first + g] = voices[g].rng;
         }
-        free(voices); free(work); free(scratch); free(conds); free(periods);
+        free(voices); free(work); free(scratch); free(conds); free(feats); free(periods); free(quantised); free(acc);
     }
     Py_END_ALLOW_THREADS
     for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
@@ -633,7 +960,13 @@ fail:
 }
 
 static PyObject *kernel_backend(KernelObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyUnicode_FromFormat("%s-%s", kernel_ops(self->avx2).name, self->net.half ? "fp16" : "fp32");
+    static const char *const precisions[] = {"fp32", "fp16", "int8"};
+    return PyUnicode_FromFormat("%s-%s", kernel_ops(self->level, self->net.precision).name,
+                                precisions[self->net.precision]);
+}
+
+static PyObject *kernel_simd(KernelObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyUnicode_FromString(LEVEL_NAMES[self->level]);
 }
 
 static PyObject *kernel_queue_floats(KernelObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -643,7 +976,9 @@ static PyObject *kernel_queue_floats(KernelObject *self, PyObject *Py_UNUSED(ign
 static PyMethodDef kernel_methods[] = {
     {"generate", (PyCFunction)kernel_generate, METH_VARARGS, "Generate samples for every voice (see the C source)."},
     {"queue_floats", (PyCFunction)kernel_queue_floats, METH_NOARGS, "Queue floats per voice."},
-    {"backend", (PyCFunction)kernel_backend, METH_NOARGS, "The inner loops in use: 'avx2-fma' or 'portable'."},
+    {"backend", (PyCFunction)kernel_backend, METH_NOARGS,
+     "The inner loops and precision in use, e.g. 'avx2-fma-fp32', 'portable-fp32', 'avx512vnni-int8'."},
+    {"simd", (PyCFunction)kernel_simd, METH_NOARGS, "The SIMD path in use: 'avx512vnni', 'avx2' or 'portable'."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject KernelType = {
@@ -670,7 +1005,19 @@ static PyObject *half_supported(PyObject *m, PyObject *Py_UNUSED(ignored)) {
     return PyBool_FromLong(f16c_usable());
 }
 
+static PyObject *simd_paths(PyObject *m, PyObject *Py_UNUSED(ignored)) {
+    (void)m;
+    PyObject *paths = PyList_New(0);
+    for (int level = PORTABLE; paths && level <= cpu_level(); level++) {
+        PyObject *name = PyUnicode_FromString(LEVEL_NAMES[level]);
+        if (name == NULL || PyList_Append(paths, name) < 0) Py_CLEAR(paths);
+        Py_XDECREF(name);
+    }
+    return paths;
+}
+
 static PyMethodDef module_methods[] = {
+    {"simd_paths", simd_paths, METH_NOARGS, "The SIMD paths this CPU runs, lowest first (index = simd cap)."},
     {"openmp_threads", openmp_threads, METH_NOARGS, "OpenMP's thread count (0 when built without OpenMP)."},
     {"half_supported", half_supported, METH_NOARGS, "Whether this CPU runs the half-precision products."},
     {NULL, NULL, 0, NULL}};
