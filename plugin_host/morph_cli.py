@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
             raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
     if not 0.0 <= args.amount <= 1.0:
         raise LatentbridgeError(f"--amount must be in [0, 1], got {args.amount}")
+    from export.poly.poly_synth import PolyConfig, check_voices
+
+    config = PolyConfig(voices=check_voices(args.max_voices))
     audio, rate = read_audio(source)
     ae = OnnxAutoencoder.open(args.model, threads=args.threads)
     bank_path = Path(args.bank) if args.bank else BUNDLED_DIR / f"{default_model('autoencoder').name}.bank.npz"
@@ -45,8 +48,13 @@ def run(args: argparse.Namespace) -> int:
     target = parse_target(args.target, bank, ae)
     started = time.perf_counter()
     work = distinct_channels(audio) * 2 * (audio.shape[1] * MODEL_RATE // rate)
+    decode = None
+    if args.voices == "poly":
+        from export.poly.offline import voices_decoder
+
+        decode = voices_decoder(ae, "poly", config)
     with bar("morph", total=work, unit="sample") as progress:
-        result = morph(ae, audio, rate, target, args.amount, bank, progress.update)
+        result = morph(ae, audio, rate, target, args.amount, bank, progress.update, decode)
     write_audio(out, result, rate, FORMATS[out.suffix.lower()], force=args.force)
     took = time.perf_counter() - started
     if args.plot:
@@ -58,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = audio.shape[1] / rate
     peak = float(np.abs(result).max())
     print(f"wrote {out} ({rate} Hz, {audio.shape[0]} ch, {seconds:.2f} s; amount {args.amount:g} toward "
-          f"{args.target}) in {took:.1f} s ({seconds / max(took, 1e-9):.1f}x real time), peak "
+          f"{args.target}, {args.voices} voices) in {took:.1f} s ({seconds / max(took, 1e-9):.1f}x real time), peak "
           f"{20 * np.log10(max(peak, 1e-9)):.1f} dBFS{' (clipped)' if peak > 1.0 else ''}")
     return 0
 
@@ -79,6 +87,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="exported autoencoder prefix PREFIX for PREFIX.{controls,encoder,decoder}.onnx "
                              "(default: the bundled one)")
     parser.add_argument("--bank", default=None, help="latent bank .npz (default: the bundled one)")
+    parser.add_argument("--voices", choices=("mono", "poly"), default="mono",
+                        help="mono: one voice on the detected pitch; poly: a voice per note the multi-pitch tracker "
+                             "hears (chords, strums), sharing the morphed latent (default: mono)")
+    parser.add_argument("--max-voices", type=int, default=6, help="most voices at once with --voices poly (1..16)")
     parser.add_argument("--plot", default=None, help="also write a PNG: input and output spectrograms")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
     parser.add_argument("--force", action="store_true", help="overwrite OUT")

@@ -109,6 +109,17 @@ def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[st
     return reports
 
 
+def with_voices(preset: dict[str, Any], voices: str | None) -> dict[str, Any]:
+    """The preset with `voices` set on every resynth and morph stage (unchanged for None; one-line error when
+    the preset has no such stage)."""
+    if voices is None:
+        return preset
+    neural = ("resynth", "morph")
+    if not any(s["kind"] in neural for s in preset["stages"]):
+        raise LatentbridgeError(f"--voices: preset {preset['name']} has no resynth or morph stage")
+    return {**preset, "stages": [dict(s, voices=voices) if s["kind"] in neural else s for s in preset["stages"]]}
+
+
 def run(args: argparse.Namespace) -> int:
     from export.core.progress import bar
     from plugin_host.control_change import read_automation
@@ -116,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from plugin_host.render import RenderSettings
 
     files = stems(args.stems)
-    preset = read_preset(args.preset)
+    preset = with_voices(read_preset(args.preset), args.voices)
     automation = read_automation(args.automation) if args.automation else []
     if args.blocksize < 16 or args.blocksize > 8192:
         raise LatentbridgeError(f"--blocksize must be in [16, 8192], got {args.blocksize}")
@@ -167,6 +178,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="processing block: 256 (default) is the live block, bit-identical to the engine; "
                              "4096 renders about 5x faster, equal to live within 1e-5 for neural-only chains "
                              "(pedalboard effects depend on the block split)")
+    parser.add_argument("--voices", choices=("mono", "poly"), default=None,
+                        help="set every resynth/morph stage to one voice (mono) or a voice per tracked note (poly); "
+                             "default: as the preset says")
     parser.add_argument("--automation", default=None,
                         help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
     parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from export.autoencoder.latent_bank import LatentBank
-from export.autoencoder.runtime import OnnxAutoencoder
+from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.core.audio_io import MODEL_RATE, first_copies, read_mono, resample
 from export.core.errors import LatentbridgeError
 from export.core.pitch_units import hz_to_midi
@@ -110,17 +110,24 @@ def blend(z: np.ndarray, goal: np.ndarray, amount: np.ndarray | float) -> np.nda
     return ((1 - amount) * z + amount * goal).astype(np.float32)
 
 
+Decode = Callable[[np.ndarray, np.ndarray, Controls, Callable[[int], None] | None], np.ndarray]
+
+
 def morph_mono(ae: OnnxAutoencoder, audio: np.ndarray, target: Target, amount: float, bank: LatentBank | None,
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
+               progress: Callable[[int], None] | None = None, decode: Decode | None = None) -> np.ndarray:
     """Mono 16 kHz audio [T] -> morphed audio [T]: the whole file's latents toward one goal, taken at the
-    median pitch of its voiced frames."""
+    median pitch of its voiced frames. `decode(audio, z, controls, progress)` synthesises (default: the
+    monophonic decoder; export.poly gives the polyphonic voices, which also read the input audio)."""
     controls = ae.controls(audio, progress)
     z = ae.align(ae.encode(audio), controls.frames)
     if amount > 0:
         midi = median_midi(controls.f0, controls.periodicity)
         lookup = bank.lookup if bank is not None else _no_bank
         z = blend(z, target.latent_at(midi, lookup)[None, :], amount)
-    out = ae.decode(z.astype(np.float32), controls, progress)
+    if decode is None:
+        out = ae.decode(z.astype(np.float32), controls, progress)
+    else:
+        out = decode(audio, z.astype(np.float32), controls, progress)
     return np.pad(out, (0, audio.shape[0] - out.shape[0]))
 
 
@@ -129,9 +136,10 @@ def _no_bank(family: str, midi: float | None) -> np.ndarray:
 
 
 def morph(ae: OnnxAutoencoder, audio: np.ndarray, rate: int, target: Target, amount: float,
-          bank: LatentBank | None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+          bank: LatentBank | None, progress: Callable[[int], None] | None = None,
+          decode: Callable[[], Decode] | None = None) -> np.ndarray:
     """(channels, frames) audio at `rate` -> morphed audio of the same shape and rate; identical channels are
-    processed once."""
+    processed once. `decode()` makes a fresh synthesiser for each channel (default: the monophonic decoder)."""
     if not 0.0 <= amount <= 1.0 or not np.isfinite(amount):
         raise LatentbridgeError(f"--amount must be in [0, 1], got {amount}")
     out = np.zeros_like(audio, dtype=np.float32)
@@ -140,6 +148,7 @@ def morph(ae: OnnxAutoencoder, audio: np.ndarray, rate: int, target: Target, amo
             out[ch] = out[first]
             continue
         mono16 = resample(audio[ch], rate, MODEL_RATE)
-        back = resample(morph_mono(ae, mono16, target, amount, bank, progress), MODEL_RATE, rate)
+        synth = decode() if decode is not None else None
+        back = resample(morph_mono(ae, mono16, target, amount, bank, progress, synth), MODEL_RATE, rate)
         out[ch] = np.pad(back, (0, max(0, audio.shape[1] - back.shape[0])))[: audio.shape[1]]
     return out

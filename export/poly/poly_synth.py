@@ -35,6 +35,8 @@ DEFAULT_VOICES = 6
 @dataclass(frozen=True)
 class PolyConfig:
     voices: int = DEFAULT_VOICES
+    on: float = 0.5  # tracker activation that starts a voice
+    off: float = 0.3  # activation below which it ends
     attack_step: float = 1.0  # largest gain rise per frame (one frame: an 8 ms ramp)
     release_step: float = 1.0 / 3  # largest gain fall per frame (24 ms)
 
@@ -74,7 +76,8 @@ class PolySynth:
         return self._tracker
 
     def _fresh_analysis(self) -> None:
-        self.allocator = VoiceAllocator(AllocatorConfig(voices=self.config.voices))
+        cfg = self.config
+        self.allocator = VoiceAllocator(AllocatorConfig(voices=cfg.voices, on=cfg.on, off=cfg.off))
         self.spectra = FrameSpectra(self.hop, self.ae.sample_rate)
         self.tracker_stream: PolyTrackerStream | None = None
         self.last_midi = np.full(self.config.voices, 60.0)

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from export.core.pitch_units import hz_to_midi
-
-LOWEST_MIDI, BINS_PER_SEMITONE, BINS = 21, 3, 264
+from export.poly.tracker import bin_midi, refine_peak
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,6 @@ class FrameVoices:
     mono: np.ndarray
 
 
-def bin_midi(bins: np.ndarray | float) -> np.ndarray:
-    """Fractional MIDI of (fractional) activation bins."""
-    return LOWEST_MIDI + np.asarray(bins, np.float64) / BINS_PER_SEMITONE
-
-
 def peaks(activations: np.ndarray, floor: float, min_separation: float) -> list[tuple[float, float]]:
     """(fractional MIDI, activation) of the local maxima at or above `floor`, strongest first, none closer than
     `min_separation` semitones to a stronger one."""
@@ -65,10 +59,7 @@ def peaks(activations: np.ndarray, floor: float, min_separation: float) -> list[
     found = np.flatnonzero((a >= floor) & (a >= left) & (a > right))
     kept: list[tuple[float, float]] = []
     for b in found[np.argsort(-a[found], kind="stable")]:
-        lo, hi = (a[b - 1] if b > 0 else a[b]), (a[b + 1] if b + 1 < a.shape[0] else a[b])
-        curve = lo - 2 * a[b] + hi
-        shift = 0.5 * (lo - hi) / curve if curve < 0 else 0.0
-        midi = float(bin_midi(b + float(np.clip(shift, -0.5, 0.5))))
+        midi = float(bin_midi(refine_peak(a, int(b))))
         if all(abs(midi - m) >= min_separation for m, _ in kept):
             kept.append((midi, float(a[b])))
     return kept

@@ -1,4 +1,4 @@
-"""`latentbridge eval {autoencoder,wavenet,classifier,tagger}`: judge trained models on held-out data.
+"""`latentbridge eval {autoencoder,wavenet,classifier,tagger,poly}`: judge trained models on held-out data.
 
 --model defaults to the bundled model of its kind (as do --classifier and --spectral for the autoencoder).
 """
@@ -18,6 +18,7 @@ EXAMPLES = {
     "tagger": "latentbridge eval tagger --data data/clips --json --plots runs/eval",
     "classifier": "latentbridge eval classifier --data data/notes --json",
     "wavenet": "latentbridge eval wavenet --model runs/speech --data data/speech --json",
+    "poly": "latentbridge eval poly --data data/poly --json --plots runs/eval_poly",
 }
 
 
@@ -47,6 +48,8 @@ def _write(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _summary(report: dict[str, Any]) -> str:
+    if "note_metric" in report:
+        return _poly_summary(report)
     if "difference_hz" in report:
         return _speech_summary(report)
     if "family_accuracy_per_family" in report:
@@ -214,6 +217,35 @@ def run_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _poly_summary(report: dict[str, Any]) -> str:
+    lines = [f"{report['files']} {report['split']} files, {report['reference_notes']} notes; frames: "
+             f"{report['frame_metric']}; notes: {report['note_metric']}"]
+    for name in ("ours", "basic_pitch"):
+        if name in report:
+            r = report[name]
+            f, n = r["frame"], r["note_onset"]
+            lines.append(f"{name:<12} frame P/R/F1 {f.get('precision', 0):.3f}/{f.get('recall', 0):.3f}/"
+                         f"{f.get('f1', 0):.3f}  note onset P/R/F1 {n.get('precision', 0):.3f}/"
+                         f"{n.get('recall', 0):.3f}/{n.get('f1', 0):.3f}  ({r['files_scored']} files, "
+                         f"{r['estimated_notes']} notes, {len(r['failures'])} failures)")
+    return "\n".join(lines)
+
+
+def run_poly(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.evaluation.eval_poly import evaluate, piano_rolls
+
+    torch.set_num_threads(args.threads)
+    report, rows = evaluate(_load(args.model, "poly"), args.data, args.split, args.onset_tolerance,
+                            not args.no_basic_pitch, args.files)
+    report["model"] = str(_model_path(args.model, "poly"))
+    if args.plots is not None:
+        report["plots"] = piano_rolls(rows, args.plots)
+    _write(report, args)
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser, data_help: str) -> None:
     parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled one)")
     parser.add_argument("--data", type=Path, required=True, help=data_help)
@@ -264,3 +296,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               epilog=f"Example: {EXAMPLES['tagger']}")
     _common(tagger, "MTAT-layout root (e.g. data/clips)")
     tagger.set_defaults(func=run_tagger)
+    poly = kinds.add_parser("poly", help="multi-pitch tracker: frame and note-onset P/R/F1 beside Basic Pitch",
+                            epilog=f"Example: {EXAMPLES['poly']}")
+    _common(poly, "phrase dataset root (e.g. data/poly)")
+    poly.add_argument("--onset-tolerance", type=float, default=0.05,
+                      help="note-onset tolerance in seconds (default: 0.05)")
+    poly.add_argument("--no-basic-pitch", action="store_true", help="skip the Basic Pitch reference row")
+    poly.add_argument("--files", type=int, default=None, help="judge only the first N files (default: all)")
+    poly.set_defaults(func=run_poly)

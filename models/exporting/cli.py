@@ -11,7 +11,8 @@ from pathlib import Path
 from export.core.errors import LatentbridgeError
 from export.onnx.bundled import BUNDLED_DIR, bundled_models
 
-EXPORTED_KINDS = ("autoencoder", "wavenet", "tagger", "spectral")  # the runtime's graphs (not the eval judge)
+# the runtime's graphs (not the eval judge)
+EXPORTED_KINDS = ("autoencoder", "wavenet", "tagger", "spectral", "poly")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,9 @@ Graphs per kind (file `<name>.<graph>.onnx`):
   the last n_fft - 128 samples of the uncorrected output [B, 896]) -> audio [B, F * 128] and the new state; block-wise
   output equals one call. The decoder graph includes the causal per-frame level correction toward the
   loudness control (models/autoencoder/level.py); its settings are in the metadata `level_correction`.
+- poly: `tracker` the causal multi-pitch tracker as a streaming graph: audio [B, k * 128] + `tail` (the last
+  max(n_ffts) - 128 samples) and `cache_*` (each causal conv's last input frames) -> activations [B, k, 264],
+  onsets [B, k, 88] (sigmoid) and `NAME_out` for each state tensor; block-wise output equals one call.
 Metadata: see `export.onnx.loader`. Written atomically; parity with torch is checked on export.
 """
 
@@ -197,6 +200,19 @@ class _EncoderStream(nn.Module):
         return (enc.bottleneck(h), *(new[i] for i in self.keep))
 
 
+class _Tracker(nn.Module):
+    """The multi-pitch tracker as a streaming graph: audio block + state -> sigmoid activations and onsets
+    + the new state."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, audio: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        activations, onsets, new = self.model.stream(audio, list(state))
+        return (torch.sigmoid(activations), torch.sigmoid(onsets), *new)
+
+
 def _batch_axes(names: list[str], extra: dict[str, dict[int, str]] | None = None) -> dict[str, dict[int, str]]:
     axes = {n: {0: "batch"} for n in names}
     for name, more in (extra or {}).items():
@@ -264,6 +280,13 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
         level_meta = json.dumps(None if model.level is None else model.level.describe())
         return [*graphs_, Graph("decoder", decoder, (*controls, hidden, *synth, *level), inputs, outputs, axes,
                                 cfg.frame_hop, metadata={"level_correction": level_meta})]
+    if kind == "poly":
+        names = model.state_names
+        outputs = ["activations", "onsets", *(f"{n}_out" for n in names)]
+        axes = _batch_axes(["audio", *names, *outputs], {"audio": {1: "samples"}, "activations": {1: "frames"},
+                                                          "onsets": {1: "frames"}})
+        example = (torch.zeros(1, 4 * cfg.hop), *model.init_state(1))
+        return [Graph("tracker", _Tracker(model), example, ["audio", *names], outputs, axes, cfg.hop)]
     raise LatentbridgeError(f"no ONNX export for model kind {kind!r}")
 
 

@@ -1,4 +1,5 @@
-"""`latentbridge train {autoencoder,wavenet,tagger,classifier,spectral}`: train from rendered datasets (torch lazily).
+"""`latentbridge train {autoencoder,wavenet,tagger,classifier,spectral,poly}`: train from rendered datasets
+(torch lazily).
 
 Outputs go to --out (checkpoint.pt, config.json, log.csv, cache/); --resume continues a run bit-identically.
 """
@@ -127,6 +128,15 @@ def add_wavenet_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--note-seconds", type=float, default=3.0, help="note configs: seconds per note")
 
 
+def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
+    _common_arguments(parser, "phrase dataset root (phrases.json; `latentbridge dataset poly`, e.g. data/poly)",
+                      "poly_small", "poly_tiny", 8, 1e-3)
+    parser.add_argument("--crop", type=int, default=128, help="frames of 128 samples per crop (default: 128)")
+    parser.add_argument("--valid-every", type=int, default=0,
+                        help="semitone frame F1 on the valid split every N steps, best.pt (default: 0, off)")
+    parser.add_argument("--valid-phrases", type=int, default=24, help="valid phrases to score (default: 24)")
+
+
 def _note_subset(args: argparse.Namespace) -> NoteSubset:
     from models.training.note_batches import NoteSubset
 
@@ -193,6 +203,13 @@ def _task(args: argparse.Namespace) -> TrainTask:
 
         return ClassifierTask(classifier_config(args.config), args.data, cache, args.per_instrument, args.batch,
                               args.seed, args.valid_every, args.valid_per_instrument)
+    if args.model == "poly":
+        from models.polypitch.model import get_config as poly_config
+        from models.training.train_poly import PolyTask, PolyTraining
+
+        return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
+                        PolyTraining(crop=args.crop, valid_every=args.valid_every,
+                                     valid_phrases=args.valid_phrases))
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask
 
@@ -232,6 +249,9 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "spectral": ("the spectral autoencoder baseline", "Train the NSynth paper's spectral autoencoder baseline "
                  "(log-magnitude STFT, Griffin-Lim phase).",
                  "latentbridge train spectral --data data/notes --out runs/spectral --steps 3000"),
+    "poly": ("the causal multi-pitch tracker", "Train the causal multi-pitch tracker (frame activations at three "
+             "bins per semitone and note onsets, one frame per 128 samples) on rendered phrases.",
+             "latentbridge train poly --data data/poly --out runs/poly --steps 4000 --valid-every 250"),
 }
 
 
@@ -241,7 +261,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     adders = {"autoencoder": add_autoencoder_arguments, "tagger": add_tagger_arguments,
               "classifier": add_classifier_arguments,
               "spectral": lambda p: add_notes_arguments(p, "small", "nsynth_spectral"),
-              "wavenet": add_wavenet_arguments}
+              "wavenet": add_wavenet_arguments, "poly": add_poly_arguments}
     for name, (help_text, description, example) in MODELS.items():
         sub = kinds.add_parser(name, help=help_text, description=description, epilog=f"Example: {example}",
                                formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from export.core.pitch_units import midi_to_hz
-from export.poly.voice_allocator import BINS, AllocatorConfig, VoiceAllocator, bin_midi, peaks
+from export.poly.tracker import BINS, bin_midi
+from export.poly.voice_allocator import AllocatorConfig, VoiceAllocator, peaks
 
 
 def bumps(*notes: tuple[float, float]) -> np.ndarray:

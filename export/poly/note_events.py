@@ -1,0 +1,118 @@
+"""Notes from the multi-pitch tracker's frames, causally (frame by frame) or offline (the same rules, flushed).
+
+Input per frame of 128 samples at 16 kHz: activations [264] (bin b = MIDI 21 + b / 3) and onsets [88]
+(k = MIDI 21 + k). Semitone k is on in a frame when the largest of its bins 3 k - 1 .. 3 k + 1 is at or above
+`frame`. A note starts where the onset crosses `onset` upward while the semitone is on, or after
+`held_start` frames at or above `sustain` without an onset (legato); a new onset on a sounding note that has
+lasted `min_frames` re-strikes it; a note ends at the first of more than `gap` frames below `frame`. Notes
+shorter than `min_frames` are dropped. Times: a note starting in frame i has onset i * 128 / 16000 s; its
+pitch is the mean parabola-refined peak (fractional MIDI) over its frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from export.poly.tracker import BINS_PER_SEMITONE, HOP, SEMITONES, bin_midi, midi_hz, refine_peak
+
+
+@dataclass(frozen=True)
+class NoteSettings:
+    onset: float = 0.5
+    frame: float = 0.3
+    sustain: float = 0.7
+    held_start: int = 3  # frames
+    gap: int = 2  # frames
+    min_frames: int = 6  # 48 ms
+
+
+@dataclass(frozen=True)
+class NoteEvent:
+    onset: float  # seconds
+    offset: float  # seconds
+    midi: float  # fractional MIDI
+    activation: float  # mean activation over the note's frames
+
+    @property
+    def hz(self) -> float:
+        return float(midi_hz(self.midi))
+
+
+class NoteTracker:
+    """See the module docstring; `push` returns the notes that ended in the pushed frames, `flush` ends the
+    rest (offline use: push everything, then flush)."""
+
+    def __init__(self, settings: NoteSettings | None = None, hop: int = HOP, sample_rate: int = 16000) -> None:
+        self.settings = settings or NoteSettings()
+        self.seconds_per_frame = hop / sample_rate
+        self.frame = 0
+        self.start = np.full(SEMITONES, -1)
+        self.below = np.zeros(SEMITONES, int)
+        self.held = np.zeros(SEMITONES, int)
+        self.previous_onset = np.zeros(SEMITONES)
+        self.pitch_sum = np.zeros(SEMITONES)
+        self.level_sum = np.zeros(SEMITONES)
+        self.count = np.zeros(SEMITONES, int)
+
+    def _finish(self, k: int, end: int) -> NoteEvent | None:
+        start, count = int(self.start[k]), int(self.count[k])
+        self.start[k], self.below[k] = -1, 0
+        if end - start < self.settings.min_frames or count == 0:
+            return None
+        return NoteEvent(start * self.seconds_per_frame, end * self.seconds_per_frame,
+                         float(self.pitch_sum[k] / count), float(self.level_sum[k] / count))
+
+    def _begin(self, k: int, frame: int) -> None:
+        self.start[k], self.below[k], self.held[k] = frame, 0, 0
+        self.pitch_sum[k] = self.level_sum[k] = 0.0
+        self.count[k] = 0
+
+    def push(self, activations: np.ndarray, onsets: np.ndarray) -> list[NoteEvent]:
+        s, done = self.settings, []
+        for row, onset_row in zip(activations, onsets, strict=True):
+            i = self.frame
+            padded = np.concatenate([[0.0], row, [0.0]])[: SEMITONES * BINS_PER_SEMITONE]
+            level = padded.reshape(SEMITONES, BINS_PER_SEMITONE).max(axis=1)
+            peak = padded.reshape(SEMITONES, BINS_PER_SEMITONE).argmax(axis=1) + np.arange(SEMITONES) * 3 - 1
+            struck = (onset_row >= s.onset) & (self.previous_onset < s.onset)
+            for k in np.flatnonzero((self.start >= 0) | (level >= s.frame) | struck):
+                on = level[k] >= s.frame
+                if self.start[k] >= 0 and struck[k] and on and i - self.start[k] >= s.min_frames:
+                    done.append(self._finish(k, i))
+                    self._begin(k, i)
+                elif self.start[k] < 0:
+                    self.held[k] = self.held[k] + 1 if level[k] >= s.sustain else 0
+                    if struck[k] and on:
+                        self._begin(k, i)
+                    elif self.held[k] >= s.held_start:
+                        self._begin(k, i - s.held_start + 1)
+                if self.start[k] < 0:
+                    continue
+                if on:
+                    self.below[k] = 0
+                    self.pitch_sum[k] += float(bin_midi(refine_peak(row, int(max(peak[k], 0)))))
+                    self.level_sum[k] += float(level[k])
+                    self.count[k] += 1
+                else:
+                    self.below[k] += 1
+                    if self.below[k] > s.gap:
+                        done.append(self._finish(k, i - int(self.below[k]) + 1))
+            self.held[level < s.sustain] = 0
+            self.previous_onset = onset_row.astype(np.float64)
+            self.frame += 1
+        return [n for n in done if n is not None]
+
+    def flush(self) -> list[NoteEvent]:
+        """End every sounding note at the end of its last frame at or above `frame`."""
+        done = [self._finish(k, self.frame - int(self.below[k])) for k in np.flatnonzero(self.start >= 0)]
+        return [n for n in done if n is not None]
+
+
+def extract_notes(activations: np.ndarray, onsets: np.ndarray, settings: NoteSettings | None = None,
+                  hop: int = HOP, sample_rate: int = 16000) -> list[NoteEvent]:
+    """Every note of a whole signal's frames, by onset time (the causal rules, flushed at the end)."""
+    tracker = NoteTracker(settings, hop, sample_rate)
+    notes = tracker.push(activations, onsets) + tracker.flush()
+    return sorted(notes, key=lambda n: (n.onset, n.midi))

@@ -1,0 +1,81 @@
+"""Phrases for the multi-pitch tracker and their frame targets (numpy).
+
+Phrases come from `models.data.poly_reader` (a `latentbridge dataset poly` render: DIR/phrases.json,
+DIR/SPLIT/NAME.wav + NAME.json with the notes; onset / offset in seconds, bend as (seconds, semitones)).
+Frame i covers samples [i * hop, (i + 1) * hop); a note sounds in frame i when onset < (i + 1) * hop / sr and
+offset > i * hop / sr, at its pitch plus the bend in force at the frame's centre. Targets: activations
+[F, 264] (a Gaussian of `sigma` bins around the bent pitch, bin b = MIDI 21 + b / 3, the maximum over notes)
+and onsets [F, 88] (1 in the frame holding the onset and the next).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from models.data.poly_midi import NoteLabel
+from models.data.poly_reader import PolyPhrase, read_poly
+
+LOWEST_MIDI, BINS_PER_SEMITONE, SEMITONES = 21, 3, 88
+BINS = SEMITONES * BINS_PER_SEMITONE
+ONSET_FRAMES = 2
+
+
+def bend_at(note: NoteLabel, times: np.ndarray) -> np.ndarray:
+    """Semitones of bend in force at each time (0 before the first bend event)."""
+    if not note.bend:
+        return np.zeros_like(times, dtype=np.float64)
+    events = sorted(note.bend)
+    at, value = np.array([b[0] for b in events]), np.array([b[1] for b in events])
+    index = np.searchsorted(at, times, side="right") - 1
+    return np.where(index >= 0, value[np.maximum(index, 0)], 0.0)
+
+
+def read_phrases(root: Path, split: str) -> list[PolyPhrase]:
+    """The phrases of one split (models/data/poly_reader.py), sorted by name."""
+    return read_poly(root, split)
+
+
+def note_frames(note: NoteLabel, hop: int, sample_rate: int) -> tuple[int, int]:
+    """[first, last) frames in which the note sounds."""
+    first = int(np.floor(note.onset * sample_rate / hop))
+    last = int(np.ceil(note.offset * sample_rate / hop))
+    return max(first, 0), max(last, first + 1)
+
+
+def frame_targets(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, sample_rate: int,
+                  sigma: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """(activations [frames, 264], onsets [frames, 88]) for frames first .. first + frames - 1."""
+    activations = np.zeros((frames, BINS), np.float32)
+    onsets = np.zeros((frames, SEMITONES), np.float32)
+    bins = np.arange(BINS)
+    for note in notes:
+        lo, hi = note_frames(note, hop, sample_rate)
+        lo, hi = max(lo, first), min(hi, first + frames)
+        if lo < hi:
+            centre = (np.arange(lo, hi) + 0.5) * hop / sample_rate
+            midi = note.pitch + bend_at(note, centre)
+            bump = np.exp(-0.5 * ((bins[None, :] - (midi[:, None] - LOWEST_MIDI) * BINS_PER_SEMITONE) / sigma) ** 2)
+            rows = slice(lo - first, hi - first)
+            activations[rows] = np.maximum(activations[rows], bump.astype(np.float32))
+        start = int(np.floor(note.onset * sample_rate / hop))
+        semitone = int(round(note.pitch + float(bend_at(note, np.array([note.onset]))[0]))) - LOWEST_MIDI
+        if 0 <= semitone < SEMITONES:
+            for i in range(start, start + ONSET_FRAMES):
+                if first <= i < first + frames:
+                    onsets[i - first, semitone] = 1.0
+    return activations, onsets
+
+
+def reference_grid(notes: tuple[NoteLabel, ...], frames: int, hop: int, sample_rate: int) -> list[np.ndarray]:
+    """Per frame, the sounding (bent) pitches in fractional MIDI (the multi-pitch reference)."""
+    grid: list[list[float]] = [[] for _ in range(frames)]
+    for note in notes:
+        lo, hi = note_frames(note, hop, sample_rate)
+        hi = min(hi, frames)
+        if lo < hi:
+            midi = note.pitch + bend_at(note, (np.arange(lo, hi) + 0.5) * hop / sample_rate)
+            for i, m in zip(range(lo, hi), midi, strict=True):
+                grid[i].append(float(m))
+    return [np.array(g) for g in grid]

@@ -1,0 +1,159 @@
+"""The causal multi-pitch tracker: audio -> per-frame pitch activations and per-semitone onset logits.
+
+Frames of `hop` (128) samples at 16 kHz; frame i covers samples [i * hop, (i + 1) * hop) and depends only on
+audio up to (i + 1) * hop (zero look-ahead). Activation bin b (of 264) is centred on MIDI 21 + b / 3 (bin 0 =
+A0, bin 3 k = MIDI 21 + k, bin 261 = C8); onset k (of 88) is MIDI 21 + k. `stream(audio [B, k * hop], state)`
+-> (activation logits [B, k, 264], onset logits [B, k, 88], new state); the state is the last
+max(n_ffts) - hop samples and each causal conv's last (kernel - 1) * dilation input frames, zeros at the start,
+so blocks with the carried state equal one call. `forward(audio)` is one call from the zero state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
+from models.config_dicts import config_from_dict, config_to_dict, named_config
+from models.polypitch.frontend import HarmonicStack
+
+
+@dataclass(frozen=True)
+class PolyPitchConfig:
+    """Front end (`HarmonicStack`) -> causal 2-D convs (time x frequency) -> activation and onset heads.
+
+    Layers: a (time_kernel x 5) conv, a (time_kernel x 3) conv dilated in time, a (1 x octave_kernel) conv
+    along frequency, a (time_kernel x 3) conv dilated further; activations: a (1 x 5) conv to one channel;
+    onsets: a (2 x 3) causal conv over the first and last layers' features, then a (1 x 3) conv of stride 3
+    pooling each semitone's three bins. ReLU between layers; batch norm on the input only.
+    """
+
+    sample_rate: int = MODEL_RATE
+    hop: int = 128
+    n_ffts: tuple[int, ...] = (1024, 4096)
+    lowest_midi: int = 21
+    bins_per_semitone: int = 3
+    semitones: int = 88
+    harmonics: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+    fmax: float = 8000.0
+    channels: int = 16
+    octave_kernel: int = 25
+    time_kernel: int = 3
+    dilations: tuple[int, int, int] = (1, 2, 4)
+    onset_channels: int = 16
+
+    def __post_init__(self) -> None:
+        if self.hop < 1 or min(self.n_ffts, default=0) < self.hop:
+            raise LatentbridgeError("PolyPitchConfig: every n_fft must be >= hop >= 1")
+        if min(self.channels, self.onset_channels, self.time_kernel, self.octave_kernel) < 1:
+            raise LatentbridgeError("PolyPitchConfig: widths and kernels must be >= 1")
+        if len(self.dilations) != 3 or min(self.dilations) < 1:
+            raise LatentbridgeError("PolyPitchConfig.dilations must be three positive integers")
+        if self.octave_kernel % 2 == 0:
+            raise LatentbridgeError("PolyPitchConfig.octave_kernel must be odd")
+
+    @property
+    def n_bins(self) -> int:
+        return self.semitones * self.bins_per_semitone
+
+    def to_dict(self) -> dict[str, Any]:
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PolyPitchConfig:
+        return config_from_dict(cls, values)
+
+
+CONFIGS: dict[str, PolyPitchConfig] = {
+    "poly_small": PolyPitchConfig(),
+    "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
+                                 onset_channels=4),
+}
+
+
+def get_config(name: str) -> PolyPitchConfig:
+    return named_config(name, "poly config", CONFIGS)
+
+
+class CausalConv(nn.Module):
+    """Conv2d over [B, C, frames, bins]: causal in time through a cache of the last (kernel - 1) * dilation
+    input frames, 'same' zero padding in frequency."""
+
+    def __init__(self, c_in: int, c_out: int, time_kernel: int, freq_kernel: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.c_in, self.pad = c_in, (time_kernel - 1) * dilation
+        self.conv = nn.Conv2d(c_in, c_out, (time_kernel, freq_kernel), dilation=(dilation, 1),
+                              padding=(0, freq_kernel // 2))
+
+    def forward(self, x: Tensor, cache: Tensor) -> tuple[Tensor, Tensor]:
+        full = torch.cat([cache, x], dim=2)
+        return self.conv(full), full[:, :, full.shape[2] - self.pad:]
+
+
+class PolyPitchNet(nn.Module):
+    """See the module docstring."""
+
+    def __init__(self, cfg: PolyPitchConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.stack = HarmonicStack(cfg.n_ffts, cfg.hop, cfg.sample_rate, cfg.lowest_midi, cfg.n_bins,
+                                   cfg.bins_per_semitone, cfg.harmonics, cfg.fmax)
+        c, kt, (d1, d2, d3) = cfg.channels, cfg.time_kernel, cfg.dilations
+        self.norm = nn.BatchNorm2d(self.stack.channels)
+        self.conv1 = CausalConv(self.stack.channels, c, kt, 5, d1)
+        self.conv2 = CausalConv(c, c, kt, 3, d2)
+        self.octave = nn.Conv2d(c, c, (1, cfg.octave_kernel), padding=(0, cfg.octave_kernel // 2))
+        self.conv3 = CausalConv(c, c, kt, 3, d3)
+        self.activation_head = nn.Conv2d(c, 1, (1, 5), padding=(0, 2))
+        self.onset_conv = CausalConv(2 * c, cfg.onset_channels, 2, 3)
+        self.onset_head = nn.Conv2d(cfg.onset_channels, 1, (1, cfg.bins_per_semitone),
+                                    stride=(1, cfg.bins_per_semitone), padding=(0, cfg.bins_per_semitone // 2))
+
+    @property
+    def causal_layers(self) -> list[CausalConv]:
+        return [self.conv1, self.conv2, self.conv3, self.onset_conv]
+
+    @property
+    def receptive_frames(self) -> int:
+        """Past frames (beyond the DFT windows) that a frame's output depends on."""
+        return sum(layer.pad for layer in (self.conv1, self.conv2, self.conv3)) + self.onset_conv.pad
+
+    @property
+    def state_names(self) -> list[str]:
+        return ["tail", *(f"cache_{i}" for i in range(len(self.causal_layers)))]
+
+    def init_state(self, batch: int) -> list[Tensor]:
+        """Zero state: the audio tail [B, max(n_ffts) - hop] and each causal conv's cache [B, C, pad, bins]."""
+        caches = [torch.zeros(batch, layer.c_in, layer.pad, self.cfg.n_bins) for layer in self.causal_layers]
+        return [torch.zeros(batch, self.stack.context), *caches]
+
+    def stream(self, audio: Tensor, state: list[Tensor]) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """See the module docstring; audio [B, k * hop] with k >= 1."""
+        tail, c1, c2, c3, c4 = state
+        window = torch.cat([tail, audio], dim=1)
+        x = self.norm(self.stack(window))
+        h1, c1 = self.conv1(x, c1)
+        h1 = F.relu(h1)
+        h, c2 = self.conv2(h1, c2)
+        h = F.relu(self.octave(F.relu(h)))
+        h, c3 = self.conv3(h, c3)
+        h = F.relu(h)
+        activations = self.activation_head(h)[:, 0]
+        o, c4 = self.onset_conv(torch.cat([h1, h], dim=1), c4)
+        onsets = self.onset_head(F.relu(o))[:, 0]
+        new_tail = window[:, window.shape[1] - self.stack.context:]
+        return activations, onsets, [new_tail, c1, c2, c3, c4]
+
+    def forward(self, audio: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """audio [B, k * hop] -> (activation logits, onset logits) from the zero state, or with `history`
+        [B, max(n_ffts) - hop] (the audio before it) as the front end's tail and zero conv caches."""
+        state = [s.to(audio) for s in self.init_state(audio.shape[0])]
+        if history is not None:
+            state[0] = history
+        activations, onsets, _ = self.stream(audio, state)
+        return activations, onsets

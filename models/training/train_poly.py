@@ -1,0 +1,174 @@
+"""Training task of the multi-pitch tracker: random crops of phrases -> BCE on frame activations and onsets.
+
+Phrases (models/polypitch/labels.py layout) are decoded once into an audio cache (16 kHz, padded to the
+longest phrase). Each step draws `batch` (phrase, start frame) pairs from (seed, step); a crop is `crop`
+frames of 128 samples plus the front end's history and `warmup` frames before it (real audio, zeros before
+the phrase's start), the loss skips the warm-up frames, so the causal convs start from real context.
+Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + BCE on onsets (positive weight
+`onset_pos_weight`). Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half
+of the crops, white noise at a level uniform in `noise_db` (dBFS RMS).
+Validation (`valid_every` steps, single process): whole valid phrases (the first `valid_phrases`) offline;
+the score is the semitone-level frame F1 at threshold 0.5 (a semitone is on where one of its 3 bins is);
+the best score writes best.pt (see the training loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from export.core.errors import LatentbridgeError
+from models.data.poly_reader import PolyPhrase
+from models.polypitch.labels import BINS_PER_SEMITONE, frame_targets, read_phrases
+from models.polypitch.model import PolyPitchConfig, PolyPitchNet
+from models.training.audio_cache import cached_audio
+
+
+@dataclass(frozen=True)
+class PolyTraining:
+    crop: int = 128  # frames per crop (1.02 s)
+    warmup: int = 16  # frames of context before the crop, outside the loss
+    sigma: float = 0.7  # activation target width (bins)
+    act_pos_weight: float = 2.0
+    onset_pos_weight: float = 10.0
+    gain_db: tuple[float, float] = (-18.0, 6.0)
+    noise_db: tuple[float, float] = (-70.0, -40.0)
+    valid_every: int = 0
+    valid_phrases: int = 24
+
+
+def semitone_f1(activations: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> tuple[int, int, int]:
+    """(true positives, estimated, reference) semitone-frames: a semitone is on where the max of its bins is."""
+    def on(x: np.ndarray) -> np.ndarray:
+        padded = np.pad(x, ((0, 0), (1, 1)))[:, : x.shape[1]]  # semitone k: bins 3k - 1 .. 3k + 1
+        return padded.reshape(x.shape[0], -1, BINS_PER_SEMITONE).max(axis=2) >= threshold
+    est, ref = on(activations), on(target)
+    return int((est & ref).sum()), int(est.sum()), int(ref.sum())
+
+
+class PolyTask:
+    kind = "poly"
+
+    def __init__(self, cfg: PolyPitchConfig, data: Path, cache_dir: Path, batch: int, seed: int,
+                 training: PolyTraining | None = None) -> None:
+        if batch < 1:
+            raise LatentbridgeError("--batch must be >= 1")
+        self.training = training or PolyTraining()
+        if self.training.crop < 1 or self.training.warmup < 0 or self.training.valid_phrases < 1:
+            raise LatentbridgeError("crop and --valid-phrases must be >= 1, warm-up >= 0")
+        self.cfg, self.model = cfg, PolyPitchNet(cfg)
+        self.data, self.cache_dir, self.batch, self.seed = data, cache_dir, batch, seed
+        self.phrases: list[PolyPhrase] = []
+        self.audio: np.ndarray | None = None
+        self.frames: np.ndarray | None = None  # whole frames per phrase
+        self.valid: list[tuple[np.ndarray, np.ndarray]] = []
+        self._state: dict[str, Any] = {"best": None, "best_step": 0, "history": []}
+
+    def settings(self) -> dict[str, Any]:
+        return {"batch": self.batch, "training": asdict(self.training), "data": str(self.data)}
+
+    def _cache(self, phrases: list[PolyPhrase], directory: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+        if not phrases:
+            raise LatentbridgeError(f"{self.data}: no {what}")
+        longest = max(soundfile.info(str(p.audio_path)).frames for p in phrases)
+        return cached_audio([p.audio_path for p in phrases], longest, directory, what)
+
+    def prepare(self, rank: int, world: int) -> dict[str, Any]:
+        self.phrases = read_phrases(self.data, "train")
+        self.audio, lengths = self._cache(self.phrases, self.cache_dir, "train phrases")
+        self.frames = lengths // self.cfg.hop
+        facts: dict[str, Any] = {"data": str(self.data), "phrases": len(self.phrases),
+                                 "train_seconds_of_audio": float(lengths.sum() / self.cfg.sample_rate)}
+        if self.training.valid_every and rank == 0:
+            valid = read_phrases(self.data, "valid")[: self.training.valid_phrases]
+            audio, lengths = self._cache(valid, self.cache_dir / "valid", "valid phrases")
+            self.valid = []
+            for phrase, row, length in zip(valid, audio, lengths, strict=True):
+                frames = int(length) // self.cfg.hop
+                target, _ = frame_targets(phrase.notes, 0, frames, self.cfg.hop, self.cfg.sample_rate,
+                                          self.training.sigma)
+                self.valid.append((np.array(row[: frames * self.cfg.hop]), target))
+            facts["valid_phrases"] = len(self.valid)
+        return facts
+
+    def audio_seconds(self) -> float:
+        return self.batch * self.training.crop * self.cfg.hop / self.cfg.sample_rate
+
+    def _crop(self, phrase: int, start: int) -> np.ndarray:
+        """Audio of frames start - warmup .. start + crop with the front end's history (zeros before 0)."""
+        assert self.audio is not None
+        hop, t = self.cfg.hop, self.training
+        begin = (start - t.warmup) * hop - self.model.stack.context
+        end = (start + t.crop) * hop
+        out = np.zeros(end - begin, np.float32)
+        lo, hi = max(begin, 0), min(end, self.audio.shape[1])
+        out[lo - begin: hi - begin] = self.audio[phrase, lo:hi]
+        return out
+
+    def loss(self, net: nn.Module, step: int, rank: int, world: int, device: torch.device) -> torch.Tensor:
+        assert self.frames is not None, "prepare() first"
+        rng = np.random.default_rng([self.seed, step])
+        t, hop, total = self.training, self.cfg.hop, self.batch * world
+        phrases = rng.integers(0, len(self.phrases), size=total)
+        starts = np.floor(rng.random(total) * np.maximum(self.frames[phrases] - t.crop, 1)).astype(int)
+        gains = 10.0 ** (rng.uniform(*t.gain_db, size=total) / 20.0)
+        noisy = rng.random(total) < 0.5
+        levels = 10.0 ** (rng.uniform(*t.noise_db, size=total) / 20.0)
+        rows = range(rank * self.batch, (rank + 1) * self.batch)
+        x = np.stack([self._crop(phrases[i], starts[i]) * gains[i] for i in rows]).astype(np.float32)
+        noise = rng.standard_normal(x.shape).astype(np.float32) * (noisy[rows.start: rows.stop] * levels[
+            rows.start: rows.stop])[:, None].astype(np.float32)
+        targets = [frame_targets(self.phrases[phrases[i]].notes, starts[i], t.crop, hop, self.cfg.sample_rate,
+                                 t.sigma) for i in rows]
+        context = self.model.stack.context
+        audio = torch.from_numpy(x + noise).to(device)
+        act, onset = net(audio[:, context:], audio[:, :context])
+        act, onset = act[:, t.warmup:].float(), onset[:, t.warmup:].float()
+        act_t = torch.from_numpy(np.stack([a for a, _ in targets])).to(device)
+        onset_t = torch.from_numpy(np.stack([o for _, o in targets])).to(device)
+        act_loss = F.binary_cross_entropy_with_logits(act, act_t, pos_weight=torch.tensor(t.act_pos_weight,
+                                                                                          device=device))
+        onset_loss = F.binary_cross_entropy_with_logits(onset, onset_t, pos_weight=torch.tensor(
+            t.onset_pos_weight, device=device))
+        return act_loss + onset_loss
+
+    # ---- loop hooks: validation and best.pt (see models.training.loop) ----
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._state)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._state.update(state)
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module) -> float:
+        """Semitone-level frame F1 (threshold 0.5) over the valid phrases."""
+        was_training = model.training
+        model.eval()
+        counts = np.zeros(3)
+        try:
+            for audio, target in self.valid:
+                act, _ = model(torch.from_numpy(audio)[None])
+                counts += semitone_f1(torch.sigmoid(act[0]).numpy(), target)
+        finally:
+            model.train(was_training)
+        tp, est, ref = counts
+        return float(2 * tp / (est + ref)) if est + ref else 0.0
+
+    def after_step(self, model: nn.Module, step: int) -> str | None:
+        if not self.training.valid_every or step % self.training.valid_every or not self.valid:
+            return None
+        score, state = self.validate(model), self._state
+        state["history"] = [*state["history"], [step, round(score, 5)]][-200:]
+        print(f"valid step {step}: semitone frame F1 {score:.4f} (best {state['best']})", flush=True)
+        if state["best"] is None or score > state["best"]:
+            state.update(best=score, best_step=step)
+            return "best"
+        return None

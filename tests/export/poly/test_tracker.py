@@ -1,0 +1,82 @@
+"""The tracker runtime: opening errors, pitch helpers, offline blocks == stream, note extraction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from poly_phrases import export_tiny_tracker
+
+from export.core.errors import LatentbridgeError
+from export.poly import tracker as tracker_module
+from export.poly.note_events import NoteSettings, NoteTracker, extract_notes
+from export.poly.tracker import PolyTracker, PolyTrackerStream, bin_midi, frame_pitches, midi_bin, refine_peak
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_tiny_tracker(tmp_path_factory.mktemp("poly"))
+
+
+def test_missing_and_corrupt_files_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(LatentbridgeError, match="no such model file"):
+        PolyTracker.open(tmp_path / "absent.tracker.onnx")
+    bad = tmp_path / "bad.tracker.onnx"
+    bad.write_bytes(b"not an onnx graph")
+    with pytest.raises(LatentbridgeError, match="not a readable ONNX model") as info:
+        PolyTracker.open(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_bins_map_to_midi_and_back() -> None:
+    assert bin_midi(0) == 21 and bin_midi(261) == 108 and bin_midi(3) == 22
+    assert midi_bin(60.5) == pytest.approx(118.5)
+
+
+@pytest.mark.parametrize("centre", [100.0, 100.3, 99.6])
+def test_parabolic_refinement_finds_a_parabola_vertex(centre: float) -> None:
+    bins = np.arange(264, dtype=np.float64)
+    row = np.maximum(0.0, 1.0 - 0.1 * (bins - centre) ** 2)
+    assert refine_peak(row, int(row.argmax())) == pytest.approx(centre, abs=1e-9)
+    assert frame_pitches(row, 0.5) == pytest.approx([bin_midi(centre)])
+
+
+def test_offline_blocks_equal_one_stream_call(exported: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = PolyTracker.open(exported)
+    audio = (0.2 * np.random.default_rng(0).standard_normal(50 * 128 + 77)).astype(np.float32)
+    monkeypatch.setattr(tracker_module, "BLOCK_FRAMES", 7)  # several blocks and a short last one
+    act, onset = tracker.activations(audio)
+    whole_act, whole_onset = PolyTrackerStream(tracker).push(audio[: 50 * 128])
+    assert act.shape == (50, 264) and np.abs(act - whole_act).max() < 1e-5
+    assert np.abs(onset - whole_onset).max() < 1e-5
+    with pytest.raises(LatentbridgeError, match="multiples of 128"):
+        PolyTrackerStream(tracker).push(audio[:100])
+
+
+def pattern() -> tuple[np.ndarray, np.ndarray]:
+    """Two notes: MIDI 60 (bin 117) frames 10-39 with an onset at 10 and a re-strike at 25, and MIDI 64.3 held
+    from frame 50 to 69 without any onset (legato start)."""
+    act, onset = np.zeros((90, 264)), np.zeros((90, 88))
+    act[10:40, 116:119] = [0.5, 0.9, 0.5]
+    onset[10:12, 39] = onset[25, 39] = 0.9
+    act[50:70, 128:131] = [0.3, 0.9, 0.6]  # peak bin 129 leaning up: fractional MIDI above 64
+    return act, onset
+
+
+def test_notes_from_a_known_pattern() -> None:
+    notes = extract_notes(*pattern())
+    assert [(round(n.onset / (128 / 16000)), round(n.offset / (128 / 16000))) for n in notes] == [
+        (10, 25), (25, 40), (50, 70)]
+    assert notes[0].midi == pytest.approx(60.0) and 64.0 < notes[2].midi < 64.33
+
+
+def test_causal_notes_equal_offline_notes_in_any_blocks() -> None:
+    act, onset = pattern()
+    tracker, found, start = NoteTracker(NoteSettings()), [], 0
+    for k in (1, 4, 9, 2, 30, 44):
+        found += tracker.push(act[start: start + k], onset[start: start + k])
+        start += k
+    found += tracker.flush()
+    assert sorted(found, key=lambda n: (n.onset, n.midi)) == extract_notes(act, onset)
+    assert len(found) == 3

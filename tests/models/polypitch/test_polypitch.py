@@ -1,0 +1,90 @@
+"""The multi-pitch tracker in torch: the front end against a sine, streaming == one call, causality, targets,
+a short training run through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from poly_phrases import write_phrases
+
+from export.app.cli import main
+from models.data.poly_midi import NoteLabel
+from models.polypitch.labels import frame_targets, reference_grid
+from models.polypitch.model import PolyPitchConfig, PolyPitchNet, get_config
+
+HOP = 128
+
+
+def sine(hz: float, samples: int) -> torch.Tensor:
+    return 0.5 * torch.sin(2 * torch.pi * hz * torch.arange(samples) / 16000.0)[None].float()
+
+
+def test_a_sine_peaks_at_its_bin_in_each_harmonic_channel() -> None:
+    model = PolyPitchNet(PolyPitchConfig(n_ffts=(4096,), harmonics=(1.0, 2.0)))
+    stack = model.stack(torch.cat([torch.zeros(1, 0), sine(440.0, model.stack.context + 4 * HOP)], dim=1))
+    fundamental, octave = stack[0, 0, -1], stack[0, 1, -1]
+    assert int(fundamental.argmax()) == 3 * (69 - 21)  # A4 in the fundamental's channel
+    assert int(octave.argmax()) == 3 * (57 - 21)  # the second-harmonic channel sees it an octave below
+    low = model.stack(sine(110.0, model.stack.context + HOP))[0, 0, -1]  # DFT bins wider than log bins here
+    assert int(low.argmax()) == 3 * (45 - 21)
+    assert 0.4 < float(low.max().exp()) <= 0.5  # amplitude 0.5, interpolated between DFT bins
+
+
+@pytest.fixture
+def tiny() -> PolyPitchNet:
+    torch.manual_seed(0)
+    return PolyPitchNet(get_config("poly_tiny")).eval()
+
+
+@pytest.mark.parametrize("blocks", [(1, 3, 7, 2, 11), (5, 1, 1, 17)])
+def test_streaming_in_awkward_blocks_equals_one_call(tiny: PolyPitchNet, blocks: tuple[int, ...]) -> None:
+    audio = 0.3 * torch.randn(1, sum(blocks) * HOP, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        act, onset = tiny(audio)
+        state, parts, start = tiny.init_state(1), [], 0
+        for k in blocks:
+            a, o, state = tiny.stream(audio[:, start: start + k * HOP], state)
+            parts.append((a, o))
+            start += k * HOP
+    torch.testing.assert_close(torch.cat([p[0] for p in parts], 1), act, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat([p[1] for p in parts], 1), onset, atol=1e-5, rtol=0)
+
+
+def test_a_frame_never_depends_on_later_audio(tiny: PolyPitchNet) -> None:
+    audio = 0.3 * torch.randn(1, 40 * HOP, generator=torch.Generator().manual_seed(2))
+    changed = audio.clone()
+    changed[:, 20 * HOP:] = 0.3 * torch.randn(1, 20 * HOP)  # everything after frame 19
+    with torch.no_grad():
+        (a1, o1), (a2, o2) = tiny(audio), tiny(changed)
+    assert torch.equal(a1[:, :20], a2[:, :20]) and torch.equal(o1[:, :20], o2[:, :20])
+    assert not torch.allclose(a1[:, 20], a2[:, 20])  # ... and the frame holding the change does move
+
+
+def test_targets_follow_the_bend_and_mark_onsets() -> None:
+    note = NoteLabel(onset=0.1, offset=0.5, pitch=60, velocity=100, program=0, channel=0, bend=((0.3, 1.0),))
+    act, onset = frame_targets((note,), 0, 80, HOP, 16000)
+    first, last = int(0.1 * 16000 // HOP), int(np.ceil(0.5 * 16000 / HOP))
+    assert act[:first].max() == 0 and act[last:].max() == 0
+    assert int(act[first + 2].argmax()) == 3 * (60 - 21)  # before the bend
+    assert int(act[int(0.4 * 16000 / HOP)].argmax()) == 3 * (61 - 21)  # a semitone up after it
+    assert act[first + 2, 3 * 39 + 1] == pytest.approx(np.exp(-0.5 / 0.49), rel=1e-5)  # one bin off: blurred
+    assert np.flatnonzero(onset[:, 60 - 21]).tolist() == [first, first + 1] and onset.sum() == 2
+    grid = reference_grid((note,), 80, HOP, 16000)
+    assert grid[first - 1].size == 0 and grid[first].tolist() == [60.0] and grid[last - 1].tolist() == [61.0]
+
+
+def test_train_writes_best_and_resumes(tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture) -> None:
+    data = write_phrases(tmp_path / "data", {"train": 3, "valid": 1, "test": 1}, seconds=1.0)
+    out = tmp_path / "run"
+    common = ["train", "poly", "--data", str(data), "--out", str(out), "--config", "poly_tiny", "--batch", "2",
+              "--crop", "16", "--valid-every", "2", "--valid-phrases", "1", "--json"]
+    assert main([*common, "--steps", "2"]) == 0
+    assert (out / "best.pt").is_file() and (out / "checkpoint.pt").is_file()
+    assert main([*common, "--steps", "4", "--resume"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["start_step"] == 2 and summary["steps"] == 4 and np.isfinite(summary["loss"])
+    assert (out / "log.csv").read_text().count("\n") == 5  # header + 4 steps
