@@ -2,12 +2,14 @@
 rtmidi, drained by the worker at the start of each block, and routed to parameter changes (the chain's
 `midi_map`, MIDI learn) or to the chain's MIDI stages, both as logged, replayable control changes.
 
-API: JACK MIDI when a JACK server runs, else ALSA sequencer. A port is named by a part of its name (one-line
-error listing the ports there are) or `virtual`: a port of our own, `latentbridge-midi:latentbridge`, for
-others to connect to. Messages wait in rtmidi's own queue (filled in the MIDI API's thread, JACK's process
-callback included, without the interpreter: a Python callback there would have to take the interpreter lock
-inside the audio server's cycle) until the worker takes them; each keeps its arrival time (seconds, the API's
-clock). Sysex, clock and active sensing are ignored. MIDI channels are 1..16 where users see them.
+API: JACK MIDI when a JACK server runs, else the ALSA sequencer (Linux), CoreMIDI (macOS: the IAC Driver bus
+is how Ableton Live sends to another program) or Windows MM, whichever this rtmidi build has. A port is named
+by a part of its name (one-line error listing the ports there are) or `virtual`: a port of our own,
+`latentbridge-midi:latentbridge`, for others to connect to. Messages wait in rtmidi's own queue (filled in the
+MIDI API's thread, JACK's process callback included, without the interpreter: a Python callback there would
+have to take the interpreter lock inside the audio server's cycle) until the worker takes them; each keeps its
+arrival time (seconds, the API's clock). Sysex, clock and active sensing are ignored. MIDI channels are 1..16
+where users see them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from realtime.control_log import PendingChange, midi_change, parameter_change
 from realtime.devices import portaudio_messages
 
 CLIENT_NAME, VIRTUAL_PORT = "latentbridge-midi", "latentbridge"
-APIS = {"JACK": rtmidi.API_UNIX_JACK, "ALSA": rtmidi.API_LINUX_ALSA}
+APIS = {name: api for name, api in (("JACK", rtmidi.API_UNIX_JACK), ("ALSA", rtmidi.API_LINUX_ALSA),
+                                    ("CoreMIDI", rtmidi.API_MACOSX_CORE), ("Windows MM", rtmidi.API_WINDOWS_MM))
+        if api in rtmidi.get_compiled_api()}
 QUEUE_LIMIT = 4096  # messages rtmidi holds between two blocks before it drops (with a warning of its own)
 CONTROL = 0xB0
 
@@ -54,7 +58,7 @@ def device_table() -> str:
     lines = []
     for api, ports in list_ports().items():
         if ports is None:
-            why = "no JACK server running" if api == "JACK" else "no ALSA sequencer (/dev/snd/seq)"
+            why = {"JACK": "no JACK server running", "ALSA": "no ALSA sequencer (/dev/snd/seq)"}.get(api, "not usable")
             lines.append(f"{api}: not available ({why})")
         else:
             lines.append(f"{api}:" + ("" if ports else " no MIDI input ports"))
@@ -66,11 +70,14 @@ class MidiInput:
     """An open MIDI input port (see the module docstring); `drain()` takes what has arrived, oldest first."""
 
     def __init__(self, port: str) -> None:
-        self.api = "JACK" if (midi_in := _open("JACK")) is not None else "ALSA"
-        midi_in = midi_in or _open("ALSA")
+        midi_in = None
+        for api in APIS:
+            if (midi_in := _open(api)) is not None:
+                self.api = api
+                break
         if midi_in is None:
             raise LatentbridgeError("no MIDI API available: start a JACK server, or load ALSA's sequencer "
-                                    "(/dev/snd/seq)")
+                                    "(/dev/snd/seq); on macOS enable the IAC Driver")
         self.midi_in = midi_in
         midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
         if port == "virtual":

@@ -9,6 +9,7 @@ equals the offline one), without the stream's 127-sample delay.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -32,11 +33,11 @@ def decode_voices(ae: OnnxAutoencoder, audio: np.ndarray, z: np.ndarray, control
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def voices_decoder(ae: OnnxAutoencoder, mode: str, config: PolyConfig | None = None
-                   ) -> Callable[[], Callable[..., np.ndarray]]:
-    """A factory for `morphing.morph(decode=...)`: each call gives a decoder with fresh voices (the tracker is
-    opened once)."""
-    tracker = PolyTracker.open() if mode == "poly" else None
+def voices_decoder(ae: OnnxAutoencoder, mode: str, config: PolyConfig | None = None,
+                   tracker_path: str | Path | None = None) -> Callable[[], Callable[..., np.ndarray]]:
+    """A factory for `morphing.morph(decode=...)`: each call gives a decoder with fresh voices (the tracker,
+    `tracker_path` or the bundled one, is opened once)."""
+    tracker = PolyTracker.open(tracker_path) if mode == "poly" else None
 
     def fresh() -> Callable[..., np.ndarray]:
         return lambda audio, z, controls, progress: decode_voices(ae, audio, z, controls, progress, mode, config,

@@ -1,4 +1,4 @@
-"""`latentbridge eval {autoencoder,wavenet,classifier,tagger,poly}`: judge trained models on held-out data.
+"""`latentbridge eval {autoencoder,wavenet,classifier,tagger,poly,voices}`: judge trained models on held-out data.
 
 --model defaults to the bundled model of its kind (as do --classifier and --spectral for the autoencoder).
 """
@@ -19,6 +19,7 @@ EXAMPLES = {
     "classifier": "latentbridge eval classifier --data data/notes --json",
     "wavenet": "latentbridge eval wavenet --model runs/speech --data data/speech --json",
     "poly": "latentbridge eval poly --data data/poly --json --plots runs/eval_poly",
+    "voices": "latentbridge eval voices --data data/poly --notes-data data/notes --files 40 --notes 40 --json",
 }
 
 
@@ -48,6 +49,8 @@ def _write(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _summary(report: dict[str, Any]) -> str:
+    if "phrases" in report and "settings" in report:
+        return _voices_summary(report)
     if "note_metric" in report:
         return _poly_summary(report)
     if "difference_hz" in report:
@@ -231,6 +234,38 @@ def _poly_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _voices_summary(report: dict[str, Any]) -> str:
+    ph = report["phrases"]
+    f1, fam = ph["basic_pitch_note_onset_f1"], ph["family_probability"]
+    lines = [f"{ph['files']} {report['split']} phrases: Basic Pitch note-onset F1 input {f1['input']:.3f}, poly "
+             f"{f1['poly']:.3f} ({ph['poly_over_input']:.2f}x), mono {f1['mono']:.3f} "
+             f"({ph['mono_over_input']:.2f}x); no notes found {ph['no_notes_found']}; P({ph['family']}) "
+             f"{fam['input']:.3f} -> {fam['poly_amount_1']:.3f}"]
+    if "notes" in report:
+        nt = report["notes"]
+        m, fam = nt["means"], nt["family_probability"]
+        lines.append(f"{nt['notes']} notes: CREPE pitch / periodicity original {m['original']['pitch']:.3f} / "
+                     f"{m['original']['periodicity']:.3f}, mono {m['mono']['pitch']:.3f} / "
+                     f"{m['mono']['periodicity']:.3f}, poly {m['poly']['pitch']:.3f} / "
+                     f"{m['poly']['periodicity']:.3f}; P({nt['family']}) "
+                     f"{fam['input']:.3f} -> {fam['poly_amount_1']:.3f}")
+    return "\n".join(lines)
+
+
+def run_voices(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.evaluation.eval_voices import VoicesSettings, evaluate_voices
+
+    torch.set_num_threads(args.threads)
+    settings = VoicesSettings(args.split, args.files, args.notes, args.family, args.onset_tolerance)
+    report = evaluate_voices(_load(args.classifier, "classifier"), args.data, args.notes_data, settings,
+                             args.tracker, args.plots)
+    report["classifier"] = str(_model_path(args.classifier, "classifier"))
+    _write(report, args)
+    return 0
+
+
 def run_poly(args: argparse.Namespace) -> int:
     import torch
 
@@ -304,3 +339,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     poly.add_argument("--no-basic-pitch", action="store_true", help="skip the Basic Pitch reference row")
     poly.add_argument("--files", type=int, default=None, help="judge only the first N files (default: all)")
     poly.set_defaults(func=run_poly)
+    voices = kinds.add_parser("voices", help="poly voices end to end: Basic Pitch F1 through morph --voices poly, "
+                              "CREPE on single notes, family probability toward a target",
+                              epilog=f"Example: {EXAMPLES['voices']}")
+    _common(voices, "`dataset poly` root (e.g. data/poly)")
+    voices.add_argument("--notes-data", type=Path, default=None, help="NSynth-layout notes for the single-note "
+                        "checks (e.g. data/notes; default: phrases only)")
+    voices.add_argument("--files", type=int, default=40, help="phrases, balanced over styles (default: 40)")
+    voices.add_argument("--notes", type=int, default=40, help="single notes (default: 40)")
+    voices.add_argument("--family", default="string", help="target family for amount 1 (default: string)")
+    voices.add_argument("--classifier", type=Path, default=None, help="note classifier (default: bundled)")
+    voices.add_argument("--tracker", type=Path, default=None, help="tracker graph NAME.tracker.onnx (default: "
+                        "bundled)")
+    voices.add_argument("--onset-tolerance", type=float, default=0.05, help="note-onset tolerance in s (0.05)")
+    voices.set_defaults(func=run_voices)

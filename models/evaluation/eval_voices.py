@@ -1,0 +1,167 @@
+"""`latentbridge eval voices`: the polyphonic voices end to end, through the same offline morph as the CLI.
+
+Phrases (16 kHz, a `dataset poly` split, the first files of each style in turn): Basic Pitch's note-onset F1
+(mir_eval, 50 cents, `onset_tolerance`) against the labels on the input, on `morph --voices poly --amount 0`
+and on `--voices mono --amount 0`; and the note classifier's probability of `family` on the input and on the
+poly morph with amount 1 toward that family (the mean over the phrase's 2-s windows). Notes (an NSynth-layout
+split, round robin over instruments): CREPE pitch accuracy and periodicity of the originals, the mono and the
+poly resynthesis, and the family probability before and after amount 1 toward `family`. Means sit beside
+counts: phrases Basic Pitch found no note in, and notes CREPE called unvoiced, are reported, not dropped.
+`--plots DIR` draws the first strum, block-chord and arpeggio phrase (voices_plot.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+from export.autoencoder.latent_bank import LatentBank
+from export.autoencoder.morphing import morph_mono, parse_target
+from export.autoencoder.runtime import OnnxAutoencoder
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.progress import bar
+from export.onnx.bundled import BUNDLED_DIR
+from export.poly.offline import voices_decoder
+from models.classifier.model import FAMILIES, NoteClassifier
+from models.data.poly_reader import PolyPhrase
+from models.evaluation.eval_autoencoder import EvalSettings, eval_notes
+from models.evaluation.eval_poly import basic_pitch_model, basic_pitch_transcription, note_scores
+from models.evaluation.voices_plot import plot_voices
+from models.judges.crepe import judge_note
+from models.polypitch.labels import read_phrases
+
+PLOTTED = ("strum", "block", "arpeggio")  # styles drawn with --plots, the first phrase of each
+
+
+@dataclass(frozen=True)
+class VoicesSettings:
+    split: str = "test"
+    files: int = 40
+    notes: int = 40
+    family: str = "string"
+    onset_tolerance: float = 0.05
+    seed: int = 0
+
+
+def balanced(phrases: list[PolyPhrase], count: int) -> list[PolyPhrase]:
+    """The first phrases of each style in turn, `count` in all."""
+    styles: dict[str, list[PolyPhrase]] = {}
+    for p in phrases:
+        styles.setdefault(p.style, []).append(p)
+    chosen: list[PolyPhrase] = []
+    depth = 0
+    while len(chosen) < count and any(depth < len(v) for v in styles.values()):
+        chosen += [v[depth] for v in styles.values() if depth < len(v)][: count - len(chosen)]
+        depth += 1
+    return chosen
+
+
+def family_probability(classifier: NoteClassifier, audio: np.ndarray, family: str) -> float:
+    """Mean probability of `family` over the 2-s windows of `audio` (zero-padded to whole windows)."""
+    n = classifier.cfg.n_samples
+    windows = max(1, -(-audio.shape[0] // n))
+    padded = np.zeros(windows * n, np.float32)
+    padded[: audio.shape[0]] = audio
+    probabilities, _ = classifier.predict(padded.reshape(windows, n))
+    return float(probabilities[:, FAMILIES.index(family)].mean())
+
+
+class Voices:
+    """The offline morphs compared: mono and poly at amount 0, poly at amount 1 toward the family."""
+
+    def __init__(self, family: str, tracker: Path | None = None) -> None:
+        self.ae = OnnxAutoencoder.open()
+        self.bank = LatentBank.load(BUNDLED_DIR / "ae_default.bank.npz")
+        self.target = parse_target(family, self.bank, self.ae)
+        self.poly = voices_decoder(self.ae, "poly", tracker_path=tracker)
+
+    def morph(self, audio: np.ndarray, voices: str, amount: float) -> np.ndarray:
+        decode = self.poly() if voices == "poly" else None
+        return morph_mono(self.ae, audio, self.target, amount, self.bank, decode=decode)
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[PolyPhrase],
+                  settings: VoicesSettings, plots: Path | None = None) -> dict[str, Any]:
+    bp = basic_pitch_model()
+    f1: dict[str, list[float]] = {"input": [], "poly": [], "mono": []}
+    silent: dict[str, int] = {name: 0 for name in f1}
+    before, after = [], []
+    plotted: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp, bar("phrases", total=len(phrases), unit="phrase") as progress:
+        for phrase in phrases:
+            audio = read_mono(phrase.audio_path, MODEL_RATE)
+            outputs = {"input": audio, "poly": voices.morph(audio, "poly", 0.0),
+                       "mono": voices.morph(audio, "mono", 0.0)}
+            for name, signal in outputs.items():
+                path = Path(tmp) / f"{name}.wav"
+                soundfile.write(path, signal, MODEL_RATE, subtype="FLOAT")
+                transcription, _ = basic_pitch_transcription(path, signal.shape[0] // 128, bp)
+                silent[name] += not transcription.notes
+                f1[name].append(note_scores(phrase.notes, transcription.notes, settings.onset_tolerance)["f1"])
+            toward = voices.morph(audio, "poly", 1.0)
+            before.append(family_probability(classifier, audio, settings.family))
+            after.append(family_probability(classifier, toward, settings.family))
+            if plots is not None and phrase.style in PLOTTED and phrase.style not in plotted:
+                plotted[phrase.style] = str(plots / f"voices_{phrase.style}.png")
+                panels = [("input", audio), ("--voices poly, amount 0", outputs["poly"]),
+                          (f"amount 1 toward {settings.family}", toward)]
+                plot_voices(Path(plotted[phrase.style]), panels, phrase.notes,
+                            f"{phrase.name} ({phrase.style}, held-out instrument)")
+            progress.update(1)
+    means = {name: _mean(v) for name, v in f1.items()}
+    return {"files": len(phrases), "styles": sorted({p.style for p in phrases}),
+            "basic_pitch_note_onset_f1": means, "no_notes_found": silent,
+            "poly_over_input": means["poly"] / means["input"] if means["input"] else None,
+            "mono_over_input": means["mono"] / means["input"] if means["input"] else None,
+            "family": settings.family, "family_probability": {"input": _mean(before), "poly_amount_1": _mean(after)},
+            "plots": plotted}
+
+
+def judge_notes(voices: Voices, classifier: NoteClassifier, data: Path, settings: VoicesSettings) -> dict[str, Any]:
+    notes = eval_notes(data, EvalSettings(split=settings.split, notes=settings.notes, seed=settings.seed))
+    samples = int(EvalSettings().seconds * MODEL_RATE)
+    names = ("original", "mono", "poly")
+    rows: dict[str, dict[str, list[float]]] = {n: {"pitch": [], "periodicity": []} for n in names}
+    unvoiced = {name: 0 for name in rows}
+    before, after = [], []
+    with bar("notes", total=len(notes), unit="note") as progress:
+        for example in notes:
+            audio = read_mono(example.audio_path, MODEL_RATE)[:samples]
+            signals = {"original": audio, "mono": voices.morph(audio, "mono", 0.0),
+                       "poly": voices.morph(audio, "poly", 0.0)}
+            for name, signal in signals.items():
+                judged = judge_note(signal, example.pitch, 0.1, 1.9)
+                rows[name]["pitch"].append(judged.pitch_accuracy)
+                rows[name]["periodicity"].append(judged.periodicity)
+                unvoiced[name] += judged.pitch_accuracy == 0.0
+            before.append(family_probability(classifier, audio, settings.family))
+            after.append(family_probability(classifier, voices.morph(audio, "poly", 1.0), settings.family))
+            progress.update(1)
+    means = {name: {k: _mean(v) for k, v in r.items()} for name, r in rows.items()}
+    original = means["original"]
+    ratio = {name: {k: (means[name][k] or 0.0) / original[k] if original[k] else None for k in original}
+             for name in ("mono", "poly")}
+    return {"notes": len(notes), "means": means, "over_original": ratio, "notes_with_no_pitch_match": unvoiced,
+            "family": settings.family, "family_probability": {"input": _mean(before), "poly_amount_1": _mean(after)}}
+
+
+def evaluate_voices(classifier: NoteClassifier, poly_data: Path, notes_data: Path | None,
+                    settings: VoicesSettings, tracker: Path | None = None, plots: Path | None = None) -> dict[str, Any]:
+    voices = Voices(settings.family, tracker)
+    phrases = balanced(read_phrases(poly_data, settings.split), settings.files)
+    if plots is not None:
+        plots.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"split": settings.split, "settings": vars(settings),
+                              "phrases": judge_phrases(voices, classifier, phrases, settings, plots)}
+    if notes_data is not None:
+        report["notes"] = judge_notes(voices, classifier, notes_data, settings)
+    return report
