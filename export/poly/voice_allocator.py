@@ -10,9 +10,10 @@ Rules (every one is causal and frame by frame, so the result never depends on ho
   bins; peaks closer than `min_separation` semitones keep the stronger.
 - A sounding slot keeps its pitch track: it takes the nearest unclaimed peak within `match` semitones (the
   strongest slots choose first) and ends when none is left (hysteresis: starting needs `on`, staying `off`).
-- A new peak at or above `on` takes a free slot: slot 0 first (so one note alone is always slot 0), then the
-  free slot whose last pitch was nearest. With no free slot it replaces the weakest sounding slot when it is
-  stronger.
+- A new peak at or above `on` (or at or above `off` where the onset head fires at its semitone: an attack
+  starts a voice before the pitch activation has fully risen) takes a free slot: slot 0 first (so one note
+  alone is always slot 0), then the free slot whose last pitch was nearest. With no free slot it replaces the
+  weakest sounding slot when it is stronger.
 - Slot 0 plays the monophonic controls (YIN f0, the input's whole loudness) when it is the only slot sounding
   and YIN agrees with its pitch within `match` semitones, and also when no slot sounds at all (unpitched
   input, weak notes and silence pass as in the monophonic path). So with one note sounding, the voices reduce to the
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from export.core.pitch_units import hz_to_midi
-from export.poly.tracker import bin_midi, refine_peak
+from export.poly.tracker import LOWEST_MIDI, bin_midi, refine_peak
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class AllocatorConfig:
     voices: int = 6
     on: float = 0.5  # activation that starts a voice
     off: float = 0.3  # activation below which a voice ends
+    onset: float = 0.5  # onset activation at a peak's semitone that lets it start from `off` (an attack)
     match: float = 1.0  # semitones a voice's pitch may move from one frame to the next
     min_separation: float = 0.7  # semitones: closer peaks are one note
     voiced: float = 0.5  # YIN periodicity above which its f0 counts
@@ -75,8 +77,9 @@ class VoiceAllocator:
         self.sounding = np.zeros(n, bool)
         self.activation = np.zeros(n)
 
-    def frame(self, activations: np.ndarray, f0: float, periodicity: float) -> FrameVoices:
-        """Advance one frame (see the module docstring)."""
+    def frame(self, activations: np.ndarray, f0: float, periodicity: float,
+              onsets: np.ndarray | None = None) -> FrameVoices:
+        """Advance one frame (see the module docstring); `onsets` [88] are the tracker's onset activations."""
         cfg = self.config
         found = peaks(activations, cfg.off, cfg.min_separation)
         claimed = [False] * len(found)
@@ -89,7 +92,9 @@ class VoiceAllocator:
             claimed[best] = True
             self.midi[slot], strength[slot] = found[best]
         for i, (midi, act) in enumerate(found):
-            if claimed[i] or act < cfg.on:
+            semitone = int(np.clip(round(midi) - LOWEST_MIDI, 0, 87))
+            attack = onsets is not None and onsets[semitone] >= cfg.onset
+            if claimed[i] or act < (cfg.off if attack else cfg.on):
                 continue
             slot = self._free_slot(midi, act, strength)
             if slot is None:
