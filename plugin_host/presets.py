@@ -38,6 +38,9 @@ from plugin_host.midi_pad_stage import DEFAULT_PAD_VOICES, MidiPadStage
 from plugin_host.neural_stage import MorphStage, ResynthStage
 from plugin_host.parameters import tempo_value
 from plugin_host.stage import Stage
+from plugin_host.style_stage import METHODS as STYLE_METHODS
+from plugin_host.style_stage import MODES as STYLE_MODES
+from plugin_host.style_stage import build_style_stage
 from plugin_host.tagger_stage import TaggerStage
 from plugin_host.vst3_stage import Vst3Stage
 
@@ -62,7 +65,7 @@ PRESET_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "name": NAME,
-                "kind": {"enum": ["gain", "effect", "vst3", "resynth", "morph", "tagger", "midi_pad"]},
+                "kind": {"enum": ["gain", "effect", "vst3", "resynth", "morph", "tagger", "midi_pad", "style"]},
                 "bypass": {"type": "boolean"},
                 "parameters": {"type": "object", "additionalProperties": {"type": "number"}},
                 "tempo_sync": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
@@ -75,12 +78,23 @@ PRESET_SCHEMA: dict[str, Any] = {
                 "every_s": {"type": "number", "minimum": 0.1, "maximum": 10},
                 "voices": {"enum": ["mono", "poly"]},
                 "max_voices": {"type": "integer"},
+                "style": {"type": "string"},
+                "method": {"enum": list(STYLE_METHODS)},
+                "mode": {"enum": list(STYLE_MODES)},
+                "iterations": {"type": "integer", "minimum": 1},
+                "window_s": {"type": "number", "minimum": 0.5, "maximum": 10},
+                "overlap_s": {"type": "number", "minimum": 0.01, "maximum": 5},
+                "seed": {"type": "integer"},
             },
             "allOf": [
                 {"if": {"properties": {"kind": {"const": "effect"}}}, "then": {"required": ["effect"]}},
                 {"if": {"properties": {"kind": {"const": "vst3"}}}, "then": {"required": ["path"]}},
                 {"if": {"properties": {"kind": {"const": "morph"}}}, "then": {"required": ["target"]}},
                 {"if": {"properties": {"kind": {"const": "midi_pad"}}}, "then": {"required": ["target"]}},
+                {"if": {"properties": {"kind": {"const": "style"}, "mode": {"const": "offline"}}},
+                 "then": {"required": ["style"]}},
+                {"if": {"properties": {"kind": {"const": "style"}, "mode": {"const": "live"}}, "required": ["mode"]},
+                 "then": {"required": ["model"]}},
             ],
         },
     },
@@ -98,7 +112,10 @@ BUILDERS: dict[str, Builder] = {
     "midi_pad": lambda s, rate: MidiPadStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
                                              s.get("bank"), s.get("max_voices", DEFAULT_PAD_VOICES)),
     "tagger": lambda s, rate: TaggerStage(s["name"], rate, s.get("model"), s.get("every_s", 0.5)),
+    "style": lambda s, rate: build_style_stage(s, rate, offline=False),
 }
+# Stages that only an offline render can run (`build_chain(..., offline=True)`); the live engine refuses them.
+OFFLINE_BUILDERS: dict[str, Builder] = {"style": lambda s, rate: build_style_stage(s, rate, offline=True)}
 
 
 def preset_path(name_or_path: str | Path) -> Path:
@@ -134,12 +151,14 @@ def read_preset(name_or_path: str | Path) -> dict[str, Any]:
     return {"name": path.stem, **data}
 
 
-def build_chain(preset: dict[str, Any], rate: int) -> Chain:
-    """A validated preset dict -> Chain at `rate` (parameter values checked against each stage's table)."""
+def build_chain(preset: dict[str, Any], rate: int, offline: bool = False) -> Chain:
+    """A validated preset dict -> Chain at `rate` (parameter values checked against each stage's table);
+    `offline` (render) also builds stages the live engine cannot run (an offline style stage)."""
     stages: list[Stage] = []
     sync: dict[tuple[str, str], float] = {}
     for spec in preset["stages"]:
-        stage = BUILDERS[spec["kind"]](spec, rate)
+        builder = OFFLINE_BUILDERS.get(spec["kind"]) if offline else None
+        stage = (builder or BUILDERS[spec["kind"]])(spec, rate)
         for name, value in spec.get("parameters", {}).items():
             if name not in stage.params:
                 raise LatentbridgeError(f"preset {preset['name']}: stage {stage.name} has no parameter {name!r} "

@@ -83,22 +83,23 @@ def render_audio(preset: dict[str, Any], audio: np.ndarray, rate: int, settings:
             if progress is not None:
                 progress(audio.shape[1])
             continue
-        chain = build_chain(preset, rate)
+        chain = build_chain(preset, rate, offline=True)
         check_automation(chain, settings.automation)
         out[ch] = render_channel(chain, audio[ch], settings, progress)
     return out
 
 
 def model_files(preset: dict[str, Any]) -> dict[str, str]:
-    """The ONNX and bank files the preset's chain loads -> their sha256 (for the sidecar)."""
-    chain = build_chain(preset, 16000)
+    """The ONNX, bank and style files the preset's chain loads -> their sha256 (for the sidecar)."""
+    chain = build_chain(preset, 16000, offline=True)
     files: set[Path] = set()
     for stage in chain.stages:
         for attr in ("ae", "graph"):
             thing = getattr(stage, attr, None)
             graphs = thing.graphs.values() if hasattr(thing, "graphs") else ([thing] if thing is not None else [])
             files.update(Path(g.path) for g in graphs)
-        bank = getattr(stage, "bank_path", None)
-        if bank:
-            files.add(Path(bank))
+        for attr in ("bank_path", "style_path"):
+            path = getattr(stage, attr, None)
+            if path:
+                files.add(Path(path))
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}

@@ -40,7 +40,7 @@ def bench_style(random_cnn_iterations: int = 5) -> list[dict[str, Any]]:
             row = {"method": method, "iterations": report["iterations"], "command_s": round(wall, 2),
                    "optimise_s": report["seconds"], "style_loss_fall": report["style_loss_fall"],
                    "gram_before": report["gram_distance"]["before"], "gram_after": report["gram_distance"]["after"],
-                   "stoi": report.get("stoi")}
+                   "moved": report["moved"], "stoi": report.get("stoi")}
             if method == "random-cnn":
                 per_iteration = report["seconds"] / report["iterations"]
                 row["extrapolated_100_iterations_s"] = round(100 * per_iteration, 1)

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     style = mono_at(*read_audio(args.style))
     settings = StyleSettings(method=args.method, iterations=args.iterations, lr=args.lr,
                              content_weight=args.content_weight, style_weight=args.style_weight,
-                             style_loss=args.style_loss, layer_weights=_layer_weights(args.layer_weights),
+                             style_loss=args.style_loss, domain=args.domain,
+                             layer_weights=_layer_weights(args.layer_weights),
                              filters=args.filters or 4096, window_s=args.window, overlap_s=args.overlap,
                              content_kind=args.content_kind, seed=args.seed)
     result, report = style_transfer(content, style, settings)
@@ -71,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
         kept = (f"STOI {report['stoi']:.3f}" if "stoi" in report else
                 f"pitch agreement {report['pitch_agreement']}" if report.get("pitch_agreement") is None else
                 f"pitch agreement {report['pitch_agreement']:.2f}")
+        went = "n/a" if report["moved"] is None else f"{report['moved']:.2f}"
         print(f"{out}: {args.method}, {report['iterations']} iterations x {report['windows']} window(s) in "
               f"{report['seconds']:.1f} s; style loss {report['style_loss'][0]:.3g} -> {report['style_loss'][-1]:.3g}, "
-              f"Gram distance {g['before']:.3g} -> {g['after']:.3g}; {kept}")
+              f"Gram distance {g['before']:.3g} -> {g['after']:.3g}; moved {went} of the way to the style's "
+              f"mean log-mel spectrum; {kept}")
     return 0
 
 
@@ -89,11 +92,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", choices=("nsynth", "stft-gram", "random-cnn"), default="nsynth")
     parser.add_argument("--iterations", type=int, default=None, help="optimiser iterations (default 100)")
     parser.add_argument("--lr", type=float, default=None,
-                        help="Adam learning rate (nsynth: 0.05 in mu-law units; stft-gram: 0.05)")
+                        help="Adam learning rate (nsynth: 0.07 in log-magnitude units, 0.05 in mu-law units for "
+                             "--domain waveform; stft-gram: 0.05)")
     parser.add_argument("--content-weight", type=float, default=None,
                         help="content loss weight (default 1; random-cnn 0.01)")
     parser.add_argument("--style-weight", type=float, default=None, help="style loss weight (default 1)")
     parser.add_argument("--style-loss", choices=("gram", "l2"), default="gram", help="nsynth style loss")
+    parser.add_argument("--domain", choices=("magnitude", "waveform"), default="magnitude",
+                        help="nsynth: optimise the log-magnitude STFT with the content's phase (default), or the "
+                             "mu-law waveform as in the seed paper")
     parser.add_argument("--layer-weights", default=None,
                         help="nsynth: comma-separated weights, one per encoder ReLU (2 per layer; default equal)")
     parser.add_argument("--filters", type=int, default=None, help="random-cnn: random filters (default 4096)")

@@ -25,7 +25,7 @@ class Transfer:
 
 
 def adam(variable: Tensor, losses: LossFn, iterations: int, lr: float, on_step: Step | None = None,
-         project: Callable[[Tensor], None] | None = None) -> tuple[list[float], list[float]]:
+         project: Callable[[Tensor], object] | None = None) -> tuple[list[float], list[float]]:
     """Adam on `variable` (in place); the weighted losses before each update (index 0 is the start)."""
     variable.requires_grad_(True)
     optimiser = torch.optim.Adam([variable], lr=lr)

@@ -2,7 +2,8 @@
 
 Content and style are 1-D float32 at 16 kHz. The report holds the losses per iteration (the mean over
 windows), the Gram distance to the style before (the content) and after (the result, re-analysed), the
-content kept (STOI for speech, CREPE pitch agreement for music) and the timings.
+independent judge `moved` (how far the mean log-mel spectrum went from the content's toward the style's, which
+no method optimises), the content kept (STOI for speech, CREPE pitch agreement for music) and the timings.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class StyleSettings:
     content_weight: float | None = None
     style_weight: float | None = None
     style_loss: str = "gram"
+    domain: str = "magnitude"  # nsynth: optimise the log-magnitude STFT, or the waveform (the seed's)
     layer_weights: tuple[float, ...] = ()
     filters: int = 4096
     window_s: float = 3.0
@@ -53,8 +55,8 @@ def build_method(settings: StyleSettings, style: np.ndarray, device: str) -> NSy
         from models.training.checkpoint import load_model
 
         model, _ = load_model(default_model("autoencoder").path, "autoencoder")
-        cfg = replace(NSynthStyleConfig(style_loss=settings.style_loss, layer_weights=settings.layer_weights),
-                      **_overrides(settings))
+        cfg = replace(NSynthStyleConfig(style_loss=settings.style_loss, layer_weights=settings.layer_weights,
+                                        domain=settings.domain), **_overrides(settings))
         return NSynthStyle(EncoderActivations(model.encoder), style, cfg, device)  # type: ignore[arg-type]
     if settings.method in ("stft-gram", "random-cnn"):
         base = STFT_GRAM if settings.method == "stft-gram" else replace(RANDOM_CNN, filters=settings.filters)
@@ -71,7 +73,7 @@ def _mean_curve(curves: list[list[float]]) -> list[float]:
 def style_transfer(content: np.ndarray, style: np.ndarray, settings: StyleSettings,
                    show_progress: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """(result [len(content)] at 16 kHz, report)."""
-    from models.style.judges import pitch_agreement, stoi
+    from models.style.judges import moved, pitch_agreement, stoi
 
     if settings.content_kind not in ("music", "speech"):
         raise LatentbridgeError(f"--content-kind must be music or speech, got {settings.content_kind!r}")
@@ -102,7 +104,7 @@ def style_transfer(content: np.ndarray, style: np.ndarray, settings: StyleSettin
         "iterations": iterations, "content_loss": _mean_curve([r.content_loss for r in results]),
         "style_loss": _mean_curve([r.style_loss for r in results]),
         "gram_distance": {"before": method.gram_distance(content), "after": method.gram_distance(audio)},
-        "seconds": round(optimise_s, 3)}
+        "moved": moved(content, style, audio), "seconds": round(optimise_s, 3)}
     first, last = report["style_loss"][0], report["style_loss"][-1]
     report["style_loss_fall"] = (1.0 - last / first) if first > 0 else None
     if settings.content_kind == "speech":
