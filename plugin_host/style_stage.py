@@ -6,7 +6,7 @@ every `window_s - overlap_s`, styles each (mono 16 kHz inside; the styler is bui
 correlation of the two overlapping segments: equal power for unrelated ones, equal gain for identical ones); a
 sample is final once the window after it is complete, so `delay_samples` is one window. `amount` crossfades
 the delayed input and the styled signal (smoothed, no click). Live mode (a feed-forward network, `model:
-PATH`) is not built yet and is refused with one line.
+PATH` or a bundled style's name) is `plugin_host.style_live.LiveStyleStage`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from export.core.audio_io import MODEL_RATE, fit_length, mono_at, read_audio, re
 from export.core.errors import LatentbridgeError
 from plugin_host.parameters import Parameter
 from plugin_host.stage import DelayLine, Stage
+from plugin_host.style_live import LiveStyleStage
 
 METHODS = ("nsynth", "stft-gram", "random-cnn")
 MODES = ("offline", "live")
@@ -65,10 +66,7 @@ def check_spec(name: str, spec: StyleSpec) -> None:
         where = f"style stage {name!r}: mode live"
         if not spec.model:
             raise LatentbridgeError(f"{where} needs `model: PATH` (a model from `latentbridge style train`)")
-        if not Path(spec.model).is_file():
-            raise LatentbridgeError(f"{where}: {spec.model}: no such style model")
-        raise LatentbridgeError(f"{where}: feed-forward style models are not supported by this version yet; "
-                                f"use mode: offline in `render`")
+        return
     if spec.method not in METHODS:
         raise LatentbridgeError(f"style stage {name!r}: method must be one of {', '.join(METHODS)}, "
                                 f"got {spec.method!r}")
@@ -177,12 +175,17 @@ class StyleStage(Stage):
                 "iterations": self.spec.iterations, "seed": self.spec.seed}
 
 
-def build_style_stage(spec: dict[str, Any], rate: int, offline: bool) -> StyleStage:
-    """A preset's style stage; refuses an offline-mode stage outside `render` with one line."""
+def build_style_stage(spec: dict[str, Any], rate: int, offline: bool) -> Stage:
+    """A preset's style stage (live mode: `plugin_host.style_live`, the same in `render` and `live`); refuses
+    an offline-mode stage outside `render` with one line."""
     style_spec = StyleSpec(style=spec.get("style", ""), method=spec.get("method", "nsynth"),
                            mode=spec.get("mode", "offline"), model=spec.get("model"),
                            iterations=spec.get("iterations"), window_s=float(spec.get("window_s", 3.0)),
                            overlap_s=float(spec.get("overlap_s", 0.5)), seed=int(spec.get("seed", 0)))
-    if style_spec.mode == "offline" and not offline:
+    check_spec(spec["name"], style_spec)
+    if style_spec.mode == "live":
+        assert style_spec.model is not None  # check_spec refuses a live stage without one
+        return LiveStyleStage(spec["name"], rate, style_spec.model)
+    if not offline:
         raise LatentbridgeError(live_refusal(spec["name"]))
     return StyleStage(spec["name"], rate, style_spec)

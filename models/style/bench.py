@@ -1,5 +1,6 @@
 """`latentbridge bench style`: each style method as a whole command (process start, model load, optimisation,
-judging) on the bundled 3-s speech and reed note, side by side in one run.
+judging) on the bundled 3-s speech and reed note, side by side in one run; and each bundled feed-forward style
+network (`export/bundled/style_*.style_gains.onnx`) on the same speech, judged against its own style phrase.
 
 random-cnn (4096 random filters) is timed over a few iterations and its 100-iteration time extrapolated.
 """
@@ -21,7 +22,8 @@ CONTENT, STYLE = BUNDLED_DIR / "demo_speech.wav", BUNDLED_DIR / "demo_reed_note.
 
 
 def _run(method: str, out: Path, extra: list[str]) -> tuple[dict[str, Any], float]:
-    cmd = [sys.executable, "-m", "export.app.cli", "style", "--content", str(CONTENT), "--style", str(STYLE),
+    style = [] if "--style" in extra else ["--style", str(STYLE)]
+    cmd = [sys.executable, "-m", "export.app.cli", "style", "--content", str(CONTENT), *style,
            "--out", str(out), "--method", method, "--content-kind", "speech", "--json", *extra]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -33,11 +35,16 @@ def _run(method: str, out: Path, extra: list[str]) -> tuple[dict[str, Any], floa
 
 def bench_style(random_cnn_iterations: int = 5) -> list[dict[str, Any]]:
     rows = []
+    runs: list[tuple[str, list[str]]] = [("nsynth", []), ("stft-gram", []),
+                                         ("random-cnn", ["--iterations", str(random_cnn_iterations)])]
+    for model in sorted(BUNDLED_DIR.glob("style_*.style_gains.onnx")):  # judged against its own style phrase
+        phrase = BUNDLED_DIR / f"{model.name.split('.')[0]}_phrase.wav"
+        runs.append(("feedforward", ["--model", str(model), "--style", str(phrase)]))
     with tempfile.TemporaryDirectory() as tmp:
-        for method, extra in (("nsynth", []), ("stft-gram", []),
-                              ("random-cnn", ["--iterations", str(random_cnn_iterations)])):
-            report, wall = _run(method, Path(tmp) / f"{method}.wav", extra)
-            row = {"method": method, "iterations": report["iterations"], "command_s": round(wall, 2),
+        for method, extra in runs:
+            report, wall = _run(method, Path(tmp) / f"{method}{len(rows)}.wav", extra)
+            label = Path(report["model"]).name.split(".")[0] if "model" in report else None
+            row = {"method": method, "model": label, "iterations": report["iterations"], "command_s": round(wall, 2),
                    "optimise_s": report["seconds"], "style_loss_fall": report["style_loss_fall"],
                    "gram_before": report["gram_distance"]["before"], "gram_after": report["gram_distance"]["after"],
                    "moved": report["moved"], "stoi": report.get("stoi")}

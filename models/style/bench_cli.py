@@ -20,7 +20,7 @@ def run_style(args: argparse.Namespace) -> int:
         print(f"{'method':<11}{'iters':>6}{'command s':>10}{'optimise s':>11}{'style fall':>11}"
               f"{'Gram before':>12}{'after':>8}{'moved':>7}{'STOI':>7}")
         for r in rows:
-            print(f"{r['method']:<11}{r['iterations']:>6}{r['command_s']:>10.1f}{r['optimise_s']:>11.1f}"
+            print(f"{r['model'] or r['method']:<11}{r['iterations']:>6}{r['command_s']:>10.1f}{r['optimise_s']:>11.1f}"
                   f"{r['style_loss_fall']:>11.0%}{r['gram_before']:>12.3f}{r['gram_after']:>8.3f}{r['moved']:>7.2f}"
                   f"{r['stoi']:>7.3f}")
             if "extrapolated_100_iterations_s" in r:

@@ -1,5 +1,6 @@
 """`latentbridge style --content C --style S --out O --method {nsynth,stft-gram,random-cnn}`: optimisation-based
-style transfer (torch; CUDA when present). Inputs of any rate or channel count are mixed to mono at 16 kHz;
+style transfer (torch; CUDA when present); `--method feedforward --model RUN` runs a trained network instead
+(`style train`, models/style/ff_cli.py). Inputs of any rate or channel count are mixed to mono at 16 kHz;
 the result is written at the content's rate with a JSON report beside it (and a PNG with --plots)."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from export.core.audio_io import FORMAT_SUFFIX, check_outputs
 from export.core.errors import LatentbridgeError
+from models.style.ff_cli import add_train_parser
+from models.style.style_phrases import add_phrase_parser
 
 
 def _layer_weights(text: str | None) -> tuple[float, ...]:
@@ -21,6 +24,25 @@ def _layer_weights(text: str | None) -> tuple[float, ...]:
         raise LatentbridgeError(f"--layer-weights must be comma-separated numbers, got {text!r}") from exc
 
 
+def _run_feedforward(args: argparse.Namespace, out: Path, sidecar: Path) -> int:
+    from export.core.audio_io import atomic_output
+    from models.style.ff_cli import run_feedforward
+
+    report = run_feedforward(args)
+    report.update({"content": args.content, "output": str(out)})
+    with atomic_output(sidecar, force=args.force) as tmp:
+        tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        kept = f"STOI {report['stoi']:.3f}" if "stoi" in report else f"pitch agreement {report['pitch_agreement']}"
+        went = "n/a" if report["moved"] is None else f"{report['moved']:.2f}"
+        g = report["gram_distance"]
+        print(f"{out}: feedforward {report['model']} in {report['seconds']:.2f} s; Gram distance {g['before']:.3g} -> "
+              f"{g['after']:.3g}; moved {went} of the way to the style's mean log-mel spectrum; {kept}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -30,11 +52,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    needed = ("--content", "--out") if args.method == "feedforward" else ("--content", "--style", "--out")
+    missing = [n for n in needed if not getattr(args, n[2:])]
+    if missing:
+        raise LatentbridgeError(f"style --method {args.method} needs {', '.join(missing)} "
+                                "(or a sub-command: style train, style phrase)")
     out = Path(args.out)
     sidecar, plot = out.with_suffix(".json"), out.with_suffix(".png")
-    check_outputs([out, sidecar] + ([plot] if args.plots else []), [Path(args.content), Path(args.style)], args.force)
+    inputs = [Path(args.content)] + ([Path(args.style)] if args.style else [])
+    check_outputs([out, sidecar] + ([plot] if args.plots else []), inputs, args.force)
     if out.suffix.lower() != FORMAT_SUFFIX[args.format]:
         raise LatentbridgeError(f"{out}: format {args.format} needs a {FORMAT_SUFFIX[args.format]} file name")
+    if args.method == "feedforward":
+        return _run_feedforward(args, out, sidecar)
     for name, value in (("--iterations", args.iterations), ("--filters", args.filters)):
         if value is not None and value < 1:
             raise LatentbridgeError(f"{name} must be >= 1, got {value}")
@@ -86,10 +116,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example: latentbridge style --content export/bundled/demo_speech.wav "
                "--style export/bundled/demo_reed_note.wav --out speech_reed.wav --method nsynth --plots")
-    parser.add_argument("--content", required=True, help="content audio (any format pedalboard reads)")
-    parser.add_argument("--style", required=True, help="style audio")
-    parser.add_argument("--out", required=True, help="output audio file")
-    parser.add_argument("--method", choices=("nsynth", "stft-gram", "random-cnn"), default="nsynth")
+    parser.add_argument("--content", help="content audio (any format pedalboard reads)")
+    parser.add_argument("--style", help="style audio (feedforward: to judge against; default the model's own)")
+    parser.add_argument("--out", help="output audio file")
+    parser.add_argument("--method", choices=("nsynth", "stft-gram", "random-cnn", "feedforward"), default="nsynth")
+    parser.add_argument("--model", default=None,
+                        help="feedforward: a `style train` run directory or its .style_gains.onnx")
     parser.add_argument("--iterations", type=int, default=None, help="optimiser iterations (default 100)")
     parser.add_argument("--lr", type=float, default=None,
                         help="Adam learning rate (nsynth: 0.07 in log-magnitude units, 0.05 in mu-law units for "
@@ -116,3 +148,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="style_command", metavar="{train,phrase}")
+    add_train_parser(actions)
+    add_phrase_parser(actions)

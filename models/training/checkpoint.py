@@ -33,6 +33,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "spectral": ("models.spectral.model", "SpectralAEConfig", "SpectralAutoencoder"),
     "wavenet": ("models.wavenet.model", "WaveNetConfig", "WaveNet"),
     "poly": ("models.polypitch.model", "PolyPitchConfig", "PolyPitchNet"),
+    "style": ("models.style.feedforward", "FeedForwardConfig", "SpectralGainNet"),
 }
 
 

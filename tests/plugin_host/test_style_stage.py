@@ -128,11 +128,11 @@ def test_live_refuses_an_offline_style_stage_in_one_line(tmp_path: Path, style_f
     assert build_chain(read_preset(path), 48000, offline=True).delay_samples == int(0.6 * 48000)
 
 
-def test_live_mode_is_accepted_by_the_schema_and_refused_until_models_exist(tmp_path: Path) -> None:
+def test_live_mode_refuses_a_corrupt_or_missing_model_in_one_line(tmp_path: Path) -> None:
     model = tmp_path / "reed.style.onnx"
-    model.write_bytes(b"not yet")
+    model.write_bytes(b"not an onnx graph")
     path = tmp_path / "live.yaml"
-    for spec, expected in (({"model": str(model)}, "not supported by this version yet"),
+    for spec, expected in (({"model": str(model)}, "not a readable ONNX model"),
                            ({"model": str(tmp_path / "missing.onnx")}, "no such style model")):
         path.write_text(yaml.safe_dump({"stages": [{"name": "s", "kind": "style", "mode": "live", **spec}]}))
         for offline in (False, True):
