@@ -78,6 +78,16 @@ def _summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _load_note_decoder(path: Path) -> Any:
+    """A note WaveNet decoder checkpoint: the period-back WaveNet or the LPC WaveNet."""
+    from models.training.checkpoint import load_model
+
+    model, state = load_model(path)
+    if state["kind"] not in ("wavenet", "lpcwavenet"):
+        raise LatentbridgeError(f"{path}: a {state['kind']} checkpoint, not a WaveNet decoder")
+    return model
+
+
 def run_autoencoder(args: argparse.Namespace) -> int:
     import torch
 
@@ -91,7 +101,7 @@ def run_autoencoder(args: argparse.Namespace) -> int:
         model.level = None
     classifier = _load(args.classifier, "classifier")
     spectral = None if args.no_baseline else _load(args.spectral, "spectral")
-    wavenet = None if args.wavenet is None else _load(args.wavenet, "wavenet")
+    wavenet = None if args.wavenet is None else _load_note_decoder(args.wavenet)
     settings = EvalSettings(split=args.split, notes=args.notes, crepe=args.crepe, seed=args.seed)
     report, variants, notes = evaluate(model, args.data, settings, classifier, spectral, wavenet,
                                        args.temperature)
@@ -305,7 +315,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ae.add_argument("--notes", type=int, default=64, help="held-out notes to judge (default: 64)")
     ae.add_argument("--crepe", choices=("full", "tiny"), default="full", help="CREPE model (default: full)")
     ae.add_argument("--seed", type=int, default=0, help="seed of the note choice and sampling (default: 0)")
-    ae.add_argument("--wavenet", type=Path, default=None, help="also judge this WaveNet decoder")
+    ae.add_argument("--wavenet", type=Path, default=None,
+                    help="also judge this WaveNet decoder (a note WaveNet or an LPC WaveNet run)")
     ae.add_argument("--audio", type=Path, default=None, help="write WAVs of the first notes and their "
                     "reconstructions into this directory")
     ae.add_argument("--audio-notes", type=int, default=4, help="how many notes --audio writes (default: 4)")

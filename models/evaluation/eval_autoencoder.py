@@ -28,6 +28,7 @@ from models.data.nsynth_reader import NSynthDataset, NSynthExample
 from models.judges.crepe import judge_note
 from models.judges.spectral_distance import mrstft_distance
 from models.spectral.model import SpectralAutoencoder
+from models.wavenet.lpc_decoder import LPCWaveNet
 from models.wavenet.model import WaveNet
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -181,7 +182,7 @@ def interpolation_check(model: Autoencoder, classifier: NoteClassifier, notes: l
 
 
 def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier: NoteClassifier | None,
-             spectral: SpectralAutoencoder | None, wavenet: WaveNet | None = None,
+             spectral: SpectralAutoencoder | None, wavenet: WaveNet | LPCWaveNet | None = None,
              temperature: float = 0.7) -> tuple[dict[str, Any], dict[str, np.ndarray], list[NSynthExample]]:
     """The eval JSON (see the README), the audio of every variant, and the notes."""
     notes = eval_notes(data, settings)
@@ -189,9 +190,12 @@ def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier:
     original = _load(notes, samples)
     variants = {"original": original, "reconstruction": reconstruct(model, original)}
     if wavenet is not None:
-        from models.evaluation.eval_wavenet import note_reconstructions
+        from models.evaluation.eval_wavenet import lpc_note_reconstructions, note_reconstructions
 
-        decoded = note_reconstructions(wavenet, model, original, temperature, settings.seed)
+        if isinstance(wavenet, LPCWaveNet):
+            decoded = lpc_note_reconstructions(wavenet, model, original, temperature, settings.seed)
+        else:
+            decoded = note_reconstructions(wavenet, model, original, temperature, settings.seed)
         variants["wavenet"] = np.pad(decoded, ((0, 0), (0, samples - decoded.shape[1])))
     if spectral is not None:
         variants["spectral_baseline"] = baseline(spectral, original)

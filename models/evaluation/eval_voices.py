@@ -118,7 +118,9 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
                             f"{phrase.name} ({phrase.style}, held-out instrument)")
             progress.update(1)
     means = {name: _mean(v) for name, v in f1.items()}
-    return {"files": len(phrases), "styles": sorted({p.style for p in phrases}),
+    per_style = {style: {name: _mean([v[i] for i, p in enumerate(phrases) if p.style == style])
+                         for name, v in f1.items()} for style in sorted({p.style for p in phrases})}
+    return {"files": len(phrases), "styles": sorted({p.style for p in phrases}), "per_style_f1": per_style,
             "basic_pitch_note_onset_f1": means, "no_notes_found": silent,
             "poly_over_input": means["poly"] / means["input"] if means["input"] else None,
             "mono_over_input": means["mono"] / means["input"] if means["input"] else None,

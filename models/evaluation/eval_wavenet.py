@@ -6,7 +6,8 @@
   gender input alone), and of the training utterances for reference; beside the medians, counts of speaker ids
   (`speaker_counts`): how many are unvoiced, and how many follow the other gender's one-hot.
 - note WaveNet (the autoencoder's decoder): reconstructions of notes from the frozen encoder's z and the
-  controls tracked on the input (`NoteWaveNetTask.conditioning`), all notes sampled together in one batch.
+  controls tracked on the input (`NoteWaveNetTask.conditioning`), all notes sampled together in one batch;
+  the LPC WaveNet likewise from its `harmonic_guide` (torch queues: the prediction needs the float past).
 Audio 16 kHz mono.
 """
 
@@ -25,6 +26,8 @@ from models.judges.crepe import crepe_pitch
 from models.training.train_wavenet import note_local_conditioning
 from models.wavenet import mu_law
 from models.wavenet.incremental import generate
+from models.wavenet.lpc_decoder import LPCWaveNet, harmonic_guide
+from models.wavenet.lpc_decoder import generate as generate_lpc
 from models.wavenet.model import WaveNet, period_from_f0
 
 GENDERS = {"female": (1.0, 0.0), "male": (0.0, 1.0)}
@@ -152,3 +155,14 @@ def note_reconstructions(model: WaveNet, autoencoder: Autoencoder, audio: np.nda
     classes = generate(model, f0.shape[1] * model.cfg.hop, local=local, period=period, temperature=temperature,
                        seed=seed)
     return mu_law.decode(classes).numpy()
+
+
+@torch.no_grad()
+def lpc_note_reconstructions(model: LPCWaveNet, autoencoder: Autoencoder, audio: np.ndarray,
+                             temperature: float = 0.7, seed: int = 0) -> np.ndarray:
+    """LPC WaveNet reconstructions [N, T'] of notes [N, T] (T' = T rounded down to the latent hop)."""
+    hop = autoencoder.cfg.encoder.hop
+    x = torch.from_numpy(audio[:, : audio.shape[1] // hop * hop])
+    f0, periodicity, loudness = autoencoder.compute_controls(x)
+    guide = harmonic_guide(autoencoder, model.cfg, x, f0, periodicity, loudness)
+    return generate_lpc(model, guide, temperature, seed)

@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "classifier": ("models.classifier.model", "ClassifierConfig", "NoteClassifier"),
     "spectral": ("models.spectral.model", "SpectralAEConfig", "SpectralAutoencoder"),
     "wavenet": ("models.wavenet.model", "WaveNetConfig", "WaveNet"),
+    "lpcwavenet": ("models.wavenet.lpc_decoder", "LPCWaveNetConfig", "LPCWaveNet"),
     "poly": ("models.polypitch.model", "PolyPitchConfig", "PolyPitchNet"),
     "style": ("models.style.feedforward", "FeedForwardConfig", "SpectralGainNet"),
 }

@@ -1,4 +1,4 @@
-"""`latentbridge train {autoencoder,wavenet,tagger,classifier,spectral,poly}`: train from rendered datasets
+"""`latentbridge train {autoencoder,wavenet,lpcwavenet,tagger,classifier,spectral,poly}`: train from rendered datasets
 (torch lazily).
 
 Outputs go to --out (checkpoint.pt, config.json, log.csv, cache/); --resume continues a run bit-identically.
@@ -128,6 +128,22 @@ def add_wavenet_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--note-seconds", type=float, default=3.0, help="note configs: seconds per note")
 
 
+def add_lpcwavenet_arguments(parser: argparse.ArgumentParser) -> None:
+    _common_arguments(parser, "NSynth-layout notes (e.g. data/notes)", "lpc_small",
+                      "lpc_small_clean, period_small", 8, 1e-3)
+    parser.add_argument("--crop", type=int, default=4096, help="samples per crop (default: 4096)")
+    parser.add_argument("--autoencoder", type=Path, default=None,
+                        help="the trained harmonic autoencoder that guides the decoder (default: the bundled one)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="warm-start the WaveNet from this note WaveNet checkpoint of the same size "
+                        "(e.g. export/bundled/ae_wavenet.pt; default: random weights)")
+    parser.add_argument("--per-instrument", type=int, default=18,
+                        help="notes per instrument, as for the autoencoder (default: 18)")
+    parser.add_argument("--pitches", type=_pitch_range, default=(28, 91), help="MIDI range (default: 28:91)")
+    parser.add_argument("--velocities", type=_velocities, default=(50, 75, 100, 127), help="velocities")
+    parser.add_argument("--note-seconds", type=float, default=3.0, help="seconds per note (default: 3.0)")
+
+
 def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     _common_arguments(parser, "phrase dataset root (phrases.json; `latentbridge dataset poly`, e.g. data/poly)",
                       "poly_small", "poly_tiny", 8, 1e-3)
@@ -162,6 +178,18 @@ def _wavenet_task(args: argparse.Namespace, cache: Path) -> TrainTask:
                            args.crop, args.seed)
 
 
+def _lpcwavenet_task(args: argparse.Namespace, cache: Path) -> TrainTask:
+    from export.onnx.bundled import default_model
+    from models.training.checkpoint import load_model
+    from models.training.train_lpcwavenet import LPCWaveNetTask
+    from models.wavenet.lpc_decoder import get_config
+
+    path = args.autoencoder if args.autoencoder is not None else default_model("autoencoder").path
+    autoencoder, _ = load_model(path, "autoencoder")
+    return LPCWaveNetTask(get_config(args.config), autoencoder, str(path), args.data, cache, _note_subset(args),
+                          args.batch, args.crop, args.seed, args.init)
+
+
 def _loop_options(args: argparse.Namespace) -> LoopOptions:
     from models.training.loop import LoopOptions
 
@@ -186,6 +214,8 @@ def _task(args: argparse.Namespace) -> TrainTask:
                                args.crop_seconds, args.seed)
     if args.model == "wavenet":
         return _wavenet_task(args, cache)
+    if args.model == "lpcwavenet":
+        return _lpcwavenet_task(args, cache)
     if args.model == "tagger":
         from models.tagger.configs import get_config as tagger_config
         from models.training.train_tagger import Augment, TagChoice, TaggerTask, Validation, tags_of_checkpoint
@@ -246,6 +276,14 @@ MODELS: dict[str, tuple[str, str, str]] = {
                 "speaker- and gender-conditioned speech WaveNet (speech configs).",
                 "latentbridge train wavenet --data data/speech --config speech_small --out runs/speech "
                 "--steps 4000"),
+    "lpcwavenet": ("the LPC WaveNet decoder guided by the harmonic autoencoder",
+                   "Train the LPCNet-style note decoder teacher-forced with noise injection: linear prediction from "
+                   "the frozen harmonic decoder's envelope, the WaveNet samples the excitation (mu-law) from its "
+                   "own past, the excitation one pitch period back, the prediction, the harmonic output, z and "
+                   "the controls.",
+                   "latentbridge train lpcwavenet --data data/notes --config lpc_small --out runs/lpc "
+                   "--init export/bundled/ae_wavenet.pt --steps 20000 --threads 1\n"
+                   "  (continue later: the same command with --resume)"),
     "spectral": ("the spectral autoencoder baseline", "Train the NSynth paper's spectral autoencoder baseline "
                  "(log-magnitude STFT, Griffin-Lim phase).",
                  "latentbridge train spectral --data data/notes --out runs/spectral --steps 3000"),
@@ -261,7 +299,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     adders = {"autoencoder": add_autoencoder_arguments, "tagger": add_tagger_arguments,
               "classifier": add_classifier_arguments,
               "spectral": lambda p: add_notes_arguments(p, "small", "nsynth_spectral"),
-              "wavenet": add_wavenet_arguments, "poly": add_poly_arguments}
+              "wavenet": add_wavenet_arguments, "lpcwavenet": add_lpcwavenet_arguments,
+              "poly": add_poly_arguments}
     for name, (help_text, description, example) in MODELS.items():
         sub = kinds.add_parser(name, help=help_text, description=description, epilog=f"Example: {example}",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
