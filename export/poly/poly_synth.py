@@ -127,8 +127,7 @@ class PolySynth:
         magnitudes = self.spectra.push(audio)
         bin_hz = self.spectra.bin_hz
         for i in range(k):
-            voices = self.allocator.frame(activations[i], float(controls.f0[i]), float(controls.periodicity[i]),
-                                          onsets[i])
+            voices = self.allocator.frame(activations[i], onsets[i])
             target[i] = voices.gain
             named = voices.midi > 0
             self.last_midi[named] = voices.midi[named]

@@ -1,7 +1,7 @@
 """Voices from the multi-pitch tracker, frame by frame: which pitches sound and which voice slot carries each.
 
 Input per control frame (128 samples at 16 kHz): the tracker's activations [264] (MIDI 21..108 at three bins
-per semitone, bin b centred on MIDI 21 + b / 3) and the monophonic controls (YIN f0 in Hz, periodicity).
+per semitone, bin b centred on MIDI 21 + b / 3) and, optionally, its onset activations [88].
 Output per frame and slot: a pitch in fractional MIDI (0 for none yet), a gain target (0 or 1), whether the
 slot plays the monophonic controls (`mono`), and the peak activation it follows.
 
@@ -11,13 +11,15 @@ Rules (every one is causal and frame by frame, so the result never depends on ho
 - A sounding slot keeps its pitch track: it takes the nearest unclaimed peak within `match` semitones (the
   strongest slots choose first) and ends when none is left (hysteresis: starting needs `on`, staying `off`).
 - A new peak at or above `on` (or at or above `off` where the onset head fires at its semitone: an attack
-  starts a voice before the pitch activation has fully risen) takes a free slot: slot 0 first (so one note
+  starts a voice before the pitch activation has fully risen; but `harmonic_on` where it lies at the 2nd to
+  6th harmonic of a sounding voice or of another peak, whose own harmonics already play it: the tracker's
+  commonest false note is a loud partial) takes a free slot: slot 0 first (so one note
   alone is always slot 0), then the free slot whose last pitch was nearest. With no free slot it replaces the
   weakest sounding slot when it is stronger.
-- Slot 0 plays the monophonic controls (YIN f0, the input's whole loudness) when it is the only slot sounding
-  and YIN agrees with its pitch within `match` semitones, and also when no slot sounds at all (unpitched
-  input, weak notes and silence pass as in the monophonic path). So with one note sounding, the voices reduce to the
-  monophonic path exactly.
+- Slot 0 plays the monophonic controls (YIN f0, the input's whole loudness) when it is the only slot sounding,
+  and also when no slot sounds at all (unpitched input, weak notes and silence pass as in the monophonic
+  path). So with one note sounding the voices reduce to the monophonic path exactly, YIN's octave slips at
+  attacks included.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.core.pitch_units import hz_to_midi
 from export.poly.tracker import LOWEST_MIDI, bin_midi, refine_peak
+
+HARMONIC_INTERVALS = 12 * np.log2(np.arange(2, 7))  # semitones from a fundamental to its 2nd..6th harmonics
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,9 @@ class AllocatorConfig:
     on: float = 0.5  # activation that starts a voice
     off: float = 0.3  # activation below which a voice ends
     onset: float = 0.5  # onset activation at a peak's semitone that lets it start from `off` (an attack)
+    harmonic_on: float = 0.85  # what a peak at a harmonic (2nd..6th) of a sounding voice needs to start
     match: float = 1.0  # semitones a voice's pitch may move from one frame to the next
     min_separation: float = 0.7  # semitones: closer peaks are one note
-    voiced: float = 0.5  # YIN periodicity above which its f0 counts
 
 
 @dataclass
@@ -77,8 +80,7 @@ class VoiceAllocator:
         self.sounding = np.zeros(n, bool)
         self.activation = np.zeros(n)
 
-    def frame(self, activations: np.ndarray, f0: float, periodicity: float,
-              onsets: np.ndarray | None = None) -> FrameVoices:
+    def frame(self, activations: np.ndarray, onsets: np.ndarray | None = None) -> FrameVoices:
         """Advance one frame (see the module docstring); `onsets` [88] are the tracker's onset activations."""
         cfg = self.config
         found = peaks(activations, cfg.off, cfg.min_separation)
@@ -94,7 +96,11 @@ class VoiceAllocator:
         for i, (midi, act) in enumerate(found):
             semitone = int(np.clip(round(midi) - LOWEST_MIDI, 0, 87))
             attack = onsets is not None and onsets[semitone] >= cfg.onset
-            if claimed[i] or act < (cfg.off if attack else cfg.on):
+            if self._harmonic(midi, [m for j, (m, _) in enumerate(found) if j != i]):
+                needed = cfg.harmonic_on
+            else:
+                needed = cfg.off if attack else cfg.on
+            if claimed[i] or act < needed:
                 continue
             slot = self._free_slot(midi, act, strength)
             if slot is None:
@@ -103,13 +109,17 @@ class VoiceAllocator:
             self.midi[slot], strength[slot], self.sounding[slot] = midi, act, True
         self.activation = strength
         mono = np.zeros(cfg.voices, bool)
-        alone = self.sounding[0] and self.sounding.sum() == 1
-        voiced = periodicity > cfg.voiced and f0 > 0
-        if not self.sounding.any() or (alone and voiced and abs(hz_to_midi(f0) - self.midi[0]) <= cfg.match):
+        if not self.sounding.any() or (self.sounding[0] and self.sounding.sum() == 1):
             mono[0] = True
         gain = self.sounding.astype(np.float32)
         gain[0] = max(gain[0], float(mono[0]))
         return FrameVoices(self.midi.copy(), gain, strength.copy(), mono)
+
+    def _harmonic(self, midi: float, others: list[float]) -> bool:
+        """Whether `midi` lies at the 2nd to 6th harmonic (within 0.35 semitone) of a sounding slot's pitch or of
+        another peak of this frame."""
+        above = midi - np.concatenate([self.midi[self.sounding], others])
+        return bool((np.abs(above[:, None] - HARMONIC_INTERVALS[None, :]) <= 0.35).any())
 
     @staticmethod
     def _nearest(found: list[tuple[float, float]], claimed: list[bool], midi: float, within: float,

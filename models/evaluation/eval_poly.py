@@ -31,6 +31,10 @@ from models.data.poly_reader import PolyPhrase
 from models.polypitch.labels import read_phrases, reference_grid
 
 FRAME_THRESHOLD = 0.5
+# The causal tracker hears an attack a few frames late (its windows end at the frame's end, no look-ahead):
+# measured on 60 valid phrases, moving our onsets this much earlier gives the best note-onset F1 (0.475 -> 0.547).
+# Reported beside the raw score as what the zero look-ahead costs in onset timing alone.
+DETECTION_LATENCY_S = 0.032
 BASIC_PITCH_FRAME_THRESHOLD = 0.3  # basic_pitch.inference.predict's default
 
 
@@ -127,6 +131,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
         name: {"frames": [], "notes": []} for name in (("ours", "basic_pitch") if basic_pitch else ("ours",))}
     failures: dict[str, list[str]] = {name: [] for name in systems}
     counts = {name: 0 for name in systems}
+    compensated: list[dict[str, float]] = []
     rows = []
     for phrase in phrases:
         audio = read_mono(phrase.audio_path, MODEL_RATE)
@@ -145,6 +150,10 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
                 continue
             systems[name]["frames"].append(frame_scores(reference, result.frames))
             systems[name]["notes"].append(note_scores(phrase.notes, result.notes, onset_tolerance))
+            if name == "ours":
+                early = [NoteEvent(max(0.0, n.onset - DETECTION_LATENCY_S), n.offset, n.midi, n.activation)
+                         for n in result.notes]
+                compensated.append(note_scores(phrase.notes, early, onset_tolerance))
             counts[name] += len(result.notes)
         rows.append(row)
     report: dict[str, Any] = {
@@ -158,6 +167,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
         report[name] = {"files_scored": len(scores["frames"]), "failures": failures[name],
                         "estimated_notes": counts[name], "frame": _mean(scores["frames"]),
                         "note_onset": _mean(scores["notes"])}
+    report["ours"]["note_onset_latency_compensated"] = {"shift_s": DETECTION_LATENCY_S, **_mean(compensated)}
     return report, rows
 
 

@@ -11,6 +11,7 @@ from block_split import in_blocks as split
 from scipy.signal import resample_poly
 
 from export.core.errors import LatentbridgeError
+from export.poly.offline import decode_voices
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
@@ -153,13 +154,18 @@ def best_lag(out: np.ndarray, ref: np.ndarray, lags: range) -> tuple[int, float]
 
 
 def offline_resynth(stage: ResynthStage, audio: np.ndarray) -> np.ndarray:
-    """The stage's autoencoder run offline (whole-signal graphs, no stream, no delay) at its rate, with scipy's
-    polyphase resampling (not pedalboard's) to and from the stage's rate."""
+    """The stage's autoencoder run offline (whole-signal graphs, no stream, no delay; a poly stage's voices
+    through the offline voice decoder) at its rate, with scipy's polyphase resampling (not pedalboard's) to and
+    from the stage's rate."""
     ae, rate = stage.ae, stage.rate
     g = math.gcd(rate, ae.sample_rate)
     x = resample_poly(audio, ae.sample_rate // g, rate // g).astype(np.float32)
     controls = ae.controls(x)
-    y = ae.decode(ae.align(ae.encode(x), controls.frames), controls)
+    z = ae.align(ae.encode(x), controls.frames)
+    if stage.poly.mode == "poly":
+        y = decode_voices(ae, x, z, controls, config=stage.poly.config, tracker=stage.poly.tracker)
+    else:
+        y = ae.decode(z, controls)
     y = resample_poly(y, rate // g, ae.sample_rate // g).astype(np.float32)
     return np.pad(y, (0, max(0, audio.shape[0] - y.shape[0])))[: audio.shape[0]]
 
