@@ -14,20 +14,18 @@ messages at the same input samples give the same output whatever the block sizes
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-from export.autoencoder.morphing import Target, blend, mix_corners, parse_target, xy_weights
+from export.autoencoder.morphing import blend, mix_corners, xy_weights
 from export.autoencoder.runtime import EncoderStream
 from export.core.errors import LatentbridgeError
 from export.poly.poly_synth import check_voices
 from export.poly.voice_decoder import VoiceDecoder
 from plugin_host.midi_voices import Envelope, MidiEvent, VoiceAllocator
 from plugin_host.model_rate import ModelRateStream
-from plugin_host.neural_stage import CORNER_KEYS, CORNERS, DEFAULT_BANK, MORPH_PARAMETERS, load_autoencoder, load_bank
+from plugin_host.neural_stage import CORNER_KEYS, MORPH_PARAMETERS, MorphTargets, load_autoencoder
 from plugin_host.parameters import Parameter
 from plugin_host.stage import DelayLine, Stage
 
@@ -43,7 +41,7 @@ PAD_PARAMETERS = [
 ]
 
 
-class MidiPadStage(Stage):
+class MidiPadStage(MorphTargets, Stage):
     """See the module docstring."""
 
     kind = "midi_pad"
@@ -57,8 +55,6 @@ class MidiPadStage(Stage):
             raise LatentbridgeError(f"stage {name!r}: {exc}") from exc
         self.ae = load_autoencoder(model)
         self.model = model
-        self.bank_path = str(bank or DEFAULT_BANK)
-        self.bank = load_bank(self.bank_path) if Path(self.bank_path).is_file() or bank else None
         self.hop = self.ae.frame_hop
         self.frame_rate = self.ae.sample_rate / self.hop
         self.allocator = VoiceAllocator(voices)
@@ -68,38 +64,16 @@ class MidiPadStage(Stage):
         self.z_count = 0
         self.pending = np.zeros(0, np.float32)  # 16 kHz input of the control frame in progress
         self.queue = np.zeros(self.hop - 1, np.float32)  # a frame is heard once its last input sample is in
-        self.texts = {"target": target}
-        self.targets = {"target": self._resolve(target)}
-        corners = corners or [target] * 4
-        if len(corners) != 4:
-            raise LatentbridgeError(f"stage {name!r}: corners needs four targets (a, b, c, d), got {len(corners)}")
-        for corner, text in zip(CORNERS, corners, strict=True):
-            self.texts[f"corner/{corner}"] = text
-            self.targets[f"corner/{corner}"] = self._resolve(text)
+        self._init_targets(name, target, corners, bank)
         self.model_rate = ModelRateStream(rate, self._process16, self.hop - 1)
         super().__init__(name, rate, PAD_PARAMETERS, self.model_rate.delay_samples)
         self._through = DelayLine(self.delay_samples)
 
-    # -- string controls (as the morph stage's) ------------------------------------------------------------
-    def _resolve(self, text: str) -> Target:
-        return parse_target(text, self.bank, self.ae)
-
+    # -- string controls (the morph stage's, from `MorphTargets`) ------------------------------------------
     def prepare_command(self, name: str, value: str) -> Callable[[], None]:
-        """Resolve the single target or a corner (FAMILY, FAMILY:MIDI or an audio file); the returned call sets it."""
         if name not in self.commands:
             return super().prepare_command(name, value)
-        target = self._resolve(value)
-
-        def apply() -> None:
-            self.targets = {**self.targets, name: target}
-            self.texts = {**self.texts, name: value}
-        return apply
-
-    @functools.lru_cache(maxsize=512)  # noqa: B019 (the stage lives as long as the chain)
-    def _lookup(self, family: str, midi: float | None) -> np.ndarray:
-        if self.bank is None:
-            raise LatentbridgeError(f"stage {self.name!r}: the target {family!r} needs a latent bank")
-        return self.bank.lookup(family, midi)
+        return self._prepare_target(name, value)
 
     # -- MIDI and audio ------------------------------------------------------------------------------------
     def midi(self, messages: list[bytes]) -> None:

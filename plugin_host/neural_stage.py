@@ -57,6 +57,45 @@ def load_bank(path: str) -> LatentBank:
     return LatentBank.load(path)
 
 
+class MorphTargets:
+    """The string controls a timbre stage shares with the morph stage (`target`, `corner/a..d`): the latent bank,
+    the targets resolved from their texts, a swap prepared outside the audio path, and the cached bank lookup.
+    Mixed into stages that also derive from `Stage` (for `name` and the fallback `prepare_command`)."""
+
+    name: str
+    ae: OnnxAutoencoder
+
+    def _init_targets(self, name: str, target: str, corners: list[str] | None, bank: str | None) -> None:
+        self.bank_path = str(bank or DEFAULT_BANK)
+        self.bank = load_bank(self.bank_path) if Path(self.bank_path).is_file() or bank else None
+        self.texts = {"target": target}
+        self.targets = {"target": self._resolve(target)}
+        corners = corners or [target] * 4
+        if len(corners) != 4:
+            raise LatentbridgeError(f"stage {name!r}: corners needs four targets (a, b, c, d), got {len(corners)}")
+        for corner, text in zip(CORNERS, corners, strict=True):
+            self.texts[f"corner/{corner}"] = text
+            self.targets[f"corner/{corner}"] = self._resolve(text)
+
+    def _resolve(self, text: str) -> Target:
+        return parse_target(text, self.bank, self.ae)
+
+    def _prepare_target(self, name: str, value: str) -> Callable[[], None]:
+        """Resolve the single target or a corner (FAMILY, FAMILY:MIDI or an audio file); the returned call sets it."""
+        target = self._resolve(value)  # raises before anything changes
+
+        def apply() -> None:
+            self.targets = {**self.targets, name: target}  # one reference swap: the worker sees old or new
+            self.texts = {**self.texts, name: value}
+        return apply
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 (the stage lives as long as the chain)
+    def _lookup(self, family: str, midi: float | None) -> np.ndarray:
+        if self.bank is None:
+            raise LatentbridgeError(f"stage {self.name!r}: the target {family!r} needs a latent bank")
+        return self.bank.lookup(family, midi)
+
+
 class ResynthStage(Stage):
     """encode -> decode through the autoencoder, block by block."""
 
@@ -98,7 +137,7 @@ class ResynthStage(Stage):
                 "max_voices": self.poly.config.voices}
 
 
-class MorphStage(ResynthStage):
+class MorphStage(MorphTargets, ResynthStage):
     """See the module docstring."""
 
     kind = "morph"
@@ -108,38 +147,15 @@ class MorphStage(ResynthStage):
                  model: str | None = None, bank: str | None = None, voices: str = "mono",
                  max_voices: int = DEFAULT_VOICES) -> None:
         super().__init__(name, rate, model, MORPH_PARAMETERS, voices, max_voices)
-        self.bank_path = str(bank or DEFAULT_BANK)
-        self.bank = load_bank(self.bank_path) if Path(self.bank_path).is_file() or bank else None
         self.frame_rate = self.ae.sample_rate / self.ae.frame_hop
         self.midi = 60.0  # the live input's pitch, held through unvoiced frames
-        self.texts = {"target": target}
-        self.targets = {"target": self._resolve(target)}
-        corners = corners or [target] * 4
-        if len(corners) != 4:
-            raise LatentbridgeError(f"stage {name!r}: corners needs four targets (a, b, c, d), got {len(corners)}")
-        for corner, text in zip(CORNERS, corners, strict=True):
-            self.texts[f"corner/{corner}"] = text
-            self.targets[f"corner/{corner}"] = self._resolve(text)
-
-    def _resolve(self, text: str) -> Target:
-        return parse_target(text, self.bank, self.ae)
+        self._init_targets(name, target, corners, bank)
 
     def prepare_command(self, name: str, value: str) -> Callable[[], None]:
-        """Resolve the single target or a corner (FAMILY, FAMILY:MIDI or an audio file); the returned call sets it."""
+        """A target or corner (see `MorphTargets`), or `voices` (the resynth stage's)."""
         if name not in self.commands or name == "voices":
             return super().prepare_command(name, value)
-        target = self._resolve(value)  # raises before anything changes
-
-        def apply() -> None:
-            self.targets = {**self.targets, name: target}  # one reference swap: the worker sees old or new
-            self.texts = {**self.texts, name: value}
-        return apply
-
-    @functools.lru_cache(maxsize=512)  # noqa: B019 (the stage lives as long as the chain)
-    def _lookup(self, family: str, midi: float | None) -> np.ndarray:
-        if self.bank is None:
-            raise LatentbridgeError(f"stage {self.name!r}: the target {family!r} needs a latent bank")
-        return self.bank.lookup(family, midi)
+        return self._prepare_target(name, value)
 
     def _pitches(self, controls: Controls) -> np.ndarray:
         """The held MIDI pitch per frame: a voiced frame moves it when it is more than `HYSTERESIS` semitones
