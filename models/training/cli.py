@@ -151,6 +151,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--valid-every", type=int, default=0,
                         help="semitone frame F1 on the valid split every N steps, best.pt (default: 0, off)")
     parser.add_argument("--valid-phrases", type=int, default=24, help="valid phrases to score (default: 24)")
+    parser.add_argument("--lr-patience", type=int, default=0,
+                        help="halve the learning rate after N validations without a better F1 (default: 0, off; "
+                             "may be added on --resume)")
 
 
 def _note_subset(args: argparse.Namespace) -> NoteSubset:
@@ -239,7 +242,7 @@ def _task(args: argparse.Namespace) -> TrainTask:
 
         return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
-                                     valid_phrases=args.valid_phrases))
+                                     valid_phrases=args.valid_phrases), args.lr_patience)
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask
 

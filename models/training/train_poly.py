@@ -9,7 +9,8 @@ Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + 
 of the crops, white noise at a level uniform in `noise_db` (dBFS RMS).
 Validation (`valid_every` steps, single process): whole valid phrases (the first `valid_phrases`) offline;
 the score is the semitone-level frame F1 at threshold 0.5 (a semitone is on where one of its 3 bins is);
-the best score writes best.pt (see the training loop).
+the best score writes best.pt (see the training loop). With `lr_patience` > 0 the learning rate halves after
+that many validations without a better score; the schedule is not a run setting, so a resumed run may add it.
 """
 
 from __future__ import annotations
@@ -57,9 +58,12 @@ class PolyTask:
     kind = "poly"
 
     def __init__(self, cfg: PolyPitchConfig, data: Path, cache_dir: Path, batch: int, seed: int,
-                 training: PolyTraining | None = None) -> None:
+                 training: PolyTraining | None = None, lr_patience: int = 0) -> None:
         if batch < 1:
             raise LatentbridgeError("--batch must be >= 1")
+        if lr_patience < 0:
+            raise LatentbridgeError("--lr-patience must be >= 0")
+        self.lr_patience = lr_patience
         self.training = training or PolyTraining()
         if self.training.crop < 1 or self.training.warmup < 0 or self.training.valid_phrases < 1:
             raise LatentbridgeError("crop and --valid-phrases must be >= 1, warm-up >= 0")
@@ -69,7 +73,8 @@ class PolyTask:
         self.audio: np.ndarray | None = None
         self.frames: np.ndarray | None = None  # whole frames per phrase
         self.valid: list[tuple[np.ndarray, np.ndarray]] = []
-        self._state: dict[str, Any] = {"best": None, "best_step": 0, "history": []}
+        self._state: dict[str, Any] = {"best": None, "best_step": 0, "history": [], "bad": 0,
+                                       "lr_scale": 1.0}
 
     def settings(self) -> dict[str, Any]:
         return {"batch": self.batch, "training": asdict(self.training), "data": str(self.data)}
@@ -162,13 +167,20 @@ class PolyTask:
         tp, est, ref = counts
         return float(2 * tp / (est + ref)) if est + ref else 0.0
 
+    def lr_scale(self, step: int) -> float:
+        return float(self._state.get("lr_scale", 1.0))
+
     def after_step(self, model: nn.Module, step: int) -> str | None:
         if not self.training.valid_every or step % self.training.valid_every or not self.valid:
             return None
         score, state = self.validate(model), self._state
-        state["history"] = [*state["history"], [step, round(score, 5)]][-200:]
-        print(f"valid step {step}: semitone frame F1 {score:.4f} (best {state['best']})", flush=True)
+        scale = float(state.get("lr_scale", 1.0))
+        state["history"] = [*state["history"], [step, round(score, 5), scale]][-200:]
+        print(f"valid step {step}: semitone frame F1 {score:.4f} (best {state['best']}, lr x{scale:g})", flush=True)
         if state["best"] is None or score > state["best"]:
-            state.update(best=score, best_step=step)
+            state.update(best=score, best_step=step, bad=0)
             return "best"
+        state["bad"] = int(state.get("bad", 0)) + 1
+        if self.lr_patience and state["bad"] % self.lr_patience == 0:
+            state["lr_scale"] = scale * 0.5
         return None

@@ -15,6 +15,7 @@ from export.app.cli import main
 from models.data.poly_midi import NoteLabel
 from models.polypitch.labels import frame_targets, reference_grid
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet, get_config
+from models.training.train_poly import PolyTask, PolyTraining
 
 HOP = 128
 
@@ -88,3 +89,15 @@ def test_train_writes_best_and_resumes(tmp_path: Path, one_thread: None, capsys:
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["start_step"] == 2 and summary["steps"] == 4 and np.isfinite(summary["loss"])
     assert (out / "log.csv").read_text().count("\n") == 5  # header + 4 steps
+
+
+def test_lr_halves_after_patience_validations_without_a_better_f1(tmp_path: Path) -> None:
+    task = PolyTask(get_config("poly_tiny"), tmp_path, tmp_path / "cache", 1, 0, PolyTraining(valid_every=1),
+                    lr_patience=2)
+    task.valid = [(np.zeros(128, np.float32), np.zeros((1, 264), np.float32))]
+    scores = iter([0.5, 0.4, 0.4, 0.6, 0.3, 0.3, 0.2])
+    task.validate = lambda model: next(scores)  # type: ignore[method-assign]
+    verdicts = [task.after_step(task.model, step) for step in range(1, 8)]
+    assert verdicts == ["best", None, None, "best", None, None, None]
+    assert [row[2] for row in task.state()["history"]] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
+    assert task.lr_scale(8) == 0.25
