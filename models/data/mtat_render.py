@@ -10,7 +10,8 @@ The whole tree is written into a temporary directory beside OUT and renamed into
 With --extend, the clips of a previous render of OUT are kept (hard-linked into the new tree, or copied) and
 only clips beyond them are rendered: the result is byte-identical to rendering all --clips at once. The previous
 render must have used the same seed, duration, SoundFonts and vocals; its last clip is rendered again and
-compared to check.
+compared to check. The previous records are tagged again with today's rules (`clip_tags.tags_for` reads only
+the record), so `--extend` with the same --clips re-annotates a render after a change of the tag vocabulary.
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ def previous_records(out: Path, job: ClipJob, clips: int) -> list[dict]:
     records = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if [r["index"] for r in records] != list(range(len(records))) or not records:
         raise LatentbridgeError(f"{log_path}: clip indices are not 0..N-1; cannot extend")
+    records = [{**r, "tags": list(clip_tags.tags_for(r))} for r in records]
     if clips < len(records):
         raise LatentbridgeError(f"{out} holds {len(records)} clips; --extend needs --clips >= {len(records)}")
     last = records[-1]

@@ -96,6 +96,9 @@ def add_tagger_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-patience", type=int, default=3,
                         help="validations without improvement before the LR halves (default: 3)")
     parser.add_argument("--warmup", type=int, default=0, help="steps of linear LR warm-up (default: 0)")
+    parser.add_argument("--drop-tags", type=lambda text: tuple(t for t in text.split(",") if t), default=(),
+                        help="with --resume: first remove these tags (comma-separated) from OUT/checkpoint.pt, "
+                        "e.g. after the clip vocabulary dropped them; the other tags' outputs are unchanged")
 
 
 def add_notes_arguments(parser: argparse.ArgumentParser, config: str, configs: str) -> None:
@@ -225,6 +228,16 @@ def _task(args: argparse.Namespace) -> TrainTask:
 
         ckpt = Path(args.out) / "checkpoint.pt"
         tags = tags_of_checkpoint(ckpt) if args.resume and ckpt.is_file() else None
+        if args.drop_tags:
+            if tags is None:
+                raise LatentbridgeError("--drop-tags needs --resume and a checkpoint in --out")
+            dropping = [t for t in args.drop_tags if t in tags]
+            if dropping:
+                from models.tagger.tag_drop import drop_tags_in_file
+
+                drop_tags_in_file(ckpt, dropping, ckpt)
+                print(f"{ckpt}: dropped the tags {', '.join(dropping)}", flush=True)
+                tags = tags_of_checkpoint(ckpt)
         return TaggerTask(tagger_config(args.config), args.data, cache,
                           TagChoice(args.top_tags, args.min_count, tags), args.batch, args.seed,
                           Augment(mixup=args.mixup, gain_db=args.gain_db),

@@ -11,7 +11,7 @@ Augmentation (`Augment`; SpecAugment masks are in the model config) draws from t
 - mixup: a fraction `mixup` of the windows gets a window of another clip added at -gain to 0 dB
   (`MIX_DB`). Labels of the mix: the union of both clips' tags for what a mix adds (instrument families,
   sources, drums, effects, voices, ensemble), the intersection for absences (no_drums, no_vocal), 0 for solo,
-  and no loss at all for tags that a sum of two clips leaves undefined (tempo, mode, meter, brightness,
+  and no loss at all for tags that a sum of two clips leaves undefined (tempo, meter, brightness,
   level, register, ambient: `MIX_UNDEFINED`).
 
 Validation (`Validation`, every `every` steps, single process): mean window probabilities of the first `clips`
@@ -43,7 +43,7 @@ from models.training.checkpoint import load_checkpoint, stored_config
 
 MIX_UNION_NEVER = frozenset({"solo"})  # a mix of two clips has two or more parts
 MIX_INTERSECTION = frozenset({"no_drums", "no_vocal"})
-MIX_UNDEFINED = frozenset({"fast", "slow", "major", "minor", "triple_meter", "bright", "dark", "loud", "quiet",
+MIX_UNDEFINED = frozenset({"fast", "slow", "triple_meter", "bright", "dark", "loud", "quiet",
                            "high_register", "low_register", "ambient"})
 LEVEL_TAGS = frozenset({"loud", "quiet"})
 MIX_DB = (-6.0, 0.0)

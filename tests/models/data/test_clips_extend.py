@@ -40,3 +40,13 @@ def test_extend_refuses_other_settings_and_fewer_clips(tmp_path: Path, other: li
                  "--workers", "1", "--extend", *other]) == 2
     assert _clips(tmp_path / "c", 8, "--extend") == 2
     assert _files(tmp_path / "c") == before
+
+
+def test_extend_with_the_same_count_re_annotates_with_todays_tags(tmp_path: Path) -> None:
+    assert _clips(tmp_path / "c", 4) == 0
+    fresh = _files(tmp_path / "c")
+    log = tmp_path / "c" / "render_log.jsonl"
+    stale = [line.replace('"tags": [', '"tags": ["major", ') for line in log.read_text().splitlines()]
+    log.write_text("".join(f"{line}\n" for line in stale))  # as a render before the tag review wrote them
+    assert _clips(tmp_path / "c", 4, "--extend") == 0
+    assert _files(tmp_path / "c") == fresh

@@ -17,6 +17,7 @@ from export.core.errors import LatentbridgeError
 from export.onnx.loader import open_model
 from models.tagger.configs import TaggerConfig, get_config
 from models.tagger.model import SampleCNN
+from models.tagger.tag_drop import drop_tags_in_file
 from models.training.checkpoint import load_model, save_checkpoint
 from models.training.train_tagger import Augment, TagChoice, TaggerTask, Validation
 
@@ -151,3 +152,22 @@ def test_gradients_reach_the_audio_through_the_front_end() -> None:
     audio.requires_grad_(True)
     torch.sigmoid(model(audio))[0, 0].backward()
     assert audio.grad is not None and torch.isfinite(audio.grad).all() and float(audio.grad.abs().sum()) > 0
+
+
+def test_drop_tags_keeps_the_other_outputs_and_training_resumes(clips: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert _train(clips, out, "--steps", "6") == 0
+    names = load_model(out / "checkpoint.pt")[0].cfg.tag_names
+    gone = [t for t in ("fast", "reverb") if t in names]
+    assert gone and _train(clips, out, "--steps", "8", "--resume", "--drop-tags", ",".join(gone)) == 0
+    after, state = load_model(out / "checkpoint.pt")
+    assert state["step"] == 8 and after.cfg.tag_names == tuple(t for t in names if t not in gone)
+    assert load_model(out / "best.pt")[0].cfg.tag_names == names  # best.pt (step 5) is the source below
+    trimmed = drop_tags_in_file(out / "best.pt", gone, tmp_path / "trimmed" / "checkpoint.pt")
+    audio = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, after.cfg.n_samples))
+                             .astype(np.float32))
+    with torch.no_grad():
+        full = load_model(out / "best.pt")[0].eval()(audio)
+        less = load_model(trimmed)[0].eval()(audio)
+    assert torch.equal(less, full[:, [i for i, t in enumerate(names) if t not in gone]])
+    assert _train(clips, tmp_path / "fresh", "--steps", "2", "--drop-tags", "fast") == 2
