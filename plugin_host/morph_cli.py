@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.amount <= 1.0:
         raise LatentbridgeError(f"--amount must be in [0, 1], got {args.amount}")
     from export.poly.poly_synth import PolyConfig, check_voices
+    from export.wavenet.stream_synth import check_decoder
 
     config = PolyConfig(voices=check_voices(args.max_voices))
+    check_decoder(args.decoder, args.voices)
     audio, rate = read_audio(source)
     ae = OnnxAutoencoder.open(args.model, threads=args.threads)
     bank_path = Path(args.bank) if args.bank else BUNDLED_DIR / f"{default_model('autoencoder').name}.bank.npz"
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         from export.poly.offline import voices_decoder
 
         decode = voices_decoder(ae, "poly", config)
+    if args.decoder == "wavenet":
+        from export.wavenet.stream_synth import wavenet_decoder
+
+        decode = wavenet_decoder(ae)
     with bar("morph", total=work, unit="sample") as progress:
         result = morph(ae, audio, rate, target, args.amount, bank, progress.update, decode)
     write_audio(out, result, rate, FORMATS[out.suffix.lower()], force=args.force)
@@ -66,12 +72,15 @@ def run(args: argparse.Namespace) -> int:
     seconds = audio.shape[1] / rate
     peak = float(np.abs(result).max())
     print(f"wrote {out} ({rate} Hz, {audio.shape[0]} ch, {seconds:.2f} s; amount {args.amount:g} toward "
-          f"{args.target}, {args.voices} voices) in {took:.1f} s ({seconds / max(took, 1e-9):.1f}x real time), peak "
+          f"{args.target}, {args.voices} voices, {args.decoder} decoder) in {took:.1f} s "
+          f"({seconds / max(took, 1e-9):.1f}x real time), peak "
           f"{20 * np.log10(max(peak, 1e-9)):.1f} dBFS{' (clipped)' if peak > 1.0 else ''}")
     return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from export.wavenet.note_decoders import DECODERS
+
     parser = subparsers.add_parser("morph", help="morph a recording's timbre toward another instrument",
                                    description="Re-synthesise IN through the bundled autoencoder with its latent "
                                                "moved toward TARGET by AMOUNT (0: plain resynthesis); OUT keeps "
@@ -91,6 +100,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="mono: one voice on the detected pitch; poly: a voice per note the multi-pitch tracker "
                              "hears (chords, strums), sharing the morphed latent (default: mono)")
     parser.add_argument("--max-voices", type=int, default=6, help="most voices at once with --voices poly (1..16)")
+    parser.add_argument("--decoder", choices=DECODERS, default="harmonic",
+                        help="harmonic: the harmonic-plus-noise decoder; wavenet: the autoencoder's WaveNet on the "
+                             "native kernel (one voice: --voices mono only; slower) (default: harmonic)")
     parser.add_argument("--plot", default=None, help="also write a PNG: input and output spectrograms")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
     parser.add_argument("--force", action="store_true", help="overwrite OUT")

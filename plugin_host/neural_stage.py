@@ -5,7 +5,9 @@ Audio is float32 mono [n] at the chain rate; the autoencoder streams at 16 kHz i
 so the stage's delay is the resamplers' plus the stream's 127 samples at 16 kHz. Both take `voices`: `mono`
 (one decoder on the detected pitch) or `poly` (a decoder voice per note the multi-pitch tracker hears, up to
 `max_voices`, sharing the latent: export.poly.poly_synth), switchable live through the `voices` command
-without a click and without changing the delay. Per control frame (8 ms):
+without a click and without changing the delay; and `decoder`: `harmonic` (the default) or `wavenet` (the
+autoencoder's WaveNet on the native kernel, export.wavenet.stream_synth: one voice, so `voices: mono` only),
+fixed for the stage's life, with the same delay. Per control frame (8 ms):
 goal = (1 - pad) * single + pad * bilinear(corners a (x=0, y=0), b (1, 0), c (0, 1), d (1, 1); x, y), and
 z' = (1 - amount) * z + amount * goal, with amount, x, y and pad smoothed at the frame rate. Family targets
 are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (per control frame,
@@ -30,6 +32,7 @@ from export.core.errors import LatentbridgeError
 from export.core.pitch_units import hz_to_midi
 from export.onnx.bundled import BUNDLED_DIR
 from export.poly.poly_synth import DEFAULT_VOICES, PolyConfig, PolySynth, check_mode, check_voices
+from export.wavenet.stream_synth import WaveNetSynth, check_decoder
 from plugin_host.model_rate import ModelRateStream
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
@@ -104,16 +107,18 @@ class ResynthStage(Stage):
 
     def __init__(self, name: str, rate: int, model: str | None = None,
                  parameters: list[Parameter] | None = None, voices: str = "mono",
-                 max_voices: int = DEFAULT_VOICES) -> None:
+                 max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic") -> None:
         self.ae = load_autoencoder(model)
         self.model = model
         try:
             self.poly = PolySynth(self.ae, check_mode(voices), PolyConfig(voices=check_voices(max_voices)))
+            self.decoder = check_decoder(decoder, voices)
+            self.wavenet = WaveNetSynth(self.ae) if decoder == "wavenet" else None
         except LatentbridgeError as exc:
             raise LatentbridgeError(f"stage {name!r}: {exc}") from exc
         if voices == "poly":
             _ = self.poly.tracker  # load it now, not in the audio worker
-        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map, synth=self.poly.push)
+        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map, synth=self.wavenet or self.poly.push)
         self.model_rate = ModelRateStream(rate, self.stream.process, self.stream.delay_samples)
         super().__init__(name, rate, parameters or [], self.model_rate.delay_samples)
 
@@ -124,16 +129,18 @@ class ResynthStage(Stage):
         return self.model_rate.process(block)
 
     def prepare_command(self, name: str, value: str) -> Callable[[], None]:
-        """`voices`: `mono` or `poly` (the tracker is loaded here, outside the audio path)."""
+        """`voices`: `mono` or `poly` (the tracker is loaded here, outside the audio path; a WaveNet stage
+        refuses `poly`)."""
         if name != "voices":
             return super().prepare_command(name, value)
         mode = check_mode(value)
+        check_decoder(self.decoder, mode)
         if mode == "poly":
             _ = self.poly.tracker
         return lambda: self.poly.set_mode(mode)
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "model": self.model, "voices": self.poly.mode,
+        return {**super().describe(), "model": self.model, "decoder": self.decoder, "voices": self.poly.mode,
                 "max_voices": self.poly.config.voices}
 
 
@@ -145,8 +152,8 @@ class MorphStage(MorphTargets, ResynthStage):
 
     def __init__(self, name: str, rate: int, target: str, corners: list[str] | None = None,
                  model: str | None = None, bank: str | None = None, voices: str = "mono",
-                 max_voices: int = DEFAULT_VOICES) -> None:
-        super().__init__(name, rate, model, MORPH_PARAMETERS, voices, max_voices)
+                 max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic") -> None:
+        super().__init__(name, rate, model, MORPH_PARAMETERS, voices, max_voices, decoder)
         self.frame_rate = self.ae.sample_rate / self.ae.frame_hop
         self.midi = 60.0  # the live input's pitch, held through unvoiced frames
         self._init_targets(name, target, corners, bank)

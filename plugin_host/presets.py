@@ -30,6 +30,7 @@ import yaml
 
 from export.core.errors import LatentbridgeError
 from export.poly.poly_synth import DEFAULT_VOICES
+from export.wavenet.note_decoders import DECODERS
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
@@ -78,6 +79,7 @@ PRESET_SCHEMA: dict[str, Any] = {
                 "every_s": {"type": "number", "minimum": 0.1, "maximum": 10},
                 "voices": {"enum": ["mono", "poly"]},
                 "max_voices": {"type": "integer"},
+                "decoder": {"enum": list(DECODERS)},
                 "style": {"type": "string"},
                 "method": {"enum": list(STYLE_METHODS)},
                 "mode": {"enum": list(STYLE_MODES)},
@@ -106,9 +108,10 @@ BUILDERS: dict[str, Builder] = {
     "effect": lambda s, rate: EffectStage(s["name"], rate, s["effect"]),
     "vst3": lambda s, rate: Vst3Stage(s["name"], rate, s["path"]),
     "resynth": lambda s, rate: ResynthStage(s["name"], rate, s.get("model"), None, s.get("voices", "mono"),
-                                            s.get("max_voices", DEFAULT_VOICES)),
+                                            s.get("max_voices", DEFAULT_VOICES), s.get("decoder", "harmonic")),
     "morph": lambda s, rate: MorphStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
-                                        s.get("bank"), s.get("voices", "mono"), s.get("max_voices", DEFAULT_VOICES)),
+                                        s.get("bank"), s.get("voices", "mono"), s.get("max_voices", DEFAULT_VOICES),
+                                        s.get("decoder", "harmonic")),
     "midi_pad": lambda s, rate: MidiPadStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
                                              s.get("bank"), s.get("max_voices", DEFAULT_PAD_VOICES)),
     "tagger": lambda s, rate: TaggerStage(s["name"], rate, s.get("model"), s.get("every_s", 0.5)),

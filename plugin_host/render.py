@@ -90,7 +90,8 @@ def render_audio(preset: dict[str, Any], audio: np.ndarray, rate: int, settings:
 
 
 def model_files(preset: dict[str, Any]) -> dict[str, str]:
-    """The ONNX, bank and style files the preset's chain loads -> their sha256 (for the sidecar)."""
+    """The ONNX (WaveNet decoder included), bank and style files the preset's chain loads -> their sha256 (for the
+    sidecar)."""
     chain = build_chain(preset, 16000, offline=True)
     files: set[Path] = set()
     for stage in chain.stages:
@@ -102,4 +103,7 @@ def model_files(preset: dict[str, Any]) -> dict[str, str]:
             path = getattr(stage, attr, None)
             if path:
                 files.add(Path(path))
+        wavenet = getattr(stage, "wavenet", None)
+        if wavenet is not None:
+            files.add(Path(wavenet.path))
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}

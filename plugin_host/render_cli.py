@@ -109,15 +109,31 @@ def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[st
     return reports
 
 
-def with_voices(preset: dict[str, Any], voices: str | None) -> dict[str, Any]:
-    """The preset with `voices` set on every resynth and morph stage (unchanged for None; one-line error when
-    the preset has no such stage)."""
-    if voices is None:
+NEURAL = ("resynth", "morph")
+
+
+def with_option(preset: dict[str, Any], key: str, value: str | None) -> dict[str, Any]:
+    """The preset with `key` (`voices`, `decoder`) set to `value` on every resynth and morph stage (unchanged for
+    None; one-line error when the preset has no such stage)."""
+    if value is None:
         return preset
-    neural = ("resynth", "morph")
-    if not any(s["kind"] in neural for s in preset["stages"]):
-        raise LatentbridgeError(f"--voices: preset {preset['name']} has no resynth or morph stage")
-    return {**preset, "stages": [dict(s, voices=voices) if s["kind"] in neural else s for s in preset["stages"]]}
+    if not any(s["kind"] in NEURAL for s in preset["stages"]):
+        raise LatentbridgeError(f"--{key}: preset {preset['name']} has no resynth or morph stage")
+    return {**preset, "stages": [dict(s, **{key: value}) if s["kind"] in NEURAL else s for s in preset["stages"]]}
+
+
+def check_decoders(preset: dict[str, Any]) -> dict[str, Any]:
+    """The preset, once every resynth and morph stage's decoder can play its voices (one-line error before any
+    work: a WaveNet stage has one voice)."""
+    from export.wavenet.stream_synth import check_decoder
+
+    for s in preset["stages"]:
+        if s["kind"] in NEURAL:
+            try:
+                check_decoder(s.get("decoder", "harmonic"), s.get("voices", "mono"))
+            except LatentbridgeError as exc:
+                raise LatentbridgeError(f"preset {preset['name']}: stage {s['name']!r}: {exc}") from exc
+    return preset
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     from plugin_host.render import RenderSettings
 
     files = stems(args.stems)
-    preset = with_voices(read_preset(args.preset), args.voices)
+    preset = check_decoders(with_option(with_option(read_preset(args.preset), "voices", args.voices), "decoder",
+                                        args.decoder))
     automation = read_automation(args.automation) if args.automation else []
     if args.blocksize < 16 or args.blocksize > 8192:
         raise LatentbridgeError(f"--blocksize must be in [16, 8192], got {args.blocksize}")
@@ -164,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from export.wavenet.note_decoders import DECODERS
+
     parser = subparsers.add_parser("render", help="render stems through a preset's chain offline",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                    epilog="Example: latentbridge render stems/ --preset morph-reed --out rendered/")
@@ -181,6 +200,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--voices", choices=("mono", "poly"), default=None,
                         help="set every resynth/morph stage to one voice (mono) or a voice per tracked note (poly); "
                              "default: as the preset says")
+    parser.add_argument("--decoder", choices=DECODERS, default=None,
+                        help="set every resynth/morph stage's decoder: harmonic, or the autoencoder's WaveNet on the "
+                             "native kernel (one voice: mono stages only); default: as the preset says (harmonic "
+                             "unless it names one)")
     parser.add_argument("--automation", default=None,
                         help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
     parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")

@@ -63,6 +63,32 @@ def note_stream(seed: int, key: str) -> int:
     return zlib.crc32(f"{seed}:{key}".encode())
 
 
+def check_note_wavenet(cfg: dict[str, Any], ae: OnnxAutoencoder, path: str | Path) -> None:
+    """One-line error unless the WaveNet config `cfg` (of the graph at `path`) decodes this autoencoder's frames."""
+    if cfg["local_channels"] != ae.z_dim + 3 or cfg["hop"] != ae.frame_hop:
+        raise LatentbridgeError(f"{path}: not a note WaveNet of this autoencoder (needs {ae.z_dim + 3} "
+                                f"local channels at hop {ae.frame_hop})")
+
+
+def note_local(ae_cfg: dict[str, Any], z: np.ndarray, f0: np.ndarray, periodicity: np.ndarray,
+               loudness: np.ndarray) -> np.ndarray:
+    """The note WaveNet's local conditioning [B, Z + 3, F] float32 from z [B, Z, F] and the controls [B, F]: z,
+    then MIDI / 127, loudness in [0, 1], periodicity (`control_features`' layout, f0 clamped to the trackers' range)."""
+    f0 = np.clip(f0, ae_cfg["pitch_fmin"], ae_cfg["pitch_fmax"])
+    floor = float(ae_cfg["loudness_floor_db"])
+    features = np.stack([hz_to_midi(f0) / 127.0, (np.maximum(loudness, floor) - floor) / -floor,
+                         np.clip(periodicity, 0.0, 1.0)], axis=1)
+    return np.concatenate([z, features], axis=1).astype(np.float32)
+
+
+def note_period(ae_cfg: dict[str, Any], cfg: dict[str, Any], f0: np.ndarray) -> np.ndarray:
+    """The period input [B, F] int32 (samples) of the WaveNet with config `cfg` from f0 [B, F] Hz (clamped as above)."""
+    from export.wavenet.kernel import period_from_f0
+
+    f0 = np.clip(f0, ae_cfg["pitch_fmin"], ae_cfg["pitch_fmax"])
+    return period_from_f0(f0, int(cfg["max_period"]), int(cfg["sample_rate"]))
+
+
 def cuda_usable() -> bool:
     import onnxruntime as ort
 
@@ -104,9 +130,7 @@ class WaveNetNotes:
             from export.onnx.loader import open_model
 
             self.cfg = open_model(self.path, kind="wavenet", graph="wavenet_step", allow_gpu=False).config
-        if self.cfg["local_channels"] != ae.z_dim + 3 or self.cfg["hop"] != ae.frame_hop:
-            raise LatentbridgeError(f"{self.path}: not a note WaveNet of this autoencoder (needs {ae.z_dim + 3} "
-                                    f"local channels at hop {ae.frame_hop})")
+        check_note_wavenet(self.cfg, ae, self.path)
         self.max_period = int(self.cfg["max_period"])
         lowest = max(float(ae.config["pitch_fmin"]), int(self.cfg["sample_rate"]) / self.max_period)
         self.midi_range = (math.ceil(hz_to_midi(lowest)), math.floor(hz_to_midi(ae.config["pitch_fmax"])))
@@ -129,21 +153,12 @@ class WaveNetNotes:
 
     def local(self, batch: NoteBatch) -> np.ndarray:
         """[B, Z + 3, F] float32."""
-        cfg = self.ae_cfg
-        f0 = np.clip(batch.f0, cfg["pitch_fmin"], cfg["pitch_fmax"])
-        floor = float(cfg["loudness_floor_db"])
-        features = np.stack([hz_to_midi(f0) / 127.0,
-                             (np.maximum(batch.loudness, floor) - floor) / -floor,
-                             np.clip(batch.periodicity, 0.0, 1.0)], axis=1)
         z = np.repeat(batch.z[:, :, None], batch.f0.shape[1], axis=2)
-        return np.concatenate([z, features], axis=1).astype(np.float32)
+        return note_local(self.ae_cfg, z, batch.f0, batch.periodicity, batch.loudness)
 
     def decode(self, batch: NoteBatch, progress: Progress | None = None) -> np.ndarray:
-        from export.wavenet.kernel import period_from_f0
-
         local = self.local(batch)
-        f0 = np.clip(batch.f0, self.ae_cfg["pitch_fmin"], self.ae_cfg["pitch_fmax"])
-        period = period_from_f0(f0, self.max_period, int(self.cfg["sample_rate"]))
+        period = note_period(self.ae_cfg, self.cfg, batch.f0)
         gen = self._generator(batch.size, [note_stream(self.seed, k) for k in batch.keys])
         hop, frames = int(self.cfg["hop"]), batch.f0.shape[1]
         parts = []

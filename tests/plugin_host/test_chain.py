@@ -12,6 +12,7 @@ from scipy.signal import resample_poly
 
 from export.core.errors import LatentbridgeError
 from export.poly.offline import decode_voices
+from export.wavenet.stream_synth import WaveNetSynth
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
@@ -155,14 +156,16 @@ def best_lag(out: np.ndarray, ref: np.ndarray, lags: range) -> tuple[int, float]
 
 def offline_resynth(stage: ResynthStage, audio: np.ndarray) -> np.ndarray:
     """The stage's autoencoder run offline (whole-signal graphs, no stream, no delay; a poly stage's voices
-    through the offline voice decoder) at its rate, with scipy's polyphase resampling (not pedalboard's) to and
-    from the stage's rate."""
+    through the offline voice decoder, a WaveNet stage's frames through a fresh WaveNet in one call) at its rate,
+    with scipy's polyphase resampling (not pedalboard's) to and from the stage's rate."""
     ae, rate = stage.ae, stage.rate
     g = math.gcd(rate, ae.sample_rate)
     x = resample_poly(audio, ae.sample_rate // g, rate // g).astype(np.float32)
     controls = ae.controls(x)
     z = ae.align(ae.encode(x), controls.frames)
-    if stage.poly.mode == "poly":
+    if stage.decoder == "wavenet":
+        y = WaveNetSynth(ae).decode(z, controls)
+    elif stage.poly.mode == "poly":
         y = decode_voices(ae, x, z, controls, config=stage.poly.config, tracker=stage.poly.tracker)
     else:
         y = ae.decode(z, controls)
@@ -180,6 +183,10 @@ def test_every_bundled_preset_delays_wet_and_dry_by_the_delay_it_reports(preset:
     decimation phase: 1 sample at 44.1 and 48 kHz, measured); at 16 kHz it must be exact."""
     audio = tones(rate=rate)
     chain = load_chain(preset, rate)
+    if rate != 16000 and any(getattr(s, "wavenet", None) for s in chain.stages):
+        pytest.skip("a sampled WaveNet follows the resamplers' rounding (pedalboard's, not scipy's) into another "
+                    "waveform, so no offline reference matches it off 16 kHz; its stage delays like the harmonic "
+                    "one (the same stream and resamplers), checked at 16 kHz here and in test_wavenet_stage.py")
     for stage in chain.stages:  # the delay does not depend on the latent: morph stages resynthesise
         if "amount" in stage.params:
             stage.params["amount"].set(0.0)

@@ -153,19 +153,20 @@ def test_the_strict_check_counts_late_blocks_past_the_64_the_engine_lists() -> N
         check_engine_kept_up(first, status(4000, 64, early, overruns=1))
 
 
-def test_the_poly_preset_plays_its_chain_block_for_block_until_any_late_block() -> None:
-    """`poly-morph` (six voices, the tracker) in the engine equals the same chain fed the same blocks offline, bit
-    for bit, over every block played before the first late one (a late block makes the worker skip input, after
-    which the two chains' states differ; how fast this machine is decides whether one comes, so it is not
-    asserted here: `bench stream` measures that)."""
+@pytest.mark.parametrize("preset", ["poly-morph", "morph-wavenet"])
+def test_the_poly_and_wavenet_presets_play_their_chain_block_for_block_until_any_late_block(preset: str) -> None:
+    """`poly-morph` (six voices, the tracker) and `morph-wavenet` (the native WaveNet kernel in the worker) in the
+    engine equal the same chain fed the same blocks offline, bit for bit, over every block played before the first
+    late one (a late block makes the worker skip input, after which the two chains' states differ; how fast this
+    machine is decides whether one comes, so it is not asserted here: `bench stream` measures that)."""
     blocks = int(6.0 * RATE / BLOCK)
     inputs = plucks(7.0)[: blocks * BLOCK].reshape(blocks, BLOCK, 1)
-    engine = Engine(load_chain("poly-morph", RATE), EngineConfig(RATE, BLOCK, prefill=PREFILL))
-    engine.warm_up(load_chain("poly-morph", RATE))
+    engine = Engine(load_chain(preset, RATE), EngineConfig(RATE, BLOCK, prefill=PREFILL))
+    engine.warm_up(load_chain(preset, RATE))
     run = Run(engine, inputs)
     late = run.last["late_at_block"]
     until = min([blocks, *late]) - PREFILL  # input blocks whose output played before the first late block
-    offline = load_chain("poly-morph", RATE)
+    offline = load_chain(preset, RATE)
     offline.prime(BLOCK, engine.primed_samples // BLOCK)
     wet = np.concatenate([offline.process(block[:, 0]) for block in inputs[:until]])
     np.testing.assert_array_equal(run.played[(PREFILL + 1) * BLOCK: (until + PREFILL) * BLOCK], wet[BLOCK:])
