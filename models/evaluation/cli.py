@@ -298,7 +298,7 @@ def run_poly(args: argparse.Namespace) -> int:
 def _common(parser: argparse.ArgumentParser, data_help: str) -> None:
     parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled one)")
     parser.add_argument("--data", type=Path, required=True, help=data_help)
-    parser.add_argument("--split", default="test", help="held-out split (default: test)")
+    parser.add_argument("--split", default="test", help="held-out split (default: test; tagger: also all)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out")

@@ -19,12 +19,13 @@ from models.tagger.model import SampleCNN
 
 
 def evaluate(model: SampleCNN, data: Path, split: str = "test") -> dict[str, Any]:
-    """{"clips", "split", "macro_roc_auc", "macro_pr_auc", "roc_auc": {tag}, "pr_auc": {tag}, ...}."""
+    """{"clips", "split", "macro_roc_auc", "macro_pr_auc", "roc_auc": {tag}, "pr_auc": {tag}, ...}; split "all"
+    takes every clip (for a render of a seed never used in training, all of it is held out)."""
     names = model.cfg.tag_names
     if not names:
         raise LatentbridgeError("the tagger has no tag names in its config (train it with `latentbridge train "
                                 "tagger`)")
-    clips = MTATDataset(data, split, tags=names)
+    clips = MTATDataset(data, None if split == "all" else split, tags=names)
     if not len(clips):
         raise LatentbridgeError(f"{data}: the {split} split has no clips")
     scores = np.zeros((len(clips), len(names)))

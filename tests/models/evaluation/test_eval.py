@@ -223,3 +223,13 @@ def test_models_bundle_writes_a_model_card(trained: dict[str, Path], tmp_path: P
     assert (tmp_path / "bundled" / "judge.pt").stat().st_size > 0
     assert main(args) == 2 and "already exists" in capsys.readouterr().err
     assert main([*args[:2], str(tmp_path), *args[3:], "--force"]) == 2  # not a training run
+
+
+def test_tagger_split_all_scores_every_clip(trained: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "tagger", "--model", str(trained["tagger"]), "--data", str(trained["clips"]),
+                 "--split", "all", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = (trained["clips"] / "annotations_final.csv").read_text().strip().splitlines()
+    assert report["split"] == "all" and report["clips"] == len(rows) - 1
+    assert main(["eval", "tagger", "--model", str(trained["tagger"]), "--data", str(trained["clips"]),
+                 "--split", "every"]) == 2
