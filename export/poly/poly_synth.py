@@ -4,12 +4,14 @@ voice per note the multi-pitch tracker hears, all sharing the (morphed) latent, 
 Audio is float32 mono at 16 kHz in whole control frames (128 samples); `push(audio [k * hop], z [k, Z],
 controls)` returns the k frames' output [k * hop] with no added delay. In `mono` mode, once no other voice
 sounds, slot 0 alone is decoded with the monophonic controls: the same call as the monophonic decoder, so the
-same audio bit for bit. In `poly` mode every frame runs the tracker, the allocator (voice_allocator.py), the
-per-voice controls (voice_controls.py) and all N slots in one batched call (voice_decoder.py). Gains move
-toward each slot's target by at most `attack_step` per frame on the way up and `release_step` on the way
-down, and the decoder ramps them within each frame, so notes, voice changes and mode switches never click.
-Switching to `poly` starts the tracker and the spectra from silence (their first frames after a switch see
-zeros before it); switching back lets the other voices fade out before slot 0 runs alone.
+same audio bit for bit. In `poly` mode a push runs the tracker once over its k frames, then the allocator
+(voice_allocator.py) and the per-voice controls (voice_controls.py, all voices at once) frame by frame, and
+all N slots over the k frames in one batched call (voice_decoder.py); the tracker streams, so its one run
+over k frames gives what k runs of one frame would. Gains move toward each slot's target by at most
+`attack_step` per frame on the way up and `release_step` on the way down, and the decoder ramps them within
+each frame, so notes, voice changes and mode switches never click. Switching to `poly` starts the tracker
+and the spectra from silence (their first frames after a switch see zeros before it); switching back lets the
+other voices fade out before slot 0 runs alone.
 """
 
 from __future__ import annotations
@@ -112,32 +114,28 @@ class PolySynth:
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per frame and slot: f0, periodicity, loudness and the gain target, each [k, N]."""
         k, n = controls.frames, self.config.voices
-        f0 = np.repeat(controls.f0[:, None], n, axis=1).astype(np.float32)
-        periodicity = np.repeat(controls.periodicity[:, None], n, axis=1).astype(np.float32)
-        loudness = np.repeat(controls.loudness[:, None], n, axis=1).astype(np.float32)
         target = np.zeros((k, n), np.float32)
         if self.mode == "mono":  # fading the other voices out: slot 0 back on the monophonic controls
             target[:, 0] = 1.0
+            f0, periodicity, loudness = (np.repeat(c[:, None], n, axis=1).astype(np.float32)
+                                         for c in (controls.f0, controls.periodicity, controls.loudness))
             return f0, periodicity, loudness, target
         if self.tracker_stream is None:
             from export.poly.tracker import PolyTrackerStream
 
             self.tracker_stream = PolyTrackerStream(self.tracker)
-        activations, onsets = self.tracker_stream.push(audio)
+        activations, onsets = self.tracker_stream.push(audio)  # the k frames in one run
         magnitudes = self.spectra.push(audio)
         bin_hz = self.spectra.bin_hz
-        for i in range(k):
+        hz, shares, mono = np.empty((k, n)), np.empty((k, n)), np.empty((k, n), bool)
+        for i in range(k):  # the allocator and the held pitches go frame by frame
             voices = self.allocator.frame(activations[i], onsets[i])
-            target[i] = voices.gain
+            target[i], mono[i] = voices.gain, voices.mono
             named = voices.midi > 0
             self.last_midi[named] = voices.midi[named]
-            hz = np.array([refine_f0(magnitudes[i], m, bin_hz) for m in self.last_midi])
-            sounding = voices.gain > 0
-            shares = share_db(harmonic_energy(magnitudes[i], hz, bin_hz), sounding)
-            mono = voices.mono
-            f0[i] = np.where(mono, controls.f0[i], hz)
-            loudness[i] = np.where(mono, controls.loudness[i], controls.loudness[i] + shares)
-            periodicity[i] = np.where(mono, controls.periodicity[i],
-                                      np.maximum(controls.periodicity[i], TRACKED_PERIODICITY))
-        return f0, periodicity, loudness, target
-
+            hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
+            shares[i] = share_db(harmonic_energy(magnitudes[i], hz[i], bin_hz), voices.gain > 0)
+        f0, periodicity, loudness = (c[:, None] for c in (controls.f0, controls.periodicity, controls.loudness))
+        return (np.where(mono, f0, hz).astype(np.float32),
+                np.where(mono, periodicity, np.maximum(periodicity, TRACKED_PERIODICITY)).astype(np.float32),
+                np.where(mono, loudness, loudness + shares).astype(np.float32), target)

@@ -17,6 +17,7 @@ from export.core.pitch_units import midi_to_hz
 
 WINDOW, PAD = 2048, 8192
 SEARCH_CENTS, GRID_CENTS = 50.0, 5.0
+CENTS = np.arange(-SEARCH_CENTS, SEARCH_CENTS + GRID_CENTS / 2, GRID_CENTS)  # the f0 search grid
 MAX_HARMONIC_HZ, MAX_HARMONICS = 7000.0, 12
 SHARE_FLOOR_DB = -60.0
 
@@ -43,25 +44,29 @@ class FrameSpectra:
 
 
 def _harmonic_bins(f0: np.ndarray, bin_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Fractional spectrum bins of each f0's harmonics [len(f0), MAX_HARMONICS] and which are in range."""
+    """Fractional spectrum bins of each f0's harmonics [*f0.shape, MAX_HARMONICS] and which are in range."""
     h = np.arange(1, MAX_HARMONICS + 1)
-    hz = f0[:, None] * h[None, :]
+    hz = f0[..., None] * h
     return hz / bin_hz, hz <= MAX_HARMONIC_HZ
 
 
-def refine_f0(magnitude: np.ndarray, midi: float, bin_hz: float) -> float:
-    """The f0 (Hz) near fractional MIDI `midi` that best explains `magnitude` [PAD // 2 + 1] (module docstring)."""
-    cents = np.arange(-SEARCH_CENTS, SEARCH_CENTS + GRID_CENTS / 2, GRID_CENTS)
-    f0 = midi_to_hz(midi + cents / 100.0)
+def refine_f0(magnitude: np.ndarray, midi: np.ndarray, bin_hz: float) -> np.ndarray:
+    """The f0s (Hz) [n] near the fractional MIDI pitches `midi` [n] that best explain `magnitude` [PAD // 2 + 1]
+    (module docstring), every voice in one pass over the spectrum."""
+    midi = np.asarray(midi, np.float64)
+    f0 = midi_to_hz(midi[:, None] + CENTS / 100.0)  # [n, grid]
     bins, usable = _harmonic_bins(f0, bin_hz)
-    score = (np.interp(bins, np.arange(magnitude.shape[0]), magnitude) * usable).sum(axis=1)
-    best = int(np.argmax(score))
-    shift = 0.0
-    if 0 < best < score.shape[0] - 1:
-        lo, mid, hi = score[best - 1], score[best], score[best + 1]
-        curve = lo - 2 * mid + hi
-        shift = float(np.clip(0.5 * (lo - hi) / curve, -0.5, 0.5)) if curve < 0 else 0.0
-    return float(midi_to_hz(midi + (cents[best] + shift * GRID_CENTS) / 100.0))
+    score = (np.interp(bins, np.arange(magnitude.shape[0]), magnitude) * usable).sum(axis=-1)
+    best = np.argmax(score, axis=1)
+    inner = np.flatnonzero((best > 0) & (best < CENTS.shape[0] - 1))
+    shift = np.zeros(midi.shape[0])
+    lo, mid, hi = (score[inner, best[inner] + d] for d in (-1, 0, 1))
+    curve = lo - 2 * mid + hi
+    bent = curve < 0
+    shift[inner[bent]] = np.clip(0.5 * (lo[bent] - hi[bent]) / curve[bent], -0.5, 0.5)
+    # the final pow voice by voice on numpy scalars (libm's): numpy's vectorised pow can round the last bit
+    # differently
+    return np.array([midi_to_hz(m) for m in midi + (CENTS[best] + shift * GRID_CENTS) / 100.0])
 
 
 def harmonic_energy(magnitude: np.ndarray, f0: np.ndarray, bin_hz: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from poly_phrases import export_tiny_tracker, tone
 
-from export.autoencoder.runtime import OnnxAutoencoder
+from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.autoencoder.stream import AutoencoderStream
 from export.poly.offline import decode_voices
 from export.poly.poly_synth import PolyConfig, PolySynth
@@ -60,6 +60,29 @@ def test_streamed_voices_do_not_depend_on_the_block_sizes(ae, tracker, low) -> N
     awkward = stream(ae, PolySynth(ae, "poly", low, tracker), audio, BLOCKS)
     np.testing.assert_allclose(awkward, one, atol=2e-6, rtol=0)
     assert np.abs(one).max() > 0.01
+
+
+def test_a_push_runs_the_tracker_once_over_all_its_frames(ae, tracker, low, monkeypatch) -> None:
+    """The tracker streams (blocks of any size equal one call), so each push gives it all its k frames in one
+    run rather than k runs of one frame."""
+    runs, pushed = [], []
+    graph_run = tracker.graph.run
+    synth = PolySynth(ae, "poly", low, tracker)
+
+    def counted_run(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        runs.append(inputs["audio"].shape[1] // 128)
+        return graph_run(**inputs)
+
+    def counted_push(audio: np.ndarray, z: np.ndarray, controls: Controls) -> np.ndarray:
+        pushed.append(controls.frames)
+        return synth.push(audio, z, controls)
+
+    monkeypatch.setattr(tracker.graph, "run", counted_run)
+    s = AutoencoderStream(ae, synth=counted_push)
+    audio = chord()
+    for start in range(0, audio.shape[0], 1000):
+        s.process(audio[start: start + 1000])
+    assert runs == pushed and max(pushed) > 1
 
 
 def test_the_random_tracker_starts_and_ends_voices(ae, tracker, low) -> None:

@@ -19,8 +19,22 @@ def test_refined_f0_is_within_three_cents_for_a_note_between_semitones() -> None
     for midi in (40.37, 57.13, 81.8):
         spectra = FrameSpectra(HOP, RATE)
         mags = spectra.push(tone(float(midi_to_hz(midi)), 0.3))
-        hz = refine_f0(mags[-1], round(midi), spectra.bin_hz)
+        (hz,) = refine_f0(mags[-1], np.array([round(midi)]), spectra.bin_hz)
         assert abs(hz_to_midi(hz) - midi) < 0.03, (midi, hz_to_midi(hz))
+
+
+def test_voices_refined_together_equal_each_refined_alone() -> None:
+    """All voices in one pass give each voice's f0 bit for bit, wherever its best grid point lies (inside, at an
+    edge, anywhere on a flat spectrum)."""
+    spectra = FrameSpectra(HOP, RATE)
+    mags = spectra.push(tone(float(midi_to_hz(52.3)), 0.3) + tone(float(midi_to_hz(59.0)), 0.2))
+    midi = np.array([52.0, 59.0, 52.6, 70.0, 30.0, 100.0])
+    for magnitude in (mags[-1], np.zeros_like(mags[-1])):
+        together = refine_f0(magnitude, midi, spectra.bin_hz)
+        alone = np.concatenate([refine_f0(magnitude, midi[v: v + 1], spectra.bin_hz) for v in range(midi.size)])
+        np.testing.assert_array_equal(together, alone)
+    np.testing.assert_allclose(hz_to_midi(together), midi - 0.5)  # flat: the search grid's first point
+    np.testing.assert_allclose(hz_to_midi(refine_f0(mags[-1], midi[:2], spectra.bin_hz)), [52.3, 59.0], atol=0.05)
 
 
 def test_loudness_shares_follow_the_energy_of_two_notes() -> None:
