@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
-from export.core.bench_results import add_save_options, begin, finish
+from export.core.bench_results import add_save_options, run_bench
 
 
 def run_render(args: argparse.Namespace) -> int:
     from plugin_host.render_bench import bench_render
 
-    begun = begin(args)
-    report = bench_render(args.preset, args.seconds, args.stems, args.stem_seconds)
-    finish(args, begun, report)
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        s = report["scaling"]
-        for block, wall in report["wall_s"].items():
-            print(f"{report['preset']}: {report['stem_seconds']:.0f} s stereo 44.1 kHz in {wall:.1f} s with "
-                  f"{block}-sample blocks ({report['realtime_factor'][block]:.1f}x real time)")
-        print(f"{s['stems']} stems x {s['stem_seconds']:.0f} s: " +
-              ", ".join(f"{w} worker(s) {t:.1f} s" for w, t in s["wall_s"].items()) + f" -> {s['speedup']:.2f}x")
-    return 0
+    return run_bench(args, lambda: bench_render(args.preset, args.seconds, args.stems, args.stem_seconds),
+                     _print_render)
+
+
+def _print_render(report: dict[str, Any]) -> None:
+    s = report["scaling"]
+    for block, wall in report["wall_s"].items():
+        print(f"{report['preset']}: {report['stem_seconds']:.0f} s stereo 44.1 kHz in {wall:.1f} s with "
+              f"{block}-sample blocks ({report['realtime_factor'][block]:.1f}x real time)")
+    print(f"{s['stems']} stems x {s['stem_seconds']:.0f} s: " +
+          ", ".join(f"{w} worker(s) {t:.1f} s" for w, t in s["wall_s"].items()) + f" -> {s['speedup']:.2f}x")
 
 
 def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:

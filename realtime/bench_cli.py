@@ -3,37 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
-from export.core.bench_results import add_save_options, begin, finish
+from export.core.bench_results import add_save_options, run_bench
 
 
 def run_stream(args: argparse.Namespace) -> int:
     from realtime.stream_bench import bench_stream
 
-    begun = begin(args)
-    rows = bench_stream(args.preset or None, args.seconds, args.samplerate, args.blocksize, args.prefill)
-    finish(args, begun, rows)
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(f"{'preset':<14}{'latency ms':>11}{'worker mean':>12}{'p99':>7}{'max':>7}{'late':>6}{'RSS +MB':>9}")
-        for r in rows:
-            w = r["worker_fraction"]
-            print(f"{r['preset']:<14}{r['added_latency_ms']:>11.1f}{w['mean']:>12.2f}{w['p99']:>7.2f}{w['max']:>7.2f}"
-                  f"{r['late_blocks']:>6}{r['rss_growth_mb']:>9.1f}")
-    return 0
+    return run_bench(args, lambda: bench_stream(args.preset or None, args.seconds, args.samplerate, args.blocksize,
+                                                args.prefill), _print_stream)
+
+
+def _print_stream(rows: list[dict[str, Any]]) -> None:
+    print(f"{'preset':<14}{'latency ms':>11}{'worker mean':>12}{'p99':>7}{'max':>7}{'late':>6}{'RSS +MB':>9}")
+    for r in rows:
+        w = r["worker_fraction"]
+        print(f"{r['preset']:<14}{r['added_latency_ms']:>11.1f}{w['mean']:>12.2f}{w['p99']:>7.2f}{w['max']:>7.2f}"
+              f"{r['late_blocks']:>6}{r['rss_growth_mb']:>9.1f}")
 
 
 def run_stalls(args: argparse.Namespace) -> int:
-    from realtime.stall_bench import BUCKETS_MS, measure_stalls
+    from realtime.stall_bench import measure_stalls
 
-    begun = begin(args)
-    report = measure_stalls(args.seconds)
-    finish(args, begun, report)
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
+    return run_bench(args, lambda: measure_stalls(args.seconds), _print_stalls)
+
+
+def _print_stalls(report: dict[str, Any]) -> None:
+    from realtime.stall_bench import BUCKETS_MS
+
     if not report["realtime"]:
         print("the probe could not run under SCHED_FIFO here: what it saw includes ordinary scheduling delays")
     print(f"{'cpu':<5}" + "".join(f"{'> ' + format(b, 'g') + ' ms':>11}" for b in BUCKETS_MS)
@@ -43,7 +41,6 @@ def run_stalls(args: argparse.Namespace) -> int:
               + f"{row['max_ms']:>9.1f}{row['total_ms']:>10.1f}")
     print(f"{report['seconds']:g} s, {report['wakeups']} wake-ups; > 5.3 ms is an xrun at 48 kHz / 256, "
           "> 21.3 ms a late block at the default write-ahead")
-    return 0
 
 
 def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
-from export.core.bench_results import add_save_options, begin, finish
+from export.core.bench_results import add_save_options, run_bench
 
 
 def run_encode(args: argparse.Namespace) -> int:
     from export.autoencoder.bench import bench_encode
 
-    begun = begin(args)
-    rows = bench_encode(args.model, args.seconds)
-    finish(args, begun, rows)
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(f"{'graph':<10}{'mode':<9}{'block':>9}{'threads':>8}{'x realtime':>12}")
-        for r in rows:
-            print(f"{r['graph']:<10}{r['mode']:<9}{r['block_samples']:>9}{r['threads']:>8}{r['realtime_factor']:>12.1f}")
-    return 0
+    return run_bench(args, lambda: bench_encode(args.model, args.seconds), _print_encode)
+
+
+def _print_encode(rows: list[dict[str, Any]]) -> None:
+    print(f"{'graph':<10}{'mode':<9}{'block':>9}{'threads':>8}{'x realtime':>12}")
+    for r in rows:
+        print(f"{r['graph']:<10}{r['mode']:<9}{r['block_samples']:>9}{r['threads']:>8}{r['realtime_factor']:>12.1f}")
 
 
 def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:

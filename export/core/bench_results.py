@@ -8,6 +8,7 @@ time the hypervisor took from this VM (`steal_cpus`, likewise), UTC start and en
 tracked files differed from it), Python and package versions, and the command line (rebuilt from the parsed
 options, so it is exact however the command was started). `results` is what `--json` prints. The README's
 performance figures are read from these files (`bench/results/`, checked by tests/test_bench_results.py).
+`run_bench` is the run of every bench command: begin, measure, finish, print.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from export.core.errors import LatentbridgeError
 
@@ -39,6 +41,7 @@ CPU_KEYS = ("vendor", "model_name", "family", "model", "stepping", "mhz", "key_f
 PACKAGES = ("numpy", "onnxruntime-gpu", "onnxruntime", "onnx", "torch", "pedalboard")
 SKIPPED_OPTIONS = ("command", "bench", "func")
 REPO = Path(__file__).resolve().parents[2]
+Results = TypeVar("Results")
 
 
 def add_save_options(parser: argparse.ArgumentParser) -> None:
@@ -185,6 +188,19 @@ def finish(args: argparse.Namespace, begun: dict[str, Any], results: Any) -> Pat
         tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     print(f"saved {save}", file=sys.stderr)
     return Path(save)
+
+
+def run_bench(args: argparse.Namespace, measure: Callable[[], Results], table: Callable[[Results], None]) -> int:
+    """A bench command's run: `begin`, `measure()`, `finish` (writes --save), then the results printed as JSON
+    with --json, else by `table`; exit status 0."""
+    begun = begin(args)
+    results = measure()
+    finish(args, begun, results)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        table(results)
+    return 0
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

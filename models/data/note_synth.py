@@ -3,7 +3,8 @@
 A note is 4 s of float32 mono audio at 16 kHz (64000 samples): key down at 0 s with a MIDI
 velocity, key up at 3.0 s, the release rendered to 4.0 s. Bank 0 presets only; one fixed gain
 in dB for every note (no per-note normalisation, so velocity stays audible). Voices are flushed
-after each note, so a render never depends on the notes rendered before it.
+after each note, so a render never depends on the notes rendered before it. `SoundFontSynth` (loading and
+that flush) is shared with the phrase renderer, poly_synth.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ _FLUSH_BLOCK = 512
 _FLUSH_BLOCKS = 64
 
 
-class NoteSynth:
-    """One SoundFont loaded into its own tinysoundfont synth, rendering isolated notes."""
+class SoundFontSynth:
+    """One SoundFont loaded into its own tinysoundfont synth at SAMPLE_RATE and a fixed gain in dB (the loading
+    and the voice flush every renderer of SoundFonts shares)."""
 
-    def __init__(self, soundfont: str | os.PathLike[str], gain_db: float = DEFAULT_GAIN_DB) -> None:
+    def __init__(self, soundfont: str | os.PathLike[str], gain_db: float) -> None:
         import tinysoundfont
 
         self.path = Path(soundfont)
@@ -41,6 +43,21 @@ class NoteSynth:
             self._sfid = self._synth.sfload(str(self.path))
         except Exception as exc:  # tinysoundfont raises its own exception types or OSError
             raise LatentbridgeError(f"{self.path}: cannot load SoundFont ({exc})") from exc
+
+    def _flush(self) -> None:
+        """Stop every voice and render until the synth outputs exact silence (a few ms of quick release)."""
+        self._synth.sounds_off()
+        for _ in range(_FLUSH_BLOCKS):
+            if not np.any(np.frombuffer(self._synth.generate(_FLUSH_BLOCK), dtype=np.float32)):
+                return
+        raise LatentbridgeError(f"{self.path.name}: voices still sounding after sounds_off")
+
+
+class NoteSynth(SoundFontSynth):
+    """One SoundFont loaded into its own tinysoundfont synth, rendering isolated notes."""
+
+    def __init__(self, soundfont: str | os.PathLike[str], gain_db: float = DEFAULT_GAIN_DB) -> None:
+        super().__init__(soundfont, gain_db)
         self._program: int | None = None
 
     def preset_name(self, program: int) -> str | None:
@@ -64,11 +81,3 @@ class NoteSynth:
         self._flush()
         stereo = np.concatenate([held, released]).reshape(-1, 2)
         return stereo.mean(axis=1, dtype=np.float32)
-
-    def _flush(self) -> None:
-        """Stop every voice and render until the synth outputs exact silence (a few ms of quick release)."""
-        self._synth.sounds_off()
-        for _ in range(_FLUSH_BLOCKS):
-            if not np.any(np.frombuffer(self._synth.generate(_FLUSH_BLOCK), dtype=np.float32)):
-                return
-        raise LatentbridgeError(f"{self.path.name}: voices still sounding after sounds_off")

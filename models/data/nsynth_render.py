@@ -32,8 +32,9 @@ from models.data.instrument_splits import (
     split_quotas,
     spread_order,
 )
-from models.data.note_synth import DEFAULT_GAIN_DB, SAMPLE_RATE, NoteSynth
+from models.data.note_synth import SAMPLE_RATE, NoteSynth
 from models.data.output_dir import check_out, staged_dir
+from models.data.render_args import add_render_arguments
 from models.data.soundfonts import resolve_soundfonts
 from models.data.workers import unordered_results
 
@@ -43,24 +44,19 @@ MARKERS = ("instruments.json", "summary.json")  # what a previous render left; -
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output directory (created; see --force)")
-    parser.add_argument("--soundfont", action="append", metavar="PATH",
-                        help="a General MIDI .sf2 (repeatable); default: FluidR3_GM and TimGM6mb")
+    add_render_arguments(parser, _add_note_arguments,
+                         limit="total notes, spread over instruments and all three splits",
+                         seed="seed for the split and the --limit choice", ratios="instrument split ratios",
+                         gain_db="fixed synth gain for every note, dB", force="replace an existing non-empty --out")
+
+
+def _add_note_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--families", help=f"comma list of NSynth families ({','.join(FAMILIES)}); "
                         "default all")
     parser.add_argument("--pitches", default=f"{MIDI_LO}:{MIDI_HI}", metavar="LO:HI",
                         help="MIDI pitch range, intersected with each instrument's playable range")
     parser.add_argument("--velocities", default=",".join(map(str, VELOCITIES)),
                         help="comma list of MIDI velocities")
-    parser.add_argument("--limit", type=int, help="total notes, spread over instruments and all three splits")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the split and the --limit choice")
-    parser.add_argument("--ratios", default="80,10,10", metavar="TRAIN,VALID,TEST",
-                        help="instrument split ratios")
-    parser.add_argument("--gain-db", type=float, default=DEFAULT_GAIN_DB,
-                        help="fixed synth gain for every note, dB")
-    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
-    parser.add_argument("--force", action="store_true", help="replace an existing non-empty --out")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def _ints(text: str, what: str) -> list[int]:

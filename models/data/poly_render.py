@@ -24,11 +24,12 @@ from export.core.progress import bar
 from models.data import poly_stats
 from models.data.gm_programs import GM_PROGRAMS
 from models.data.instrument_splits import SPLITS, Instrument, all_instruments, assign_splits, parse_ratios
-from models.data.note_synth import DEFAULT_GAIN_DB, SAMPLE_RATE
+from models.data.note_synth import SAMPLE_RATE
 from models.data.output_dir import check_out, staged_dir
 from models.data.poly_compose import STYLES, Voice, compose
 from models.data.poly_midi import labels, timed_messages, write_midi
 from models.data.poly_synth import PolySynth
+from models.data.render_args import add_render_arguments
 from models.data.soundfonts import resolve_soundfonts
 from models.data.workers import unordered_results
 
@@ -39,22 +40,18 @@ MARKERS = ("phrases.json", "summary.json")  # what a previous render left; --for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output directory (created; see --force)")
-    parser.add_argument("--soundfont", action="append", metavar="PATH",
-                        help="a General MIDI .sf2 (repeatable); default: FluidR3_GM and TimGM6mb")
+    add_render_arguments(parser, _add_phrase_arguments, limit="render only the first N phrases (quick runs)",
+                         seed="seed for the instrument split and every phrase",
+                         ratios="instrument split ratios (as `dataset notes`); phrases follow the same ratios",
+                         gain_db="fixed synth gain, dB; lowered only for a phrase that would clip",
+                         force="replace a previous `dataset poly` output")
+
+
+def _add_phrase_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phrases", type=int, default=DEFAULT_PHRASES,
                         help=f"number of phrases (default {DEFAULT_PHRASES}, about 10 minutes on one core)")
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
                         help=f"phrase length including a 0.5 s release tail (default {DEFAULT_SECONDS:g})")
-    parser.add_argument("--limit", type=int, help="render only the first N phrases (quick runs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the instrument split and every phrase")
-    parser.add_argument("--ratios", default="80,10,10", metavar="TRAIN,VALID,TEST",
-                        help="instrument split ratios (as `dataset notes`); phrases follow the same ratios")
-    parser.add_argument("--gain-db", type=float, default=DEFAULT_GAIN_DB,
-                        help="fixed synth gain, dB; lowered only for a phrase that would clip")
-    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
-    parser.add_argument("--force", action="store_true", help="replace a previous `dataset poly` output")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 @dataclass(frozen=True)

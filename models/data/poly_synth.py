@@ -7,35 +7,20 @@ with reset controllers and pitch wheels, so a phrase never depends on the phrase
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import mido
 import numpy as np
 
 from export.core.errors import LatentbridgeError
-from models.data.note_synth import SAMPLE_RATE
+from models.data.note_synth import SAMPLE_RATE, SoundFontSynth
 
 PEAK_CEILING = 0.98  # a phrase whose peak would exceed this is scaled down (in 0.01 dB steps) to fit
 _CHANNELS = 16
-_FLUSH_BLOCK = 512
-_FLUSH_BLOCKS = 64
 
 
-class PolySynth:
-    """One SoundFont in its own tinysoundfont synth at a fixed gain in dB."""
-
-    def __init__(self, soundfont: str | os.PathLike[str], gain_db: float) -> None:
-        import tinysoundfont
-
-        self.path = Path(soundfont)
-        self.gain_db = gain_db
-        self._synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE, gain=gain_db)
-        try:
-            self._sfid = self._synth.sfload(str(self.path))
-        except Exception as exc:  # tinysoundfont raises its own exception types or OSError
-            raise LatentbridgeError(f"{self.path}: cannot load SoundFont ({exc})") from exc
+class PolySynth(SoundFontSynth):
+    """One SoundFont in its own tinysoundfont synth at a fixed gain in dB, rendering whole MIDI phrases."""
 
     def has_program(self, program: int) -> bool:
         return self._synth.sfpreset_name(self._sfid, 0, program) is not None
@@ -80,11 +65,3 @@ class PolySynth:
                 raise LatentbridgeError(f"{self.path.name}: no bank-0 preset for program {m.program}") from exc
         else:
             raise LatentbridgeError(f"unsupported MIDI message {m.type} on channel {m.channel}")
-
-    def _flush(self) -> None:
-        """Stop every voice and render until the synth outputs exact silence."""
-        self._synth.sounds_off()
-        for _ in range(_FLUSH_BLOCKS):
-            if not np.any(np.frombuffer(self._synth.generate(_FLUSH_BLOCK), dtype=np.float32)):
-                return
-        raise LatentbridgeError(f"{self.path.name}: voices still sounding after sounds_off")

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
-from export.core.bench_results import add_save_options, begin, finish
+from export.core.bench_results import add_save_options, run_bench
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from models.exporting.bench import bench_generate
 
-    begun = begin(args)
-    rows = bench_generate(args.naive_samples, args.loop_samples, args.native_seconds)
-    finish(args, begun, rows)
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(f"{'config':<26}{'backend':<24}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
-              f"{'vs native':>10}")
-        for r in rows:
-            print(f"{r['config']:<26}{r['backend']:<24}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
-                  f"{r['realtime_factor_16k']:>11.2f}{r['ratio_to_native']:>10.1f}")
-    return 0
+    return run_bench(args, lambda: bench_generate(args.naive_samples, args.loop_samples, args.native_seconds),
+                     _print_generate)
+
+
+def _print_generate(rows: list[dict[str, Any]]) -> None:
+    print(f"{'config':<26}{'backend':<24}{'batch':>6}{'threads':>8}{'us/sample':>11}{'x realtime':>11}"
+          f"{'vs native':>10}")
+    for r in rows:
+        print(f"{r['config']:<26}{r['backend']:<24}{r['batch']:>6}{r['threads']:>8}{r['us_per_sample']:>11.1f}"
+              f"{r['realtime_factor_16k']:>11.2f}{r['ratio_to_native']:>10.1f}")
 
 
 def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
-from export.core.bench_results import add_save_options, begin, finish
+from export.core.bench_results import add_save_options, run_bench
 
 
 def run_style(args: argparse.Namespace) -> int:
     from models.style.bench import bench_style
 
-    begun = begin(args)
-    rows = bench_style(args.random_cnn_iterations)
-    finish(args, begun, rows)
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(f"{'method':<11}{'iters':>6}{'command s':>10}{'optimise s':>11}{'style fall':>11}"
-              f"{'Gram before':>12}{'after':>8}{'moved':>7}{'STOI':>7}")
-        for r in rows:
-            print(f"{r['model'] or r['method']:<11}{r['iterations']:>6}{r['command_s']:>10.1f}{r['optimise_s']:>11.1f}"
-                  f"{r['style_loss_fall']:>11.0%}{r['gram_before']:>12.3f}{r['gram_after']:>8.3f}{r['moved']:>7.2f}"
-                  f"{r['stoi']:>7.3f}")
-            if "extrapolated_100_iterations_s" in r:
-                print(f"  random-cnn: 100 iterations would take about {r['extrapolated_100_iterations_s']:.0f} s here")
-    return 0
+    return run_bench(args, lambda: bench_style(args.random_cnn_iterations), _print_style)
+
+
+def _print_style(rows: list[dict[str, Any]]) -> None:
+    print(f"{'method':<11}{'iters':>6}{'command s':>10}{'optimise s':>11}{'style fall':>11}"
+          f"{'Gram before':>12}{'after':>8}{'moved':>7}{'STOI':>7}")
+    for r in rows:
+        print(f"{r['model'] or r['method']:<11}{r['iterations']:>6}{r['command_s']:>10.1f}{r['optimise_s']:>11.1f}"
+              f"{r['style_loss_fall']:>11.0%}{r['gram_before']:>12.3f}{r['gram_after']:>8.3f}{r['moved']:>7.2f}"
+              f"{r['stoi']:>7.3f}")
+        if "extrapolated_100_iterations_s" in r:
+            print(f"  random-cnn: 100 iterations would take about {r['extrapolated_100_iterations_s']:.0f} s here")
 
 
 def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:

@@ -4,6 +4,8 @@ The cache is a directory of .npy arrays: audio [N, S] float32 (the first S sampl
 f0 / periodicity / loudness [N, S // hop], plus meta.json (note names, control settings, hash). Batch b of a
 run is drawn from a generator seeded with (seed, step), so the data order is the same after a resume; with
 W processes, rank r takes rows [r * batch, (r + 1) * batch) of a global batch of W * batch crops.
+`FrozenAutoencoderNotes` is the shared half of the decoder tasks trained on these crops beside a frozen
+autoencoder (`wavenet`, `lpcwavenet`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -151,3 +154,29 @@ def build_cache(data: str | Path, subset: NoteSubset, model: Autoencoder, direct
     tmp_meta.write_text(json.dumps(meta, indent=1))
     os.replace(tmp_meta, meta_path)
     return NoteCache(directory)
+
+
+class FrozenAutoencoderNotes:
+    """Base of a training task on cached note crops guided by a frozen autoencoder (eval mode, no gradients):
+    its settings, its `prepare` (building the cache) and its crops."""
+
+    def __init__(self, autoencoder: Autoencoder, autoencoder_path: str, data: Path, cache_dir: Path,
+                 subset: NoteSubset, batch: int, crop: int, seed: int) -> None:
+        self.autoencoder = autoencoder.eval().requires_grad_(False)
+        self.autoencoder_path = autoencoder_path
+        self.data, self.cache_dir, self.subset, self.batch, self.crop, self.seed = (data, cache_dir, subset,
+                                                                                    batch, crop, seed)
+        self.cache: NoteCache | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"batch": self.batch, "crop": self.crop, "subset": asdict(self.subset)}
+
+    def prepare(self, rank: int, world: int) -> dict[str, Any]:
+        self.cache = build_cache(self.data, self.subset, self.autoencoder, self.cache_dir)
+        return {"data": str(self.data), "notes": len(self.cache), "autoencoder": self.autoencoder_path}
+
+    def crops(self, step: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                torch.Tensor]:
+        """This rank's crops of `step` (see NoteCache.batch)."""
+        assert self.cache is not None, "prepare() first"
+        return self.cache.batch(step, self.batch, self.crop, self.seed, rank, world)

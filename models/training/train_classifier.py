@@ -24,6 +24,7 @@ from export.core.errors import LatentbridgeError
 from models.classifier.model import FAMILIES, ClassifierConfig, NoteClassifier
 from models.data.nsynth_reader import NSynthDataset, NSynthExample
 from models.training.audio_cache import audio_cache
+from models.training.best_score import BestScoreHooks
 
 GAIN_DB = 6.0
 
@@ -46,7 +47,7 @@ def classifier_notes(data: Path, split: str, cfg: ClassifierConfig, per_instrume
     return chosen
 
 
-class ClassifierTask:
+class ClassifierTask(BestScoreHooks):
     kind = "classifier"
 
     def __init__(self, cfg: ClassifierConfig, data: Path, cache_dir: Path, per_instrument: int, batch: int,
@@ -100,12 +101,6 @@ class ClassifierTask:
 
     # ---- loop hooks (see models.training.loop): validation and best.pt ----
 
-    def state(self) -> dict[str, Any]:
-        return dict(self._state)
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self._state.update(state)
-
     @torch.no_grad()
     def validate(self, model: nn.Module) -> float:
         """Family accuracy on the validation notes (eval mode)."""
@@ -125,10 +120,6 @@ class ClassifierTask:
     def after_step(self, model: nn.Module, step: int) -> str | None:
         if not self.valid_every or step % self.valid_every or self.valid_audio is None:
             return None
-        score, state = self.validate(model), self._state
-        state["history"] = [*state["history"], [step, round(score, 5)]][-500:]
-        print(f"valid step {step}: family accuracy {score:.4f} (best {state['best']})", flush=True)
-        if state["best"] is None or score > state["best"]:
-            state.update(best=score, best_step=step)
-            return "best"
-        return None
+        score = self.validate(model)
+        print(f"valid step {step}: family accuracy {score:.4f} (best {self._state['best']})", flush=True)
+        return "best" if self._record_score(step, score, 500) else None

@@ -9,7 +9,6 @@ WaveNet from a trained period-back note WaveNet (`kind` wavenet) of the same siz
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ from torch import nn
 
 from export.core.errors import LatentbridgeError
 from models.autoencoder.model import Autoencoder
-from models.training.note_batches import NoteCache, NoteSubset, build_cache
+from models.training.note_batches import FrozenAutoencoderNotes, NoteSubset
 from models.wavenet.lpc_decoder import LPCWaveNet, LPCWaveNetConfig, harmonic_guide, teacher_inputs
 
 
-class LPCWaveNetTask:
+class LPCWaveNetTask(FrozenAutoencoderNotes):
     kind = "lpcwavenet"
 
     def __init__(self, cfg: LPCWaveNetConfig, autoencoder: Autoencoder, autoencoder_path: str, data: Path,
@@ -47,26 +46,16 @@ class LPCWaveNetTask:
             if source.cfg != cfg.wavenet:
                 raise LatentbridgeError(f"{init}: a WaveNet of another config than this decoder's")
             self.model.net.load_state_dict(source.state_dict())
-        self.autoencoder = autoencoder.eval().requires_grad_(False)
-        self.autoencoder_path = autoencoder_path
-        self.data, self.cache_dir, self.subset, self.batch, self.crop, self.seed = (data, cache_dir, subset,
-                                                                                    batch, crop, seed)
-        self.cache: NoteCache | None = None
+        super().__init__(autoencoder, autoencoder_path, data, cache_dir, subset, batch, crop, seed)
 
     def settings(self) -> dict[str, Any]:
-        return {"batch": self.batch, "crop": self.crop, "subset": asdict(self.subset),
-                "init": None if self.init is None else str(self.init)}
-
-    def prepare(self, rank: int, world: int) -> dict[str, Any]:
-        self.cache = build_cache(self.data, self.subset, self.autoencoder, self.cache_dir)
-        return {"data": str(self.data), "notes": len(self.cache), "autoencoder": self.autoencoder_path}
+        return {**super().settings(), "init": None if self.init is None else str(self.init)}
 
     def audio_seconds(self) -> float:
         return self.batch * self.crop / self.cfg.wavenet.sample_rate
 
     def loss(self, net: nn.Module, step: int, rank: int, world: int, device: torch.device) -> torch.Tensor:
-        assert self.cache is not None, "prepare() first"
-        audio, f0, periodicity, loudness = self.cache.batch(step, self.batch, self.crop, self.seed, rank, world)
+        audio, f0, periodicity, loudness = self.crops(step, rank, world)
         guide = harmonic_guide(self.autoencoder, self.cfg, audio, f0, periodicity, loudness)
         inputs, back, features, target = teacher_inputs(self.cfg, audio, guide)
         logits = net(inputs.to(device), back.to(device), None if features is None else features.to(device),

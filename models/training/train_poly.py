@@ -30,6 +30,7 @@ from models.data.poly_reader import PolyPhrase
 from models.polypitch.labels import BINS_PER_SEMITONE, frame_targets, read_phrases
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet
 from models.training.audio_cache import cached_audio
+from models.training.best_score import BestScoreHooks
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def semitone_f1(activations: np.ndarray, target: np.ndarray, threshold: float = 
     return int((est & ref).sum()), int(est.sum()), int(ref.sum())
 
 
-class PolyTask:
+class PolyTask(BestScoreHooks):
     kind = "poly"
 
     def __init__(self, cfg: PolyPitchConfig, data: Path, cache_dir: Path, batch: int, seed: int,
@@ -146,12 +147,6 @@ class PolyTask:
 
     # ---- loop hooks: validation and best.pt (see models.training.loop) ----
 
-    def state(self) -> dict[str, Any]:
-        return dict(self._state)
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self._state.update(state)
-
     @torch.no_grad()
     def validate(self, model: nn.Module) -> float:
         """Semitone-level frame F1 (threshold 0.5) over the valid phrases."""
@@ -175,10 +170,9 @@ class PolyTask:
             return None
         score, state = self.validate(model), self._state
         scale = float(state.get("lr_scale", 1.0))
-        state["history"] = [*state["history"], [step, round(score, 5), scale]][-200:]
         print(f"valid step {step}: semitone frame F1 {score:.4f} (best {state['best']}, lr x{scale:g})", flush=True)
-        if state["best"] is None or score > state["best"]:
-            state.update(best=score, best_step=step, bad=0)
+        if self._record_score(step, score, 200, scale):
+            state["bad"] = 0
             return "best"
         state["bad"] = int(state.get("bad", 0)) + 1
         if self.lr_patience and state["bad"] % self.lr_patience == 0:

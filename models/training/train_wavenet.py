@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from export.core.errors import LatentbridgeError
 from models.autoencoder.model import Autoencoder
 from models.data.vctk_reader import VCTKDataset
 from models.training.audio_cache import cached_audio
-from models.training.note_batches import NoteCache, NoteSubset, build_cache
+from models.training.note_batches import FrozenAutoencoderNotes, NoteSubset
 from models.wavenet import mu_law
 from models.wavenet.model import WaveNet, WaveNetConfig, period_per_sample
 
@@ -52,7 +51,7 @@ def _cross_entropy(net: nn.Module, audio: torch.Tensor, **conditioning: torch.Te
     return F.cross_entropy(logits.float(), classes)
 
 
-class NoteWaveNetTask:
+class NoteWaveNetTask(FrozenAutoencoderNotes):
     kind = "wavenet"
 
     def __init__(self, cfg: WaveNetConfig, autoencoder: Autoencoder, autoencoder_path: str, data: Path,
@@ -67,18 +66,7 @@ class NoteWaveNetTask:
             raise LatentbridgeError(f"--crop {crop} must be a multiple of the latent hop {ae.encoder.hop}")
         _check_crop(crop, batch, cfg.hop)
         self.cfg, self.model = cfg, WaveNet(cfg)
-        self.autoencoder = autoencoder.eval().requires_grad_(False)
-        self.autoencoder_path = autoencoder_path
-        self.data, self.cache_dir, self.subset, self.batch, self.crop, self.seed = (data, cache_dir, subset,
-                                                                                    batch, crop, seed)
-        self.cache: NoteCache | None = None
-
-    def settings(self) -> dict[str, Any]:
-        return {"batch": self.batch, "crop": self.crop, "subset": asdict(self.subset)}
-
-    def prepare(self, rank: int, world: int) -> dict[str, Any]:
-        self.cache = build_cache(self.data, self.subset, self.autoencoder, self.cache_dir)
-        return {"data": str(self.data), "notes": len(self.cache), "autoencoder": self.autoencoder_path}
+        super().__init__(autoencoder, autoencoder_path, data, cache_dir, subset, batch, crop, seed)
 
     def audio_seconds(self) -> float:
         return self.batch * self.crop / self.cfg.sample_rate
@@ -92,8 +80,7 @@ class NoteWaveNetTask:
         return local, period
 
     def loss(self, net: nn.Module, step: int, rank: int, world: int, device: torch.device) -> torch.Tensor:
-        assert self.cache is not None, "prepare() first"
-        audio, f0, periodicity, loudness = self.cache.batch(step, self.batch, self.crop, self.seed, rank, world)
+        audio, f0, periodicity, loudness = self.crops(step, rank, world)
         local, period = self.conditioning(audio, f0, periodicity, loudness)
         return _cross_entropy(net, audio.to(device), local=local.to(device), period=period.to(device))
 
