@@ -214,18 +214,32 @@ def run_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_report(path: Path) -> dict[str, Any]:
+    """An earlier eval tagger report (one line of error if it is not one)."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LatentbridgeError(f"{path}: cannot read an eval report ({exc.__class__.__name__})") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("roc_auc"), dict) or "macro_roc_auc" not in report:
+        raise LatentbridgeError(f"{path}: not an `eval tagger --json` report (no roc_auc / macro_roc_auc)")
+    return report
+
+
 def run_tagger(args: argparse.Namespace) -> int:
     import torch
 
     from models.evaluation.eval_tagger import evaluate
 
+    if args.compare is not None:
+        _read_report(args.compare)  # a bad file fails before the work
     torch.set_num_threads(args.threads)
     report = evaluate(_load(args.model, "tagger"), args.data, args.split)
     report["model"] = str(_model_path(args.model, "tagger"))
     if args.plots is not None:
         from models.evaluation.plots import tag_auc_bars
 
-        report["plots"] = [str(tag_auc_bars(report, args.plots / "tag_auc.png"))]
+        baseline = _read_report(args.compare) if args.compare is not None else None
+        report["plots"] = [str(tag_auc_bars(report, args.plots / "tag_auc.png", baseline))]
     _write(report, args)
     return 0
 
@@ -345,6 +359,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     tagger = kinds.add_parser("tagger", help="macro ROC-AUC / PR-AUC and a per-tag table",
                               epilog=f"Example: {EXAMPLES['tagger']}")
     _common(tagger, "MTAT-layout root (e.g. data/clips)")
+    tagger.add_argument("--compare", type=Path, default=None,
+                        help="an earlier `eval tagger --json` report: --plots draws its per-tag AUC beside")
     tagger.set_defaults(func=run_tagger)
     poly = kinds.add_parser("poly", help="multi-pitch tracker: frame and note-onset P/R/F1 beside Basic Pitch",
                             epilog=f"Example: {EXAMPLES['poly']}")

@@ -58,15 +58,28 @@ def interpolation_curve(result: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def tag_auc_bars(result: dict[str, Any], path: Path) -> Path:
+def tag_auc_bars(result: dict[str, Any], path: Path, baseline: dict[str, Any] | None = None,
+                 baseline_name: str = "old") -> Path:
+    """Per-tag ROC-AUC bars, worst first; with `baseline` (another eval tagger report) its AUC of the same tags
+    beside each bar, and its macro over its own tags as a second line."""
     from matplotlib.figure import Figure
 
     tags = sorted(result["roc_auc"], key=lambda t: result["roc_auc"][t])
-    fig = Figure(figsize=(6, 0.22 * len(tags) + 1.2), layout="constrained")
+    fig = Figure(figsize=(6, (0.34 if baseline else 0.22) * len(tags) + 1.2), layout="constrained")
     ax = fig.subplots()
-    ax.barh(tags, [result["roc_auc"][t] for t in tags], color="tab:blue")
+    rows = np.arange(len(tags), dtype=float)
+    height = 0.4 if baseline else 0.8
+    ax.barh(rows + (height / 2 if baseline else 0.0), [result["roc_auc"][t] for t in tags], height=height,
+            color="tab:blue", label="new" if baseline else None)
     ax.axvline(result["macro_roc_auc"], color="black", linestyle="--", linewidth=0.8,
                label=f"macro {result['macro_roc_auc']:.3f}")
+    if baseline:
+        old = baseline["roc_auc"]
+        ax.barh(rows - height / 2, [old.get(t, np.nan) for t in tags], height=height, color="tab:gray",
+                label=baseline_name)
+        ax.axvline(baseline["macro_roc_auc"], color="tab:gray", linestyle=":", linewidth=0.8,
+                   label=f"{baseline_name} macro {baseline['macro_roc_auc']:.3f} ({len(old)} tags)")
+    ax.set_yticks(rows, tags)
     ax.set_xlim(0.5, 1.0)
     ax.set_xlabel("ROC-AUC on held-out clips")
     ax.tick_params(labelsize=7)

@@ -233,3 +233,18 @@ def test_tagger_split_all_scores_every_clip(trained: dict[str, Path], capsys: py
     assert report["split"] == "all" and report["clips"] == len(rows) - 1
     assert main(["eval", "tagger", "--model", str(trained["tagger"]), "--data", str(trained["clips"]),
                  "--split", "every"]) == 2
+
+
+def test_tagger_plots_beside_an_earlier_report(trained: dict[str, Path], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    earlier = tmp_path / "old.json"
+    earlier.write_text(json.dumps({"macro_roc_auc": 0.6, "roc_auc": {"drums": 0.6, "gone": 0.6}}))
+    assert main(["eval", "tagger", "--model", str(trained["tagger"]), "--data", str(trained["clips"]),
+                 "--plots", str(tmp_path / "plots"), "--compare", str(earlier), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [Path(p).name for p in report["plots"]] == ["tag_auc.png"]
+    assert (tmp_path / "plots" / "tag_auc.png").read_bytes()[:4] == b"\x89PNG"
+    earlier.write_text("[1, 2]")
+    assert main(["eval", "tagger", "--model", str(trained["tagger"]), "--data", str(trained["clips"]),
+                 "--plots", str(tmp_path / "plots"), "--compare", str(earlier)]) == 2
+    assert "not an `eval tagger --json` report" in capsys.readouterr().err
