@@ -2,7 +2,9 @@
 2-D blocks.
 
 `LogMelFrontend`: audio [B, 1, T] -> dB mel power [B, bands, 1 + T // hop] (centred periodic-Hann STFT through
-`models.framed_dft.sliding_dft`: an FFT in torch, the ONNX DFT op in exported graphs; gradients reach the audio).
+`models.framed_dft.sliding_dft`: an FFT in torch, the ONNX DFT op in exported graphs; gradients reach the audio);
+`empty` [bands, 1] marks bands whose mel filter has no bin (band 0 at 128 bands / 512-point FFT): they read the
+dB floor, a constant.
 `spec_augment`: training-time time and frequency masks on an image [B, bands, frames], drawn from the torch RNG.
 `ResBlock2d`: conv3x3(stride 2) -> BN -> ReLU -> conv3x3 -> BN, plus a 1x1 strided conv + BN shortcut, ReLU.
 """
@@ -22,12 +24,14 @@ class LogMelFrontend(nn.Module):
 
     mel: Tensor
     window: Tensor
+    empty: Tensor
 
     def __init__(self, bands: int, n_fft: int, hop: int, sample_rate: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.register_buffer("mel", mel_filterbank(sample_rate, n_fft, bands), persistent=False)
         self.register_buffer("window", hann_window(n_fft) * magnitude_scale(n_fft), persistent=False)
+        self.register_buffer("empty", (self.mel.sum(dim=1) == 0)[:, None], persistent=False)
 
     def forward(self, audio: Tensor) -> Tensor:
         half = self.n_fft // 2

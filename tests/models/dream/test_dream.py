@@ -22,7 +22,7 @@ from models.dream.fooling import FoolConfig, fool
 from models.dream.objectives import Objective, TaggerProbe, parse_layer, tag_index
 
 DEMO = BUNDLED_DIR / "demo_guitar_phrase.wav"  # rendered by `models.data.demo_phrase`, not a training clip
-TAG = "guitar"  # about 0.08 on the demo phrase: far from saturated
+TAG = "reed"  # about 0.05 on the (guitar) demo phrase: far from saturated
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +114,10 @@ def test_fooling_flips_the_tag_with_the_smallest_change_found(tmp_path: Path, ma
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     source, out = tmp_path / "in.wav", tmp_path / "fooled.wav"
     audio = stereo_phrase(source)
-    index = tag_index(probe.model, "acoustic")
+    index = tag_index(probe.model, "solo")
     p0 = float(probe.model.predict_clip(read_mono(source))[index])
     assert p0 > 0.7
-    assert main(["dream", str(source), "--out", str(out), "--mode", "fool", "--tag", "acoustic", "--json"]) == 0
+    assert main(["dream", str(source), "--out", str(out), "--mode", "fool", "--tag", "solo", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     got, rate = read_audio(out)
     assert rate == 44100 and got.shape == audio.shape
@@ -137,14 +137,14 @@ def test_fooling_flips_the_tag_with_the_smallest_change_found(tmp_path: Path, ma
 
 def test_deepdream_on_a_layer_and_filter_add_climb(probe: TaggerProbe) -> None:
     x = read_mono(DEMO)[:16000]  # one window, zero-padded
-    layer = Objective("layer", layer=parse_layer("block2", probe.model))
+    layer = Objective("layer", layer=parse_layer("block4", probe.model))
     deep = dream(probe, x, layer, DreamConfig("deepdream", steps=6))
     values = [r.value for r in deep.records]
     assert all(a < b for a, b in zip(values, values[1:], strict=False))
     assert deep.change.shape == x.shape and np.any(deep.change)
-    tag = tag_index(probe.model, TAG)
-    added = dream(probe, x, Objective("tag", tag=tag), DreamConfig("filter-add", steps=6))
-    assert added.records[-1].probabilities[tag] > added.records[0].probabilities[tag] + 0.05
+    tag = tag_index(probe.model, "brass")  # about 0.08 on this window; adding only the strongest bins climbs slowly
+    added = dream(probe, x, Objective("tag", tag=tag), DreamConfig("filter-add", steps=10))
+    assert added.records[-1].probabilities[tag] > added.records[0].probabilities[tag] + 0.04
     assert all(r.kept is not None and 0.0 < r.kept < 0.5 for r in added.records[1:])  # only the strongest bins
 
 
@@ -207,7 +207,7 @@ def test_bad_requests_are_one_line_errors(tmp_path: Path, main: Callable[[list[s
     for argv, message in ((["--tag", "gutiar"], "did you mean guitar"),
                           (["--tag", "kazoo"], "unknown tag 'kazoo'"),
                           (["--layer", "block9"], "unknown layer 'block9'"),
-                          (["--layer", "block1:999"], "has channels 0..127"),
+                          (["--layer", "block1:999"], "has channels 0..31, got '999'"),
                           (["--mode", "target"], "needs --target FILE"),
                           (["--mode", "fool"], "needs --tag"),
                           (["--tag", TAG, "--target", str(source)], "only for --mode target"),
