@@ -134,7 +134,10 @@ def test_amount_zero_equals_the_torch_autoencoder_over_several_blocks(ae: OnnxAu
     with torch.no_grad():
         expected = model.reconstruct(torch.from_numpy(audio)[None])[0].numpy()
     assert onnx_out.shape == expected.shape
-    np.testing.assert_allclose(onnx_out, expected, atol=1e-4, rtol=0)
+    # float32 kernels differ by CPU in their summation order: up to 1.2e-4 here on a Zen 4 core (AVX-512), in the
+    # reversed note's loud attack at the very end (peak 0.56), under 1e-4 on a Xeon; ~2e-4 of the peak, bounded
+    peak = float(np.abs(expected).max())
+    np.testing.assert_allclose(onnx_out, expected, atol=1e-4 + 4e-4 * peak, rtol=0)
 
 
 def test_bad_requests_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
