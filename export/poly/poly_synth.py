@@ -24,7 +24,7 @@ import numpy as np
 from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
 from export.poly.voice_allocator import AllocatorConfig, VoiceAllocator
-from export.poly.voice_controls import FrameSpectra, harmonic_energy, refine_f0, share_db
+from export.poly.voice_controls import SHARE_WINDOW, FrameSpectra, harmonic_energy, refine_f0, share_db
 from export.poly.voice_decoder import MAX_VOICES, VoiceDecoder
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class PolySynth:
         cfg = self.config
         self.allocator = VoiceAllocator(AllocatorConfig(voices=cfg.voices, on=cfg.on, off=cfg.off))
         self.spectra = FrameSpectra(self.hop, self.ae.sample_rate)
+        self.share_spectra = FrameSpectra(self.hop, self.ae.sample_rate, SHARE_WINDOW)
         self.tracker_stream: PolyTrackerStream | None = None
         self.last_midi = np.full(self.config.voices, 60.0)
 
@@ -125,7 +126,7 @@ class PolySynth:
 
             self.tracker_stream = PolyTrackerStream(self.tracker)
         activations, onsets = self.tracker_stream.push(audio)  # the k frames in one run
-        magnitudes = self.spectra.push(audio)
+        magnitudes, share_magnitudes = self.spectra.push(audio), self.share_spectra.push(audio)
         bin_hz = self.spectra.bin_hz
         hz, shares, mono = np.empty((k, n)), np.empty((k, n)), np.empty((k, n), bool)
         for i in range(k):  # the allocator and the held pitches go frame by frame
@@ -134,7 +135,7 @@ class PolySynth:
             named = voices.midi > 0
             self.last_midi[named] = voices.midi[named]
             hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
-            shares[i] = share_db(harmonic_energy(magnitudes[i], hz[i], bin_hz), voices.gain > 0)
+            shares[i] = share_db(harmonic_energy(share_magnitudes[i], hz[i], bin_hz), voices.gain > 0)
         f0, periodicity, loudness = (c[:, None] for c in (controls.f0, controls.periodicity, controls.loudness))
         return (np.where(mono, f0, hz).astype(np.float32),
                 np.where(mono, periodicity, np.maximum(periodicity, TRACKED_PERIODICITY)).astype(np.float32),
