@@ -102,18 +102,24 @@ def test_ddp_two_processes_match_one_process_with_the_global_batch(notes: tuple[
     args = ["train", "autoencoder", "--data", str(data), "--cache", str(cache), "--config", "tiny",
             "--crop-seconds", "0.125", "--steps", "3", *SUBSET]
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path, GLOO_SOCKET_IFNAME="lo")
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    ddp_args = [*args, "--batch", "2", "--out", str(tmp_path / "ddp")]
-    ddp = subprocess.run([*torchrun, "-m", "export.app.cli", *ddp_args],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    for attempt in ("ddp", "ddp_again"):
+        ddp_args = [*args, "--batch", "2", "--out", str(tmp_path / attempt)]
+        ddp = subprocess.run([*torchrun, "-m", "export.app.cli", *ddp_args],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        # A rank killed by a signal inside gloo (seen once in ~15 clean-clone runs: SIGABRT, no Python error) is
+        # the launcher's, not a wrong result: one fresh try, and its output stays in the report
+        if ddp.returncode == 0 or "exitcode: -" not in ddp.stderr:
+            break
+        print(f"torchrun attempt {attempt} lost a rank to a signal:\n{ddp.stderr[:3000]}")
+    assert ddp.returncode == 0, ddp.stderr[:2000] + "\n...\n" + ddp.stderr[-2000:]
     assert _train(notes, tmp_path / "single", "--steps", "3", "--batch", "4") == 0
-    two, one = _losses(tmp_path / "ddp"), _losses(tmp_path / "single")
+    two, one = _losses(tmp_path / attempt), _losses(tmp_path / "single")
     assert [s for s, _ in two] == [1, 2, 3]
     for (_, a), (_, b) in zip(two, one, strict=True):
         assert a == pytest.approx(b, rel=1e-4)
-    ckpt_ddp, ckpt_one = load_checkpoint(tmp_path / "ddp"), load_checkpoint(tmp_path / "single")
+    ckpt_ddp, ckpt_one = load_checkpoint(tmp_path / attempt), load_checkpoint(tmp_path / "single")
     assert ckpt_ddp["extra"]["world"] == 2
     torch.manual_seed(0)
     initial = Autoencoder(get_config("tiny")).state_dict()
