@@ -82,12 +82,20 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     got_in, got_out = recorded(tmp_path, "in.wav"), recorded(tmp_path, "out.wav")
     # the engine received exactly what the JACK client played, somewhere in its input
     start = int(np.argmax(np.abs(got_in) > 0.05)) - int(np.argmax(np.abs(signal_in) > 0.05))
-    np.testing.assert_array_equal(got_in[start: start + signal_in.shape[0]], signal_in)
+    # an xrun the stream reports may drop a period of input or output (the machine's doing): the exact checks run
+    # up to the block before the first one
+    xrun = min(status["xrun_at_block"], default=None)
+    intact = got_in.shape[0] if xrun is None else max(0, (xrun - 1) * BLOCK)
+    if intact - start < RATE // 2:
+        pytest.skip(f"the stream reported an xrun at block {xrun}, before half a second of the phrase had played")
+    n_in = min(signal_in.shape[0], intact - start)
+    np.testing.assert_array_equal(got_in[start: start + n_in], signal_in[:n_in])
     # what the JACK client heard is the engine's output, shifted by the device latency PortAudio reports
     # (one JACK period each way): the played -> heard round trip is that plus the engine's added latency
     device = round(status["device_latency_ms"] * RATE / 1000)
-    heard = player.recording[1000: 2 * RATE]
-    np.testing.assert_array_equal(heard, got_out[start - device + 1000: start - device + 2 * RATE])
+    end = min(2 * RATE, intact - start + device)
+    heard = player.recording[1000: end]
+    np.testing.assert_array_equal(heard, got_out[start - device + 1000: start - device + end])
     # the chain on the whole recorded input at once, after the silence the engine primed its chain with
     primed = np.zeros(status["primed_samples"], np.float32)
     offline = load_chain(preset, RATE).process(np.concatenate([primed, got_in]))[primed.shape[0]:]
