@@ -7,15 +7,18 @@ from pathlib import Path
 import numpy as np
 
 
-def random_style_model(out: Path, seed: int = 0) -> tuple[object, Path]:
-    """(the torch SpectralGainNet, its exported NAME.style_gains.onnx) with gains that vary in time and band."""
+def random_style_model(out: Path, seed: int = 0, legacy: bool = False) -> tuple[object, Path]:
+    """(the torch SpectralGainNet, its exported NAME.style_gains.onnx) with gains that vary in time and band;
+    `legacy`: a config without synthesis fields (synthesis on the 512/128 analysis frames, as the first styles)."""
     import torch
 
     from models.style.feedforward import FeedForwardConfig, SpectralGainNet
     from models.style.ff_export import export_style
 
     torch.manual_seed(seed)
-    model = SpectralGainNet(FeedForwardConfig())
+    cfg = FeedForwardConfig.from_dict({k: v for k, v in FeedForwardConfig().to_dict().items()
+                                       if not (legacy and k.startswith("synth_"))})
+    model = SpectralGainNet(cfg)
     with torch.no_grad():
         model.out.weight.normal_(0.0, 0.3)
         model.out.bias.normal_(0.0, 0.3)

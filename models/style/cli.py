@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise LatentbridgeError(f"{name} must be >= 1, got {value}")
     for name, value in (("--style-weight", args.style_weight), ("--content-weight", args.content_weight),
-                        ("--lr", args.lr)):
+                        ("--lr", args.lr), ("--envelope-weight", args.envelope_weight), ("--boost-db", args.boost_db),
+                        ("--cut-db", args.cut_db)):
         if value is not None and (not np.isfinite(value) or value < 0):
             raise LatentbridgeError(f"{name} must be a finite number >= 0, got {value}")
     content_audio, content_rate = read_audio(args.content)
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                              content_weight=args.content_weight, style_weight=args.style_weight,
                              style_loss=args.style_loss, domain=args.domain,
                              layer_weights=_layer_weights(args.layer_weights),
+                             envelope_weight=args.envelope_weight, boost_db=args.boost_db, cut_db=args.cut_db,
                              filters=args.filters or 4096, window_s=args.window, overlap_s=args.overlap,
                              content_kind=args.content_kind, seed=args.seed)
     result, report = style_transfer(content, style, settings)
@@ -135,6 +137,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "mu-law waveform as in the seed paper")
     parser.add_argument("--layer-weights", default=None,
                         help="nsynth: comma-separated weights, one per encoder ReLU (2 per layer; default equal)")
+    parser.add_argument("--envelope-weight", type=float, default=None,
+                        help="nsynth: weight of the spectral-envelope style term (default 0.3 in the magnitude "
+                             "domain, 0 in the waveform domain)")
+    parser.add_argument("--boost-db", type=float, default=None,
+                        help="nsynth magnitude domain: the most a bin may rise above the content's (default 10)")
+    parser.add_argument("--cut-db", type=float, default=None,
+                        help="nsynth magnitude domain: the most a bin may fall below the content's (default 8)")
     parser.add_argument("--filters", type=int, default=None, help="random-cnn: random filters (default 4096)")
     parser.add_argument("--window", type=float, default=3.0, help="window length in seconds for long inputs")
     parser.add_argument("--overlap", type=float, default=0.25, help="crossfade between windows in seconds")

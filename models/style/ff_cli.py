@@ -58,8 +58,11 @@ def run_train(args: argparse.Namespace) -> int:
     style = load_style_audio(args.style)
     sources = [content_source(d) for d in args.content_data]
     settings = StyleTrainSettings(batch=args.batch, clip_s=args.clip_seconds, clips_per_source=args.clips_per_source,
-                                  content_weight=args.content_weight, style_weight=args.style_weight)
+                                  content_weight=args.content_weight, style_weight=args.style_weight,
+                                  envelope_weight=args.envelope_weight)
     task = StyleTask(FeedForwardConfig(), settings, args.style, style, sources, args.seed)
+    if args.init is not None and not args.resume:
+        task.initialise(args.init)
     result = train(task, LoopOptions(out, steps=args.steps, resume=args.resume, force=args.force,
                                      threads=args.threads, seed=args.seed, ckpt_every_min=args.ckpt_every_min,
                                      lr=args.lr, max_minutes=args.max_minutes))
@@ -68,14 +71,18 @@ def run_train(args: argparse.Namespace) -> int:
     name = out.resolve().name
     card: dict[str, Any] = {
         "name": name, "kind": "style", "format_version": 1, "file": f"{name}.style_gains.onnx",
-        "graph": "style_gains", "delay_samples_16k": task.model.cfg.n_fft - 1,
+        "graph": "style_gains", "delay_samples_16k": task.model.cfg.synth_fft - 1,
         "style_files": [{"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for p in args.style],
         "content": [{"root": str(s.root), "layout": s.layout, "train_files": len(s.train),
                      "held_out_files": len(s.held_out)} for s in sources],
-        "settings": {**task.settings(), "lr": args.lr, "seed": args.seed}, "config": task.model.cfg.to_dict(),
+        "settings": {**task.settings(), "envelope_weight": task.objective.envelope_weight, "lr": args.lr,
+                     "seed": args.seed,
+                     **({"init": str(args.init)} if args.init is not None else {})},
+        "config": task.model.cfg.to_dict(),
         "steps": int(state["step"]), "wall_time_s": round(float(state["extra"].get("seconds", 0.0)), 1),
-        "hardware": hardware(), "loss": _loss_ends(out / "log.csv"),
-        "last_batch_losses": {"content": task.last[0], "style": task.last[1]}}
+        "hardware": hardware(), "loss": _loss_ends(out / "log.csv")}
+    if all(np.isfinite(task.last)):  # a resume with no step left has no last batch
+        card["last_batch_losses"] = {"content": task.last[0], "style": task.last[1]}
     path = export_style(task.model, out, name, card)
     if args.judge_clips:
         from export.onnx.style_net import StyleNetwork
@@ -190,6 +197,11 @@ def add_train_parser(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--clips-per-source", type=int, default=96, help="content clips cached per folder")
     parser.add_argument("--content-weight", type=float, default=1.0)
     parser.add_argument("--style-weight", type=float, default=1.0)
+    parser.add_argument("--envelope-weight", type=float, default=None,
+                        help="weight of the spectral-envelope style term (default: style --method nsynth's, 0.3)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from the weights of another style run (its checkpoint.pt or folder); "
+                             "ignored with --resume")
     parser.add_argument("--judge-clips", type=int, default=2,
                         help="held-out clips per folder judged at the end beside the optimisation (0: none)")
     parser.add_argument("--seed", type=int, default=0)

@@ -35,6 +35,9 @@ class StyleSettings:
     style_loss: str = "gram"
     domain: str = "magnitude"  # nsynth: optimise the log-magnitude STFT, or the waveform (the seed's)
     layer_weights: tuple[float, ...] = ()
+    envelope_weight: float | None = None  # nsynth: None = the domain's default
+    boost_db: float | None = None  # nsynth magnitude domain: None = the default
+    cut_db: float | None = None  # nsynth magnitude domain: None = the default
     filters: int = 4096
     window_s: float = 3.0
     overlap_s: float = 0.25
@@ -55,8 +58,10 @@ def build_method(settings: StyleSettings, style: np.ndarray, device: str) -> NSy
         from models.training.checkpoint import load_model
 
         model, _ = load_model(default_model("autoencoder").path, "autoencoder")
+        extra = {k: v for k, v in (("envelope_weight", settings.envelope_weight), ("boost_db", settings.boost_db),
+                                    ("cut_db", settings.cut_db)) if v is not None}
         cfg = replace(NSynthStyleConfig(style_loss=settings.style_loss, layer_weights=settings.layer_weights,
-                                        domain=settings.domain), **_overrides(settings))
+                                        domain=settings.domain), **_overrides(settings), **extra)
         return NSynthStyle(EncoderActivations(model.encoder), style, cfg, device)  # type: ignore[arg-type]
     if settings.method in ("stft-gram", "random-cnn"):
         base = STFT_GRAM if settings.method == "stft-gram" else replace(RANDOM_CNN, filters=settings.filters)

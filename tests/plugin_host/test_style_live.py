@@ -32,7 +32,7 @@ def preset(tmp_path: Path, model: Path, amount: float = 0.8) -> Path:
 @pytest.mark.parametrize("block", [1, 63, 256, 8193])
 def test_stage_stream_equals_the_offline_network(model: Path, block: int) -> None:
     stage = LiveStyleStage("s", 16000, str(model))
-    assert stage.delay_samples == 511
+    assert stage.delay_samples == 127
     x = music(0.9)
     padded = np.concatenate([x, np.zeros(stage.delay_samples + block, np.float32)])
     out = np.concatenate([stage.process(padded[i:i + block]) for i in range(0, padded.size, block)])
@@ -41,8 +41,9 @@ def test_stage_stream_equals_the_offline_network(model: Path, block: int) -> Non
 
 
 def test_delay_at_48k_is_under_40_ms(model: Path) -> None:
+    """127 samples at 16 kHz (the 128-point synthesis window) plus the resamplers: about 11 ms at 48 kHz."""
     stage = LiveStyleStage("s", 48000, str(model))
-    assert 0.032 < stage.delay_samples / 48000 <= 0.040
+    assert 3 * 127 < stage.delay_samples and stage.delay_samples / 48000 <= 0.012
 
 
 def test_amount_crossfades_without_a_click(model: Path) -> None:

@@ -18,10 +18,12 @@ from models.style.feedforward import FeedForwardConfig, SpectralGainNet
 BUNDLED = Path(__file__).resolve().parents[3] / "export" / "bundled"
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[SpectralGainNet, Path]:
+@pytest.fixture(scope="module", params=["low-delay", "legacy"])
+def model(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[SpectralGainNet, Path]:
+    """The default config (128/64 synthesis frames) and one without synthesis fields (512/128, as the first
+    bundled styles were trained)."""
     torch.set_num_threads(1)
-    return random_style_model(tmp_path_factory.mktemp("ff"))  # type: ignore[return-value]
+    return random_style_model(tmp_path_factory.mktemp("ff"), legacy=request.param == "legacy")  # type: ignore[return-value]
 
 
 def test_a_fresh_network_is_the_identity() -> None:
@@ -48,7 +50,7 @@ def test_onnx_stream_on_awkward_blocks_equals_torch_offline(model: tuple[Spectra
         reference = torch_model(torch.from_numpy(x)).numpy()
     assert np.abs(reference - x).max() > 1e-2  # the random network does change the audio
     d = network.delay_samples
-    assert d == 511
+    assert d == torch_model.cfg.synth_fft - 1 == (511 if torch_model.cfg.synth_fft == 512 else 127)
     padded = np.concatenate([x, np.zeros(d + block, np.float32)])
     stream = network.stream()
     out = np.concatenate([stream.process(padded[i:i + block]) for i in range(0, padded.size, block)])

@@ -70,3 +70,22 @@ def test_the_style_loss_falls_on_a_small_case(files: tuple[Path, Path], one_thre
         loss.backward()
         optimiser.step()
     assert styles[-1] < 0.8 * styles[0], styles
+
+
+def test_the_judge_summary_shares_the_gram_fall_by_totals() -> None:
+    """A clip the optimisation barely moves cannot swamp the share: totals, the per-clip median and the count of
+    clips at half or more, beside the per-kind means."""
+    from models.style.ff_export import summary
+
+    def row(clip: str, method: str, before: float, after: float, kind: str = "music") -> dict[str, object]:
+        return {"clip": clip, "kind": kind, "method": method, "gram_before": before, "gram_after": after,
+                "moved": 0.3, "pitch_agreement": 0.9}
+    rows = [row("a", "feedforward", 1.0, 0.6), row("a", "nsynth-100", 1.0, 0.5),
+            row("b", "feedforward", 1.0, 1.1), row("b", "nsynth-100", 1.0, 0.99),
+            row("c", "feedforward", 2.0, 1.2), row("c", "nsynth-100", 2.0, 1.0)]
+    out = summary(rows)
+    share = out["feedforward_gram_fall_share"]
+    assert share["total"] == pytest.approx((0.4 - 0.1 + 0.8) / (0.5 + 0.01 + 1.0))
+    assert share["per_clip_median"] == pytest.approx(0.8) and share["clips_at_half_or_more"] == 2
+    assert share["clips"] == 3 and out["feedforward/music"]["clips"] == 3
+    assert out["feedforward/music"]["gram_fall"] == pytest.approx((0.4 - 0.1 + 0.8) / 3)

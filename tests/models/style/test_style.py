@@ -61,7 +61,7 @@ def test_encoder_activations_are_the_encoders(encoder: EncoderActivations) -> No
     enc = encoder.encoder
     x = torch.from_numpy(tone(0.5, 220.0) + buzz(0.5, 330.0))
     with torch.no_grad():
-        relus, content = encoder(x)
+        relus, content, _ = encoder(x)
         assert len(relus) == 2 * len(enc.layers) and content is relus[-1]
         assert relus[0].shape[-1] == x.numel() // enc.frame_hop
         front = enc.logmel(x[None]) if enc.logmel is not None else x[None, None]
@@ -96,6 +96,38 @@ def test_nsynth_lowers_the_style_loss_and_gram_distance(encoder: EncoderActivati
     assert method.gram_distance(result.audio) < method.gram_distance(content)
     if domain == "waveform":
         assert np.abs(result.audio).max() <= 1.0  # mu-law samples are clamped to [-1, 1]
+
+
+def test_the_envelope_term_alone_moves_the_encoders_mean_log_mel_within_the_bin_limits(
+        encoder: EncoderActivations, one_thread: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Gram layer off, only the envelope term on: the front end's mean over frames moves toward the
+    style's, and the optimised log-magnitudes (the variable Adam leaves) stay within -cut_db .. +boost_db of the
+    content's bins."""
+    import models.style.nsynth_transfer as nsynth
+
+    content, style = tone(0.6, 220.0) + hiss(0.6), buzz(0.6, 660.0)
+    cfg = NSynthStyleConfig(iterations=40, layer_weights=(0.0,) * encoder.n_layers, envelope_weight=1.0,
+                            cut_db=6.0, boost_db=9.0)
+    method = NSynthStyle(encoder, style, cfg)
+    optimised: list[torch.Tensor] = []
+    adam = nsynth.adam
+
+    def adam_keeping(variable: torch.Tensor, *args: object, **kwargs: object) -> object:
+        curves = adam(variable, *args, **kwargs)  # type: ignore[arg-type]
+        optimised.append(variable.detach().clone())
+        return curves
+    monkeypatch.setattr(nsynth, "adam", adam_keeping)
+    result = method.transfer(content)
+    assert result.style_loss[-1] < 0.5 * result.style_loss[0]
+    change_db = (optimised[0] - torch.log(method.spectrum(torch.from_numpy(content)).abs() + 1e-7)) * nsynth.NEPER_DB
+    assert -6.0 - 1e-3 <= float(change_db.min()) and float(change_db.max()) <= 9.0 + 1e-3
+    assert float(change_db.min()) < -5.0 and float(change_db.max()) > 8.0  # both limits bind somewhere
+
+    def envelope(audio: np.ndarray) -> torch.Tensor:
+        with torch.no_grad():
+            return method.features(torch.from_numpy(audio)).front.mean(dim=-1)
+    target = method.style_envelope
+    assert (envelope(result.audio) - target).norm() < 0.8 * (envelope(content) - target).norm()
 
 
 def test_nsynth_l2_style_loss_and_layer_weights(encoder: EncoderActivations, one_thread: None) -> None:
