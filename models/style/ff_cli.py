@@ -101,8 +101,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def resolve_model(path: str) -> Path:
-    """A run directory (its one NAME.style_gains.onnx) or an .onnx file."""
+    """A run directory (its one NAME.style_gains.onnx), an .onnx file, or a bundled style's name."""
     p = Path(path)
+    if not p.exists() and not p.suffix and "/" not in path:
+        from export.onnx.bundled import default_model
+
+        try:
+            return default_model("style", path).path
+        except LatentbridgeError as exc:
+            raise LatentbridgeError(f"{path}: no such style model file, run or bundled style") from exc
     if p.is_dir():
         found = sorted(p.glob("*.style_gains.onnx"))
         if len(found) != 1:

@@ -58,6 +58,17 @@ def test_onnx_stream_on_awkward_blocks_equals_torch_offline(model: tuple[Spectra
     np.testing.assert_allclose(network.offline(x), reference, atol=2e-4, rtol=0)
 
 
+def test_a_bundled_style_is_found_by_name(tmp_path: Path) -> None:
+    content = tmp_path / "c.wav"
+    write_audio(content, music(0.5)[None], 16000, "wav16")
+    out = tmp_path / "o.wav"
+    assert main(["style", "--method", "feedforward", "--model", "style_reed", "--content", str(content), "--out",
+                 str(out)]) == 0
+    assert out.is_file()
+    assert main(["style", "--method", "feedforward", "--model", "style_nope", "--content", str(content), "--out",
+                 str(tmp_path / "p.wav")]) == 2
+
+
 @pytest.mark.parametrize("bad", ["missing", "corrupt", "wrong_kind", "no_model"])
 def test_bad_models_are_refused_in_one_line(tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     content = tmp_path / "c.wav"
