@@ -22,6 +22,15 @@ from export.onnx.loader import open_model
 KIND, GRAPH = "style", "style_gains"
 
 
+def frames_problem(n_fft: int, hop: int, synth_fft: int, synth_hop: int) -> str | None:
+    """Why these analysis and synthesis frames cannot stream together, or None (shared with the torch config)."""
+    if min(hop, synth_hop) < 1 or n_fft % hop or hop % synth_hop or synth_fft % synth_hop \
+            or not 2 * synth_hop <= synth_fft <= n_fft:
+        return (f"needs hop ({hop}) and synth_fft ({synth_fft}) multiples of synth_hop ({synth_hop}), n_fft ({n_fft}) "
+                "a multiple of hop, and 2 synth_hop <= synth_fft <= n_fft")
+    return None
+
+
 def sqrt_hann(size: int) -> np.ndarray:
     return np.sqrt(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(size) / size)).astype(np.float32)
 
@@ -97,10 +106,9 @@ class StyleNetwork:
             self.synth_hop = int(config.get("synth_hop", self.hop))
         except (KeyError, TypeError, ValueError) as exc:
             raise LatentbridgeError(f"{path}: the style model's config lacks {exc}") from exc
-        if min(self.hop, self.synth_hop) < 1 or self.n_fft % self.hop or self.hop % self.synth_hop \
-                or self.synth_fft % self.synth_hop or not 2 * self.synth_hop <= self.synth_fft <= self.n_fft:
-            raise LatentbridgeError(f"{path}: inconsistent frames (n_fft {self.n_fft}, hop {self.hop}, synth_fft "
-                                    f"{self.synth_fft}, synth_hop {self.synth_hop})")
+        problem = frames_problem(self.n_fft, self.hop, self.synth_fft, self.synth_hop)
+        if problem:
+            raise LatentbridgeError(f"{path}: inconsistent style-network frames: {problem}")
         self.path = Path(path)
 
     @property

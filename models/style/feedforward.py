@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from export.core.errors import LatentbridgeError
 from export.core.spectrogram import mel_filterbank, to_mel
+from export.onnx.style_net import frames_problem
 from models.config_dicts import config_from_dict, config_to_dict
 
 DB_PER_NEPER = 20.0 / math.log(10.0)
@@ -42,11 +43,9 @@ class FeedForwardConfig:
     synth_hop: int = 64
 
     def __post_init__(self) -> None:
-        if self.hop % self.synth_hop or self.synth_fft % self.synth_hop or self.n_fft % self.hop \
-                or self.synth_fft > self.n_fft or self.synth_fft < 2 * self.synth_hop:
-            raise LatentbridgeError(
-                f"style network: needs hop ({self.hop}) and synth_fft ({self.synth_fft}) multiples of synth_hop "
-                f"({self.synth_hop}), n_fft ({self.n_fft}) a multiple of hop, and 2 synth_hop <= synth_fft <= n_fft")
+        problem = frames_problem(self.n_fft, self.hop, self.synth_fft, self.synth_hop)
+        if problem:
+            raise LatentbridgeError(f"style network: {problem}")
 
     @property
     def bins(self) -> int:
