@@ -103,8 +103,13 @@ def run_autoencoder(args: argparse.Namespace) -> int:
     spectral = None if args.no_baseline else _load(args.spectral, "spectral")
     wavenet = None if args.wavenet is None else _load_note_decoder(args.wavenet)
     settings = EvalSettings(split=args.split, notes=args.notes, crepe=args.crepe, seed=args.seed)
+    from models.wavenet.lpc_decoder import EXCITATION_BOUND
+
+    bound = EXCITATION_BOUND if args.excitation_bound is None else args.excitation_bound
+    if bound < 0:
+        raise LatentbridgeError(f"--excitation-bound must be >= 0, got {bound}")
     report, variants, notes = evaluate(model, args.data, settings, classifier, spectral, wavenet,
-                                       args.temperature)
+                                       args.temperature, bound)
     report["level_correction"] = None if model.level is None else model.level.describe()
     report["models"] = {"autoencoder": str(_model_path(args.model, "autoencoder")),
                         "classifier": str(_model_path(args.classifier, "classifier")),
@@ -339,6 +344,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "reconstructions into this directory")
     ae.add_argument("--audio-notes", type=int, default=4, help="how many notes --audio writes (default: 4)")
     ae.add_argument("--temperature", type=float, default=0.7, help="WaveNet sampling temperature (default 0.7)")
+    ae.add_argument("--excitation-bound", type=float, default=None,
+                    help="LPC WaveNet: clip each excitation to this many times the frame's RMS of the harmonic "
+                    "output's excitation (default: the generator's, models.wavenet.lpc_decoder.EXCITATION_BOUND; "
+                    "0 = unbounded)")
     ae.add_argument("--no-level-correction", action="store_true", help="judge the harmonic decoder without its "
                     "per-frame level correction toward the loudness control (as trained)")
     ae.set_defaults(func=run_autoencoder)

@@ -28,7 +28,7 @@ from models.data.nsynth_reader import NSynthDataset, NSynthExample
 from models.judges.crepe import judge_note
 from models.judges.spectral_distance import mrstft_distance
 from models.spectral.model import SpectralAutoencoder
-from models.wavenet.lpc_decoder import LPCWaveNet
+from models.wavenet.lpc_decoder import EXCITATION_BOUND, LPCWaveNet
 from models.wavenet.model import WaveNet
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -183,8 +183,10 @@ def interpolation_check(model: Autoencoder, classifier: NoteClassifier, notes: l
 
 def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier: NoteClassifier | None,
              spectral: SpectralAutoencoder | None, wavenet: WaveNet | LPCWaveNet | None = None,
-             temperature: float = 0.7) -> tuple[dict[str, Any], dict[str, np.ndarray], list[NSynthExample]]:
-    """The eval JSON (see the README), the audio of every variant, and the notes."""
+             temperature: float = 0.7, bound: float = EXCITATION_BOUND
+             ) -> tuple[dict[str, Any], dict[str, np.ndarray], list[NSynthExample]]:
+    """The eval JSON (see the README), the audio of every variant, and the notes; `bound` is an LPC WaveNet's
+    excitation bound (models.wavenet.lpc_decoder.generate)."""
     notes = eval_notes(data, settings)
     samples = int(round(settings.seconds * model.cfg.sample_rate))
     original = _load(notes, samples)
@@ -193,7 +195,7 @@ def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier:
         from models.evaluation.eval_wavenet import lpc_note_reconstructions, note_reconstructions
 
         if isinstance(wavenet, LPCWaveNet):
-            decoded = lpc_note_reconstructions(wavenet, model, original, temperature, settings.seed)
+            decoded = lpc_note_reconstructions(wavenet, model, original, temperature, settings.seed, bound)
         else:
             decoded = note_reconstructions(wavenet, model, original, temperature, settings.seed)
         variants["wavenet"] = np.pad(decoded, ((0, 0), (0, samples - decoded.shape[1])))
@@ -211,6 +213,8 @@ def evaluate(model: Autoencoder, data: Path, settings: EvalSettings, classifier:
         report["wavenet"] = "not judged (no WaveNet decoder given)"
     else:
         report["wavenet_temperature"] = temperature
+        if isinstance(wavenet, LPCWaveNet):
+            report["wavenet_excitation_bound"] = bound
     if classifier is not None:
         report["interpolation"] = interpolation_check(model, classifier, notes, original, settings)
     return report, variants, notes

@@ -26,7 +26,7 @@ from models.judges.crepe import crepe_pitch
 from models.training.train_wavenet import note_local_conditioning
 from models.wavenet import mu_law
 from models.wavenet.incremental import generate
-from models.wavenet.lpc_decoder import LPCWaveNet, harmonic_guide
+from models.wavenet.lpc_decoder import EXCITATION_BOUND, LPCWaveNet, harmonic_guide
 from models.wavenet.lpc_decoder import generate as generate_lpc
 from models.wavenet.model import WaveNet, period_from_f0
 
@@ -159,10 +159,11 @@ def note_reconstructions(model: WaveNet, autoencoder: Autoencoder, audio: np.nda
 
 @torch.no_grad()
 def lpc_note_reconstructions(model: LPCWaveNet, autoencoder: Autoencoder, audio: np.ndarray,
-                             temperature: float = 0.7, seed: int = 0) -> np.ndarray:
-    """LPC WaveNet reconstructions [N, T'] of notes [N, T] (T' = T rounded down to the latent hop)."""
+                             temperature: float = 0.7, seed: int = 0, bound: float = EXCITATION_BOUND) -> np.ndarray:
+    """LPC WaveNet reconstructions [N, T'] of notes [N, T] (T' = T rounded down to the latent hop), the excitation
+    bounded by `bound` (see `generate`)."""
     hop = autoencoder.cfg.encoder.hop
     x = torch.from_numpy(audio[:, : audio.shape[1] // hop * hop])
     f0, periodicity, loudness = autoencoder.compute_controls(x)
     guide = harmonic_guide(autoencoder, model.cfg, x, f0, periodicity, loudness)
-    return generate_lpc(model, guide, temperature, seed)
+    return generate_lpc(model, guide, temperature, seed, bound=bound)

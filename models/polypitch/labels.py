@@ -5,7 +5,9 @@ DIR/SPLIT/NAME.wav + NAME.json with the notes; onset / offset in seconds, bend a
 Frame i covers samples [i * hop, (i + 1) * hop); a note sounds in frame i when onset < (i + 1) * hop / sr and
 offset > i * hop / sr, at its pitch plus the bend in force at the frame's centre. Targets: activations
 [F, 264] (a Gaussian of `sigma` bins around the bent pitch, bin b = MIDI 21 + b / 3, the maximum over notes)
-and onsets [F, 88] (1 in the frame holding the onset and the next).
+and onsets [F, 88] (1 in the frame holding the onset and the next). A re-strike is an onset at a semitone whose
+previous note was let go less than RESTRIKE_GAP before (its release still rings: a strum repeating a chord);
+`restrikes` marks its onset frames.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from models.data.poly_reader import PolyPhrase, read_poly
 LOWEST_MIDI, BINS_PER_SEMITONE, SEMITONES = 21, 3, 88
 BINS = SEMITONES * BINS_PER_SEMITONE
 ONSET_FRAMES = 2
+RESTRIKE_GAP = 0.1  # seconds
 
 
 def bend_at(note: NoteLabel, times: np.ndarray) -> np.ndarray:
@@ -66,6 +69,24 @@ def frame_targets(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: in
                 if first <= i < first + frames:
                     onsets[i - first, semitone] = 1.0
     return activations, onsets
+
+
+def restrikes(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, sample_rate: int) -> np.ndarray:
+    """[frames, 88] 1 in the onset frames (as in `frame_targets`) of re-struck notes (see the module docstring),
+    else 0."""
+    marks = np.zeros((frames, SEMITONES), np.float32)
+    for note in notes:
+        semitone = note.pitch
+        if not any(other.pitch == semitone and other.onset < note.onset < other.offset + RESTRIKE_GAP
+                   for other in notes):
+            continue
+        start = int(np.floor(note.onset * sample_rate / hop))
+        k = semitone - LOWEST_MIDI
+        if 0 <= k < SEMITONES:
+            for i in range(start, start + ONSET_FRAMES):
+                if first <= i < first + frames:
+                    marks[i - first, k] = 1.0
+    return marks
 
 
 def reference_grid(notes: tuple[NoteLabel, ...], frames: int, hop: int, sample_rate: int) -> list[np.ndarray]:

@@ -71,6 +71,9 @@ class PolyPitchConfig:
 
 CONFIGS: dict[str, PolyPitchConfig] = {
     "poly_small": PolyPitchConfig(),
+    # poly_small plus a 256-point window (16 ms, appended as the last 8 input channels) that sees an onset
+    # within one frame; `train poly --init` widens a poly_small checkpoint into it without changing its output
+    "poly_onset": PolyPitchConfig(n_ffts=(1024, 4096, 256)),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
 }

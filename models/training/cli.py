@@ -157,6 +157,11 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-patience", type=int, default=0,
                         help="halve the learning rate after N validations without a better F1 (default: 0, off; "
                              "may be added on --resume)")
+    parser.add_argument("--restrike-weight", type=float, default=1.0,
+                        help="onset loss weight on re-struck notes' onset frames (default: 1, plain)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="warm-start from a tracker checkpoint, widened into --config if it has more input "
+                        "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
 
 
 def _note_subset(args: argparse.Namespace) -> NoteSubset:
@@ -255,7 +260,8 @@ def _task(args: argparse.Namespace) -> TrainTask:
 
         return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
-                                     valid_phrases=args.valid_phrases), args.lr_patience)
+                                     valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight),
+                        args.lr_patience, args.init)
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask
 

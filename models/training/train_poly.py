@@ -5,12 +5,15 @@ longest phrase). Each step draws `batch` (phrase, start frame) pairs from (seed,
 frames of 128 samples plus the front end's history and `warmup` frames before it (real audio, zeros before
 the phrase's start), the loss skips the warm-up frames, so the causal convs start from real context.
 Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + BCE on onsets (positive weight
-`onset_pos_weight`). Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half
-of the crops, white noise at a level uniform in `noise_db` (dBFS RMS).
+`onset_pos_weight`, and `restrike_weight` times that on the onset frames of re-struck notes, labels.restrikes).
+Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half of the crops, white
+noise at a level uniform in `noise_db` (dBFS RMS).
 Validation (`valid_every` steps, single process): whole valid phrases (the first `valid_phrases`) offline;
 the score is the semitone-level frame F1 at threshold 0.5 (a semitone is on where one of its 3 bins is);
 the best score writes best.pt (see the training loop). With `lr_patience` > 0 the learning rate halves after
 that many validations without a better score; the schedule is not a run setting, so a resumed run may add it.
+`init` warm-starts from another tracker checkpoint (`widen_into`): a config with more input channels (poly_onset
+from poly_small) starts with exactly the old outputs.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import numpy as np
 import soundfile
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from export.core.errors import LatentbridgeError
 from models.data.poly_reader import PolyPhrase
-from models.polypitch.labels import BINS_PER_SEMITONE, frame_targets, read_phrases
+from models.polypitch.labels import BINS_PER_SEMITONE, frame_targets, read_phrases, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet
 from models.training.audio_cache import cached_audio
 from models.training.best_score import BestScoreHooks
@@ -40,10 +43,36 @@ class PolyTraining:
     sigma: float = 0.7  # activation target width (bins)
     act_pos_weight: float = 2.0
     onset_pos_weight: float = 10.0
+    restrike_weight: float = 1.0
     gain_db: tuple[float, float] = (-18.0, 6.0)
     noise_db: tuple[float, float] = (-70.0, -40.0)
     valid_every: int = 0
     valid_phrases: int = 24
+
+
+def widen_into(model: nn.Module, source: dict[str, Tensor]) -> list[str]:
+    """Copy a tracker state dict into `model`: equal shapes whole; a larger tensor of the same rank gets the
+    source in its leading slice, the rest stays at its fresh initialisation except the new input channels of
+    conv weights (dim 1), which are zeroed so the widened model computes what the source did. Returns the names
+    copied into a slice; refuses missing names and shrinking shapes."""
+    target, widened = model.state_dict(), []
+    missing = sorted(set(target) ^ set(source))
+    if missing:
+        raise LatentbridgeError(f"--init: not a tracker of this architecture (differs in {missing[:3]})")
+    for name, value in source.items():
+        new = target[name]
+        if new.shape == value.shape:
+            new.copy_(value)
+            continue
+        if new.dim() != value.dim() or any(a < b for a, b in zip(new.shape, value.shape, strict=True)):
+            raise LatentbridgeError(f"--init: {name} has shape {tuple(value.shape)}, cannot widen to "
+                                    f"{tuple(new.shape)}")
+        if name.endswith("conv.weight") and new.dim() == 4:
+            new[:, value.shape[1]:] = 0.0
+        new[tuple(slice(0, n) for n in value.shape)] = value
+        widened.append(name)
+    model.load_state_dict(target)
+    return widened
 
 
 def semitone_f1(activations: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> tuple[int, int, int]:
@@ -59,7 +88,7 @@ class PolyTask(BestScoreHooks):
     kind = "poly"
 
     def __init__(self, cfg: PolyPitchConfig, data: Path, cache_dir: Path, batch: int, seed: int,
-                 training: PolyTraining | None = None, lr_patience: int = 0) -> None:
+                 training: PolyTraining | None = None, lr_patience: int = 0, init: Path | None = None) -> None:
         if batch < 1:
             raise LatentbridgeError("--batch must be >= 1")
         if lr_patience < 0:
@@ -68,7 +97,16 @@ class PolyTask(BestScoreHooks):
         self.training = training or PolyTraining()
         if self.training.crop < 1 or self.training.warmup < 0 or self.training.valid_phrases < 1:
             raise LatentbridgeError("crop and --valid-phrases must be >= 1, warm-up >= 0")
+        if self.training.restrike_weight <= 0:
+            raise LatentbridgeError("--restrike-weight must be > 0")
         self.cfg, self.model = cfg, PolyPitchNet(cfg)
+        self.init = init
+        if init is not None:
+            from models.training.checkpoint import load_model
+
+            source, _ = load_model(init, "poly")
+            with torch.no_grad():
+                widen_into(self.model, source.state_dict())
         self.data, self.cache_dir, self.batch, self.seed = data, cache_dir, batch, seed
         self.phrases: list[PolyPhrase] = []
         self.audio: np.ndarray | None = None
@@ -78,7 +116,11 @@ class PolyTask(BestScoreHooks):
                                        "lr_scale": 1.0}
 
     def settings(self) -> dict[str, Any]:
-        return {"batch": self.batch, "training": asdict(self.training), "data": str(self.data)}
+        training = asdict(self.training)
+        if training["restrike_weight"] == 1.0:  # runs from before the weight existed resume unchanged
+            del training["restrike_weight"]
+        extra = {} if self.init is None else {"init": str(self.init)}
+        return {"batch": self.batch, "training": training, "data": str(self.data), **extra}
 
     def _cache(self, phrases: list[PolyPhrase], directory: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
         if not phrases:
@@ -141,7 +183,12 @@ class PolyTask(BestScoreHooks):
         onset_t = torch.from_numpy(np.stack([o for _, o in targets])).to(device)
         act_loss = F.binary_cross_entropy_with_logits(act, act_t, pos_weight=torch.tensor(t.act_pos_weight,
                                                                                           device=device))
-        onset_loss = F.binary_cross_entropy_with_logits(onset, onset_t, pos_weight=torch.tensor(
+        weight = None
+        if t.restrike_weight != 1.0:
+            marks = np.stack([restrikes(self.phrases[phrases[i]].notes, starts[i], t.crop, hop,
+                                        self.cfg.sample_rate) for i in rows])
+            weight = torch.from_numpy(1.0 + (t.restrike_weight - 1.0) * marks).to(device)
+        onset_loss = F.binary_cross_entropy_with_logits(onset, onset_t, weight=weight, pos_weight=torch.tensor(
             t.onset_pos_weight, device=device))
         return act_loss + onset_loss
 

@@ -8,6 +8,9 @@ the excitation, as in CELP codecs), features [compand(p[t]), compand(h_s[t])] (h
 pre-emphasised) projected into the input, and the local conditioning (z + controls) per frame; the output is
 the class of e[t] = s[t] - p[t] (logits [B, 256, T]); s[t] = clip(p[t] + e[t]), x[t] = clip(s[t] + c x[t - 1]).
 With `predict=False` and no guide this is the period-back WaveNet on x itself (p = 0, c = 0, e = x).
+Generation bounds the sampled excitation to `bound` times the RMS, in that frame, of the harmonic output's own
+excitation under the same prediction (h_s - predict(h_s)): the synthesis filter 1 / A(z) then cannot amplify a
+wide draw into a runaway (measured in bench/results/lpcnet_investigation.md).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from models.wavenet.layers import upsample_frames
 from models.wavenet.model import WaveNet, WaveNetConfig, period_from_f0
 
 MU_STEP = 2.0 / mu_law.MU  # one mu-law class in the companded domain
+EXCITATION_BOUND = 4.0  # x the frame's RMS of the harmonic output's excitation; 0 = unbounded
 
 
 def compand(x: Tensor) -> Tensor:
@@ -174,10 +178,26 @@ def _features(cfg: LPCWaveNetConfig, p: Tensor, harmonic: Tensor) -> Tensor | No
 
 
 @torch.inference_mode()
+def excitation_rms(cfg: LPCWaveNetConfig, guide: Guide) -> Tensor:
+    """Per frame [B, F], the RMS of the harmonic output's excitation h_s - predict(h_s) (zeros without
+    prediction or guide)."""
+    hop, frames = cfg.wavenet.hop, guide.local.shape[2]
+    h = guide.harmonic[:, : frames * hop]
+    if not cfg.predict:
+        return torch.zeros(h.shape[0], frames)
+    e = h - predict(h, guide.lpc, hop)
+    return e.reshape(h.shape[0], frames, hop).square().mean(-1).sqrt()
+
+
+@torch.inference_mode()
 def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: int = 0,
-             show_progress: bool = True) -> np.ndarray:
+             show_progress: bool = True, bound: float = EXCITATION_BOUND) -> np.ndarray:
     """Autoregressive audio [B, F * hop] (de-emphasised, in [-1, 1]) from a `Guide`, torch queues (per-layer
-    state as in `models.wavenet.incremental`; the prediction runs on the decoder's own float past)."""
+    state as in `models.wavenet.incremental`; the prediction runs on the decoder's own float past). With
+    prediction and `bound` > 0 each excitation is clipped to +-(bound x `excitation_rms` of its frame + 1e-4)
+    and re-encoded (the period-back history holds the clipped class)."""
+    if bound < 0:
+        raise LatentbridgeError(f"the excitation bound must be >= 0, got {bound}")
     cfg, net = model.cfg, model.net
     wcfg = net.cfg
     batch, _, frames = guide.local.shape
@@ -189,6 +209,7 @@ def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: in
     x_prev = torch.zeros(batch)
     out = torch.empty(batch, n)
     levels = torch.from_numpy(mu_law.LEVELS)
+    limit = bound * excitation_rms(cfg, guide) + 1e-4 if cfg.predict and bound > 0 else None
     conds = net.local_proj(guide.local) if net.local_proj is not None else None
     steps = progress(range(n), desc="generate lpc", total=n, unit="sample") if show_progress else range(n)
     for t in steps:
@@ -210,7 +231,11 @@ def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: in
         else:
             probs = torch.softmax(logits.double() / temperature, dim=-1)
             e_class = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        s = (p + levels[e_class]).clamp(-1.0, 1.0)
+        e = levels[e_class]
+        if limit is not None:
+            e = torch.maximum(torch.minimum(e, limit[:, frame]), -limit[:, frame])
+            e_class = mu_law.encode(e)
+        s = (p + e).clamp(-1.0, 1.0)
         history = torch.cat([history[:, 1:], s.unsqueeze(1)], dim=1)
         excitations = torch.cat([excitations[:, 1:], e_class.unsqueeze(1)], dim=1)
         x_prev = (s + c * x_prev).clamp(-1.0, 1.0)

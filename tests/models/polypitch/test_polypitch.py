@@ -12,10 +12,11 @@ import torch
 from poly_phrases import write_phrases
 
 from export.app.cli import main
+from export.core.errors import LatentbridgeError
 from models.data.poly_midi import NoteLabel
-from models.polypitch.labels import frame_targets, reference_grid
+from models.polypitch.labels import frame_targets, reference_grid, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet, get_config
-from models.training.train_poly import PolyTask, PolyTraining
+from models.training.train_poly import PolyTask, PolyTraining, widen_into
 
 HOP = 128
 
@@ -76,6 +77,37 @@ def test_targets_follow_the_bend_and_mark_onsets() -> None:
     assert np.flatnonzero(onset[:, 60 - 21]).tolist() == [first, first + 1] and onset.sum() == 2
     grid = reference_grid((note,), 80, HOP, 16000)
     assert grid[first - 1].size == 0 and grid[first].tolist() == [60.0] and grid[last - 1].tolist() == [61.0]
+
+
+def test_restrikes_mark_a_note_struck_again_while_its_release_rings() -> None:
+    def note(onset: float, offset: float, pitch: int = 60) -> NoteLabel:
+        return NoteLabel(onset=onset, offset=offset, pitch=pitch, velocity=100, program=0, channel=0, bend=())
+
+    first, again, later, other = note(0.1, 0.45), note(0.5, 0.8), note(1.2, 1.5), note(0.5, 0.8, 64)
+    marks = restrikes((first, again, later, other), 0, 160, HOP, 16000)
+    struck = int(0.5 * 16000 // HOP)
+    assert np.flatnonzero(marks[:, 60 - 21]).tolist() == [struck, struck + 1]  # 50 ms after the key-up: marked
+    assert marks[:, 64 - 21].sum() == 0  # a new pitch, and the C after a 400-ms gap, are plain onsets
+    assert marks.sum() == 2
+
+
+def test_widening_a_checkpoint_keeps_its_outputs_and_refuses_shrinking() -> None:
+    torch.manual_seed(0)
+    narrow = PolyPitchNet(PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0), channels=4, octave_kernel=5,
+                                          onset_channels=4)).eval()
+    wide = PolyPitchNet(PolyPitchConfig(n_ffts=(1024, 256), harmonics=(1.0, 2.0), channels=4, octave_kernel=5,
+                                        onset_channels=4)).eval()
+    with torch.no_grad():
+        for p in narrow.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # away from the fresh initialisation
+        assert widen_into(wide, narrow.state_dict()) == ["norm.weight", "norm.bias", "norm.running_mean",
+                                                         "norm.running_var", "conv1.conv.weight"]
+        audio = 0.3 * torch.randn(1, 30 * HOP, generator=torch.Generator().manual_seed(3))
+        (a1, o1), (a2, o2) = narrow(audio), wide(audio)
+    torch.testing.assert_close(a2, a1, atol=1e-6, rtol=0)
+    torch.testing.assert_close(o2, o1, atol=1e-6, rtol=0)
+    with pytest.raises(LatentbridgeError, match="cannot widen"), torch.no_grad():
+        widen_into(narrow, wide.state_dict())
 
 
 def test_train_writes_best_and_resumes(tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
+from export.core.errors import LatentbridgeError
 from models.autoencoder.configs import get_config as ae_config
 from models.autoencoder.lpc import preemphasis
 from models.autoencoder.model import Autoencoder
@@ -16,6 +18,7 @@ from models.wavenet import mu_law
 from models.wavenet.lpc_decoder import (
     LPCWaveNet,
     LPCWaveNetConfig,
+    excitation_rms,
     generate,
     get_config,
     harmonic_guide,
@@ -82,7 +85,7 @@ def test_queue_generation_equals_teacher_forcing() -> None:
     model.cfg = cfg
     with torch.no_grad():  # small excitations around silence, so nothing clips and the classes vary
         model.net.head_out.bias.copy_(-0.002 * (torch.arange(256.0) - 128.0).square())
-    out = generate(model, guide, temperature=0.0, show_progress=False)
+    out = generate(model, guide, temperature=0.0, show_progress=False, bound=0.0)  # the plain sampler
     assert out.shape == (2, 1024) and np.isfinite(out).all()
     audio = torch.from_numpy(out)
     inputs, back, features, target = teacher_inputs(cfg, audio, guide)
@@ -100,6 +103,23 @@ def test_generation_stays_bounded_even_when_the_network_pushes_to_the_rails() ->
     _, random_model, _, guide = _setup(samples=16000, seed=1)
     out = generate(random_model, guide, temperature=1.0, show_progress=False)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
+
+
+def test_the_excitation_bound_holds_the_level_where_the_unbounded_loop_hits_the_rails() -> None:
+    _, model, _, guide = _setup(samples=4096)
+    with torch.no_grad():
+        model.net.head_out.bias.zero_()
+        model.net.head_out.bias[-1] = 50.0  # always the largest excitation
+    rms = excitation_rms(model.cfg, guide)
+    assert rms.shape == (2, 32) and float(rms.min()) > 0
+    free = generate(model, guide, temperature=1.0, show_progress=False, bound=0.0)
+    bounded = generate(model, guide, temperature=1.0, show_progress=False, bound=2.0)
+    harmonic_peak = float(guide.harmonic.abs().max())
+    assert np.abs(free).max() == 1.0  # the runaway, clipped at full scale
+    # a constant largest draw still builds up through 1 / A(z) and the de-emphasis, but stays off the rails
+    assert np.abs(bounded).max() < 0.75 and np.abs(bounded[:, 2048:]).max() > 0.05 * harmonic_peak
+    with pytest.raises(LatentbridgeError, match="bound"):
+        generate(model, guide, bound=-1.0, show_progress=False)
 
 
 def test_eval_reconstructions_of_notes() -> None:
