@@ -49,6 +49,8 @@ def _write(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _summary(report: dict[str, Any]) -> str:
+    if "table" in report and "best" in report:
+        return _tune_summary(report)
     if "phrases" in report and "settings" in report:
         return _voices_summary(report)
     if "note_metric" in report:
@@ -249,6 +251,14 @@ def run_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_summary(report: dict[str, Any]) -> str:
+    lines = [f"note-onset F1 on {report['phrases']} {report['split']} phrases (onset "
+             f"{report['onset_tolerance'] * 1000:g} ms): today's defaults {report['default']['f1']:.3f}"]
+    for row in report["table"][:5]:
+        lines.append(f"  {row['f1']:.3f}  " + ", ".join(f"{k} {v:g}" for k, v in row["settings"].items()))
+    return "\n".join(lines)
+
+
 def _poly_summary(report: dict[str, Any]) -> str:
     lines = [f"{report['files']} {report['split']} files, {report['reference_notes']} notes; frames: "
              f"{report['frame_metric']}; notes: {report['note_metric']}"]
@@ -305,6 +315,14 @@ def run_poly(args: argparse.Namespace) -> int:
     from models.evaluation.eval_poly import evaluate, piano_rolls
 
     torch.set_num_threads(args.threads)
+    if args.tune is not None:
+        from models.evaluation.tune_poly import tune_notes
+
+        report = tune_notes(_load(args.model, "poly"), args.data, "valid" if args.split == "test" else args.split,
+                            args.tune, args.onset_tolerance)
+        report["model"] = str(_model_path(args.model, "poly"))
+        _write(report, args)
+        return 0
     report, rows = evaluate(_load(args.model, "poly"), args.data, args.split, args.onset_tolerance,
                             not args.no_basic_pitch, args.files)
     report["model"] = str(_model_path(args.model, "poly"))
@@ -378,6 +396,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="note-onset tolerance in seconds (default: 0.05)")
     poly.add_argument("--no-basic-pitch", action="store_true", help="skip the Basic Pitch reference row")
     poly.add_argument("--files", type=int, default=None, help="judge only the first N files (default: all)")
+    poly.add_argument("--tune", type=int, default=None, metavar="N",
+                      help="instead of judging, choose the note-extraction thresholds on the first N phrases of "
+                      "the valid split (or --split, never test): every setting's note-onset F1, best first")
     poly.set_defaults(func=run_poly)
     voices = kinds.add_parser("voices", help="poly voices end to end: Basic Pitch F1 through morph --voices poly, "
                               "CREPE on single notes, family probability toward a target",

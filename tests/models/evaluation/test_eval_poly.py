@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from poly_phrases import export_tiny_tracker, write_phrases
 
 from export.app.cli import main
+from export.core.errors import LatentbridgeError
 
 
 def test_eval_poly_reports_both_systems(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -23,3 +25,23 @@ def test_eval_poly_reports_both_systems(tmp_path: Path, capsys: pytest.CaptureFi
     assert bp["frame"]["f1"] > 0.6 and bp["note_onset"]["recall"] > 0.5  # clean harmonic tones: an easy judge
     assert report["ours"]["files_scored"] == 2 and 0.0 <= report["ours"]["frame"]["f1"] <= 1.0
     assert len(report["plots"]) == 2 and all(Path(p).is_file() for p in report["plots"])
+
+
+def test_tune_ranks_every_setting_on_valid_phrases_and_never_on_test(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    from models.evaluation.tune_poly import GRID, tune_notes
+    from models.training.checkpoint import load_model
+
+    data = write_phrases(tmp_path / "data", {"train": 1, "valid": 2, "test": 1}, seconds=1.5)
+    bundled = Path(__file__).resolve().parents[3] / "export" / "bundled" / "poly_default.pt"
+    assert main(["eval", "poly", "--data", str(data), "--model", str(bundled), "--tune", "2", "--json",
+                 "--threads", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    table = report["table"]
+    assert report["split"] == "valid" and report["phrases"] == 2
+    assert len(table) == len(list(itertools.product(*GRID.values())))
+    assert [r["f1"] for r in table] == sorted((r["f1"] for r in table), reverse=True)
+    assert report["best"] == table[0] and table[0]["f1"] >= report["default"]["f1"] and table[0]["f1"] > 0.3
+    assert table[-1]["f1"] < table[0]["f1"]  # the thresholds matter on these phrases
+    with pytest.raises(LatentbridgeError, match="test split"):
+        tune_notes(load_model(bundled, "poly")[0], data, split="test")

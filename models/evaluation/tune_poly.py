@@ -1,0 +1,58 @@
+"""Choosing the note-extraction thresholds of a tracker on validation phrases (never the test split).
+
+The tracker runs once per phrase (models.evaluation.eval_poly.ours: frames of 128 samples at 16 kHz); every
+combination of the grid's `NoteSettings` values then extracts notes from the same activations and is scored with
+the note-onset F1 of eval_poly (mir_eval, pitch 50 cents, onset `onset_tolerance`), averaged over the phrases.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.errors import LatentbridgeError
+from export.core.progress import progress
+from export.poly.note_events import NoteSettings, extract_notes
+from models.evaluation.eval_poly import note_scores, ours
+from models.polypitch.labels import read_phrases
+
+GRID: dict[str, tuple[float, ...]] = {
+    "onset": (0.2, 0.35, 0.5, 0.65, 0.8),
+    "frame": (0.4, 0.5),
+    "sustain": (0.5, 0.7),
+    "min_frames": (4, 6),
+}
+
+
+def tune_notes(model: nn.Module, data: Path, split: str = "valid", phrases: int = 60,
+               onset_tolerance: float = 0.05, grid: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
+    """{'split', 'phrases', 'default': {settings, f1}, 'best': {settings, f1}, 'table': [{settings, f1}] best
+    first}; refuses the test split."""
+    if split == "test":
+        raise LatentbridgeError("tune on the valid (or train) split: the test split is for the final judgement")
+    grid = grid or GRID
+    chosen = read_phrases(data, split)[:phrases]
+    if not chosen:
+        raise LatentbridgeError(f"{data}: no {split} phrases to tune on")
+    outputs = [(phrase, *ours(model, read_mono(phrase.audio_path, MODEL_RATE)))
+               for phrase in progress(chosen, desc="tracker", unit="phrase")]
+
+    def score(settings: NoteSettings) -> float:
+        return float(np.mean([note_scores(phrase.notes, extract_notes(act, onset, settings), onset_tolerance)["f1"]
+                              for phrase, act, onset in outputs]))
+
+    combos = list(itertools.product(*grid.values()))
+    table = []
+    for values in progress(combos, desc="settings", unit="setting"):
+        settings = replace(NoteSettings(), **dict(zip(grid, values, strict=True)))
+        table.append({"settings": asdict(settings), "f1": score(settings)})
+    table.sort(key=lambda row: -row["f1"])
+    return {"split": split, "phrases": len(chosen), "onset_tolerance": onset_tolerance,
+            "default": {"settings": asdict(NoteSettings()), "f1": score(NoteSettings())}, "best": table[0],
+            "table": table}
