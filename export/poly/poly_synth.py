@@ -9,7 +9,10 @@ same audio bit for bit. In `poly` mode a push runs the tracker once over its k f
 all N slots over the k frames in one batched call (voice_decoder.py); the tracker streams, so its one run
 over k frames gives what k runs of one frame would. Gains move toward each slot's target by at most
 `attack_step` per frame on the way up and `release_step` on the way down, and the decoder ramps them within
-each frame, so notes, voice changes and mode switches never click. Switching to `poly` starts the tracker
+each frame, so notes, voice changes and mode switches never click. A voice struck again while it sounds (the
+allocator's `restruck`; never slot 0 on the monophonic controls, which stays today's path) dips to
+`restrike_gain` within that frame and rises back within the next: a 16-ms notch, so the new attack is heard.
+Switching to `poly` starts the tracker
 and the spectra from silence (their first frames after a switch see zeros before it); switching back lets the
 other voices fade out before slot 0 runs alone.
 """
@@ -44,6 +47,7 @@ class PolyConfig:
     off: float = 0.3  # activation below which it ends
     attack_step: float = 1.0  # largest gain rise per frame (one frame: an 8 ms ramp)
     release_step: float = 1.0 / 3  # largest gain fall per frame (24 ms)
+    restrike_gain: float = 0.0  # a re-struck voice's gain at the end of its frame (1 = no notch)
 
 
 def check_mode(mode: str) -> str:
@@ -103,24 +107,26 @@ class PolySynth:
         k = controls.frames
         if self.mode == "mono" and not self.gain[1:].any() and self.gain[0] == 1:
             return self.decoder.push_first(z, controls.f0, controls.periodicity, controls.loudness)
-        f0, periodicity, loudness, target = self._voice_controls(audio, controls)
+        f0, periodicity, loudness, target, notch = self._voice_controls(audio, controls)
         gain = np.empty((k, self.config.voices), np.float32)
         for i in range(k):
             step = np.where(target[i] > self.gain, self.config.attack_step, self.config.release_step)
             self.gain = np.clip(target[i], self.gain - step, self.gain + step).astype(np.float32)
+            self.gain = np.where(notch[i], np.minimum(self.gain, self.config.restrike_gain), self.gain)
             gain[i] = self.gain
         return self.decoder.push(z, f0, periodicity, loudness, gain)
 
     def _voice_controls(self, audio: np.ndarray, controls: Controls
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per frame and slot: f0, periodicity, loudness and the gain target, each [k, N]."""
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame and slot: f0, periodicity, loudness, the gain target and the re-strike notch, each [k, N]."""
         k, n = controls.frames, self.config.voices
         target = np.zeros((k, n), np.float32)
+        notch = np.zeros((k, n), bool)
         if self.mode == "mono":  # fading the other voices out: slot 0 back on the monophonic controls
             target[:, 0] = 1.0
             f0, periodicity, loudness = (np.repeat(c[:, None], n, axis=1).astype(np.float32)
                                          for c in (controls.f0, controls.periodicity, controls.loudness))
-            return f0, periodicity, loudness, target
+            return f0, periodicity, loudness, target, notch
         if self.tracker_stream is None:
             from export.poly.tracker import PolyTrackerStream
 
@@ -132,6 +138,7 @@ class PolySynth:
         for i in range(k):  # the allocator and the held pitches go frame by frame
             voices = self.allocator.frame(activations[i], onsets[i])
             target[i], mono[i] = voices.gain, voices.mono
+            notch[i] = voices.restruck & ~voices.mono
             named = voices.midi > 0
             self.last_midi[named] = voices.midi[named]
             hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
@@ -139,4 +146,4 @@ class PolySynth:
         f0, periodicity, loudness = (c[:, None] for c in (controls.f0, controls.periodicity, controls.loudness))
         return (np.where(mono, f0, hz).astype(np.float32),
                 np.where(mono, periodicity, np.maximum(periodicity, TRACKED_PERIODICITY)).astype(np.float32),
-                np.where(mono, loudness, loudness + shares).astype(np.float32), target)
+                np.where(mono, loudness, loudness + shares).astype(np.float32), target, notch)

@@ -3,7 +3,7 @@
 Input per control frame (128 samples at 16 kHz): the tracker's activations [264] (MIDI 21..108 at three bins
 per semitone, bin b centred on MIDI 21 + b / 3) and, optionally, its onset activations [88].
 Output per frame and slot: a pitch in fractional MIDI (0 for none yet), a gain target (0 or 1), whether the
-slot plays the monophonic controls (`mono`), and the peak activation it follows.
+slot plays the monophonic controls (`mono`), the peak activation it follows, and whether it was struck again.
 
 Rules (every one is causal and frame by frame, so the result never depends on how frames were grouped):
 - Peaks: local maxima of the activations at or above `off`, refined by a parabola through the neighbouring
@@ -16,6 +16,9 @@ Rules (every one is causal and frame by frame, so the result never depends on ho
   commonest false note is a loud partial) takes a free slot: slot 0 first (so one note
   alone is always slot 0), then the free slot whose last pitch was nearest. With no free slot it replaces the
   weakest sounding slot when it is stronger.
+- A sounding slot is struck again (`restruck`) in the frame where the onset activation at its semitone rises
+  through `onset` (it was below in the previous frame): the note was plucked or bowed anew while it sounded,
+  e.g. a strum repeating a chord.
 - Slot 0 plays the monophonic controls (YIN f0, the input's whole loudness) when it is the only slot sounding,
   and also when no slot sounds at all (unpitched input, weak notes and silence pass as in the monophonic
   path). So with one note sounding the voices reduce to the monophonic path exactly, YIN's octave slips at
@@ -47,12 +50,14 @@ class AllocatorConfig:
 @dataclass
 class FrameVoices:
     """One frame's allocation, each [voices]: pitch (fractional MIDI, 0 = none yet), gain target, activation of
-    the peak followed (0 when none), and whether the slot plays the monophonic controls."""
+    the peak followed (0 when none), whether the slot plays the monophonic controls, and whether a sounding
+    slot was struck again in this frame."""
 
     midi: np.ndarray
     gain: np.ndarray
     activation: np.ndarray
     mono: np.ndarray
+    restruck: np.ndarray
 
 
 def peaks(activations: np.ndarray, floor: float, min_separation: float) -> list[tuple[float, float]]:
@@ -79,6 +84,7 @@ class VoiceAllocator:
         self.midi = np.zeros(n)
         self.sounding = np.zeros(n, bool)
         self.activation = np.zeros(n)
+        self.previous_onsets = np.zeros(88)
 
     def frame(self, activations: np.ndarray, onsets: np.ndarray | None = None) -> FrameVoices:
         """Advance one frame (see the module docstring); `onsets` [88] are the tracker's onset activations."""
@@ -86,6 +92,8 @@ class VoiceAllocator:
         found = peaks(activations, cfg.off, cfg.min_separation)
         claimed = [False] * len(found)
         strength = np.zeros(cfg.voices)
+        restruck = np.zeros(cfg.voices, bool)
+        rising = np.zeros(88, bool) if onsets is None else (onsets >= cfg.onset) & (self.previous_onsets < cfg.onset)
         for slot in sorted(np.flatnonzero(self.sounding), key=lambda s: -self.activation[s]):
             best = self._nearest(found, claimed, self.midi[slot], cfg.match, cfg.off)
             if best is None:
@@ -93,6 +101,7 @@ class VoiceAllocator:
                 continue
             claimed[best] = True
             self.midi[slot], strength[slot] = found[best]
+            restruck[slot] = rising[int(np.clip(round(self.midi[slot]) - LOWEST_MIDI, 0, 87))]
         for i, (midi, act) in enumerate(found):
             semitone = int(np.clip(round(midi) - LOWEST_MIDI, 0, 87))
             attack = onsets is not None and onsets[semitone] >= cfg.onset
@@ -108,12 +117,14 @@ class VoiceAllocator:
             claimed[i] = True
             self.midi[slot], strength[slot], self.sounding[slot] = midi, act, True
         self.activation = strength
+        if onsets is not None:
+            self.previous_onsets = onsets.astype(np.float64)
         mono = np.zeros(cfg.voices, bool)
         if not self.sounding.any() or (self.sounding[0] and self.sounding.sum() == 1):
             mono[0] = True
         gain = self.sounding.astype(np.float32)
         gain[0] = max(gain[0], float(mono[0]))
-        return FrameVoices(self.midi.copy(), gain, strength.copy(), mono)
+        return FrameVoices(self.midi.copy(), gain, strength.copy(), mono, restruck)
 
     def _harmonic(self, midi: float, others: list[float]) -> bool:
         """Whether `midi` lies at the 2nd to 6th harmonic (within 0.35 semitone) of a sounding slot's pitch or of

@@ -79,3 +79,23 @@ def test_a_partial_of_a_sounding_note_needs_a_strong_activation_to_start() -> No
     assert int(v.gain.sum()) == 1 and round(float(v.midi[0])) == 48
     v = alloc.frame(bumps((48.0, 0.9), (60.0, 0.9)))  # a real octave, played loud, does start
     assert sorted(round(float(m)) for m, g in zip(v.midi, v.gain, strict=True) if g) == [48, 60]
+
+
+def test_a_rising_onset_on_a_sounding_voice_marks_it_struck_again() -> None:
+    alloc = VoiceAllocator(AllocatorConfig(voices=3, onset=0.5))
+    chord = bumps((48.0, 0.9), (55.0, 0.8))
+    onsets = np.zeros(88, np.float32)
+    onsets[[48 - 21, 55 - 21]] = 0.9
+    first = alloc.frame(chord, onsets)  # both start with this onset: new voices, not re-strikes
+    assert first.gain.sum() == 2 and not first.restruck.any()
+    held = alloc.frame(chord, onsets)  # the onset stays high: no rising edge
+    assert not held.restruck.any()
+    quiet = np.zeros(88, np.float32)
+    assert not alloc.frame(chord, quiet).restruck.any()
+    again = quiet.copy()
+    again[55 - 21] = 0.7  # the G is plucked again while both sound
+    v = alloc.frame(chord, again)
+    slot_g = int(np.argmin(np.abs(v.midi - 55.0)))
+    assert v.restruck.tolist() == [i == slot_g for i in range(3)]
+    assert v.gain.sum() == 2  # still the same two voices
+    assert not alloc.frame(chord).restruck.any()  # without onsets nothing is ever struck again
