@@ -15,6 +15,10 @@ The SIMD path ("avx512vnni", "avx2", "portable") is the best this CPU runs unles
 LATENTBRIDGE_WAVENET_SIMD environment variable; the int8 paths give bit-identical results.
 Optional per-sample features [B, n, K] are projected by a [K, R] matrix (the graph's `feature_proj.weight`,
 or `feature_proj=`) and added to the input embedding of every step.
+`generate_lpc` runs an LPC WaveNet (models/wavenet/lpc_decoder.py): the kernel predicts each sample of the
+pre-emphasised signal from the voice's own past with per-frame coefficients, samples only the excitation
+(clipped to a per-frame limit), and returns the de-emphasised audio; feature 0 is the prediction (computed in the
+kernel), feature 1 the companded harmonic guide given per sample.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from export.core.errors import LatentbridgeError
+from export.core.mu_law import BOUNDARIES, LEVELS, compand_f32
 from export.onnx.loader import open_model
 
 PREFIX_WEIGHTS = "model."
@@ -168,6 +173,8 @@ class NativeWaveNet:
         self._history = np.full((b, max(self.max_period, 1)), SILENCE_CLASS, np.int32)
         self._hpos = np.zeros(b, np.int32)
         self._x_prev = np.full(b, SILENCE_CLASS, np.int32)
+        self._lpc_state: np.ndarray | None = None  # [B, order + 1] once an LPC generation starts
+        self._e_prev = np.full(b, SILENCE_CLASS, np.int32)
         self._rng = np.array([(self.seed * 0x9E3779B1 + v * 0x85EBCA77 + 1) % 2 ** 64 for v in ids],
                              np.ulonglong)  # buffer format 'Q'
 
@@ -188,16 +195,10 @@ class NativeWaveNet:
         weight, b = self._global
         return bias + np.concatenate(parts, axis=1) @ weight.T + b
 
-    def generate(self, n: int, local: np.ndarray | None = None, period: np.ndarray | None = None,
-                 f0: np.ndarray | None = None, global_id: np.ndarray | None = None,
-                 global_vec: np.ndarray | None = None, temperature: float = 1.0, threads: int = 1,
-                 logits_steps: int = 0, features: np.ndarray | None = None,
-                 teacher: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The next n samples of every voice: (classes int32 [B, n], logits [B, logits_steps, 256] or None);
-        `features` [B, >= n, K] per sample when the kernel has a feature projection; with `teacher` [B, n],
-        teacher[:, t] is fed back after step t instead of the chosen class (which is still returned)."""
-        if n < 0 or temperature < 0:
-            raise LatentbridgeError("n and temperature must be >= 0")
+    def _conditioning(self, n: int, local: np.ndarray | None, period: np.ndarray | None,
+                      f0: np.ndarray | None = None, global_id: np.ndarray | None = None,
+                      global_vec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(cond float32 [B, F, L * 2R] projected per frame, period int32 [B, F]) for the next n samples."""
         frames = -(-n // self.hop) if n else 0
         cond = np.repeat(self._global_bias(global_id, global_vec)[:, None, :], max(frames, 1), axis=1)
         if self._local is not None:
@@ -219,6 +220,27 @@ class NativeWaveNet:
             period = np.zeros((self.batch, max(frames, 1)), np.int32)
         if period.shape != (self.batch, max(frames, 1)):
             raise LatentbridgeError(f"period of shape {period.shape}: need [{self.batch}, {frames}]")
+        return np.ascontiguousarray(cond, np.float32), period
+
+    def _teacher(self, teacher: np.ndarray | None, n: int) -> np.ndarray | None:
+        if teacher is None:
+            return None
+        teacher = np.ascontiguousarray(teacher, np.int32)
+        if teacher.shape != (self.batch, n) or teacher.min(initial=0) < 0 or teacher.max(initial=0) >= self.classes:
+            raise LatentbridgeError(f"teacher of shape {teacher.shape}: need classes [{self.batch}, {n}]")
+        return teacher
+
+    def generate(self, n: int, local: np.ndarray | None = None, period: np.ndarray | None = None,
+                 f0: np.ndarray | None = None, global_id: np.ndarray | None = None,
+                 global_vec: np.ndarray | None = None, temperature: float = 1.0, threads: int = 1,
+                 logits_steps: int = 0, features: np.ndarray | None = None,
+                 teacher: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next n samples of every voice: (classes int32 [B, n], logits [B, logits_steps, 256] or None);
+        `features` [B, >= n, K] per sample when the kernel has a feature projection; with `teacher` [B, n],
+        teacher[:, t] is fed back after step t instead of the chosen class (which is still returned)."""
+        if n < 0 or temperature < 0:
+            raise LatentbridgeError("n and temperature must be >= 0")
+        cond, period = self._conditioning(n, local, period, f0, global_id, global_vec)
         if self.features:
             if features is None:
                 raise LatentbridgeError(f"this WaveNet needs per-sample features [batch, n, {self.features}]")
@@ -228,13 +250,56 @@ class NativeWaveNet:
                 raise LatentbridgeError(f"features of shape {features.shape}: need [{self.batch}, >= {n}, "
                                         f"{self.features}]")
             features = np.ascontiguousarray(features[:, :n])
-        if teacher is not None:
-            teacher = np.ascontiguousarray(teacher, np.int32)
-            if teacher.shape != (self.batch, n) or teacher.min(initial=0) < 0 or teacher.max(initial=0) >= self.classes:
-                raise LatentbridgeError(f"teacher of shape {teacher.shape}: need classes [{self.batch}, {n}]")
+        teacher = self._teacher(teacher, n)
         out = np.zeros((self.batch, n), np.int32)
         logits = np.zeros((self.batch, min(logits_steps, n), self.classes), np.float32) if logits_steps else None
         self._kernel.generate(self._queues, self._qpos, self._history, self._hpos, self._x_prev, self._rng,
-                              np.ascontiguousarray(cond, np.float32), period, out, logits, self.batch,
-                              max(frames, 1), self.hop, n, float(temperature), int(threads), features, teacher)
+                              cond, period, out, logits, self.batch, period.shape[1], self.hop, n,
+                              float(temperature), int(threads), features, teacher)
         return out, logits
+
+    def generate_lpc(self, n: int, local: np.ndarray, period: np.ndarray, harmonic: np.ndarray,
+                     coefficients: np.ndarray, limit: np.ndarray, emphasis: float, temperature: float = 0.7,
+                     threads: int = 1, teacher: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The next n samples of every voice of an LPC WaveNet (see the module docstring): (excitation classes
+        int32 [B, n] as chosen, before the limit; audio float32 [B, n] de-emphasised). local [B, C, F] and
+        period [B, F] as for `generate`; harmonic [B, >= n] the pre-emphasised guide per sample; coefficients
+        [B, F, order + 1] (a_0 = 1) per frame; limit [B, F] the largest |excitation| per frame (<= 0: none);
+        with `teacher` [B, n] those classes replace the chosen ones (then the limit applies alike)."""
+        if self.features != 2 or not self.period_input:
+            raise LatentbridgeError("generate_lpc needs a WaveNet with the period input and two per-sample "
+                                    "features (prediction, harmonic guide)")
+        if not 0.0 <= emphasis < 1.0:
+            raise LatentbridgeError(f"pre-emphasis must be in [0, 1), got {emphasis}")
+        frames = -(-n // self.hop) if n else 0
+        coefficients = np.asarray(coefficients, np.float32)
+        if coefficients.ndim != 3 or coefficients.shape[0] != self.batch or coefficients.shape[1] < frames \
+                or coefficients.shape[2] < 2:
+            raise LatentbridgeError(f"LPC coefficients of shape {coefficients.shape}: need [{self.batch}, >= "
+                                    f"{frames}, order + 1]")
+        order = coefficients.shape[2] - 1
+        if self._lpc_state is None:
+            self._lpc_state = np.zeros((self.batch, order + 1), np.float32)
+        elif self._lpc_state.shape[1] != order + 1:
+            raise LatentbridgeError(f"LPC order changed from {self._lpc_state.shape[1] - 1} to {order} "
+                                    "mid-stream (reset first)")
+        harmonic = np.asarray(harmonic, np.float32)
+        limit = np.asarray(limit, np.float32)
+        if harmonic.shape[0] != self.batch or harmonic.shape[-1] < n or limit.shape[0] != self.batch \
+                or limit.shape[1] < frames:
+            raise LatentbridgeError(f"harmonic {harmonic.shape} / limit {limit.shape}: need [{self.batch}, >= "
+                                    f"{n}] / [{self.batch}, >= {frames}]")
+        features = np.zeros((self.batch, n, 2), np.float32)
+        features[:, :, 1] = compand_f32(harmonic[:, :n])
+        cond, period = self._conditioning(n, local, period)
+        teacher = self._teacher(teacher, n)
+        out = np.zeros((self.batch, n), np.int32)
+        audio = np.zeros((self.batch, n), np.float32)
+        f = period.shape[1]
+        self._kernel.generate(self._queues, self._qpos, self._history, self._hpos, self._x_prev, self._rng,
+                              cond, period, out, None, self.batch, f, self.hop, n, float(temperature),
+                              int(threads), features, teacher, np.ascontiguousarray(coefficients[:, :f, 1:]),
+                              np.ascontiguousarray(limit[:, :f]), self._lpc_state, self._e_prev, audio,
+                              np.ascontiguousarray(BOUNDARIES, np.float64), np.ascontiguousarray(LEVELS, np.float32),
+                              float(emphasis), order)
+        return out, audio

@@ -191,11 +191,13 @@ def excitation_rms(cfg: LPCWaveNetConfig, guide: Guide) -> Tensor:
 
 @torch.inference_mode()
 def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: int = 0,
-             show_progress: bool = True, bound: float = EXCITATION_BOUND) -> np.ndarray:
+             show_progress: bool = True, bound: float = EXCITATION_BOUND,
+             classes_out: np.ndarray | None = None) -> np.ndarray:
     """Autoregressive audio [B, F * hop] (de-emphasised, in [-1, 1]) from a `Guide`, torch queues (per-layer
     state as in `models.wavenet.incremental`; the prediction runs on the decoder's own float past). With
     prediction and `bound` > 0 each excitation is clipped to +-(bound x `excitation_rms` of its frame + 1e-4)
-    and re-encoded (the period-back history holds the clipped class)."""
+    and re-encoded (the period-back history holds the clipped class); `classes_out` [B, n] int32, when given,
+    receives the excitation classes as sampled (before the bound)."""
     if bound < 0:
         raise LatentbridgeError(f"the excitation bound must be >= 0, got {bound}")
     cfg, net = model.cfg, model.net
@@ -231,6 +233,8 @@ def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: in
         else:
             probs = torch.softmax(logits.double() / temperature, dim=-1)
             e_class = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        if classes_out is not None:
+            classes_out[:, t] = e_class.numpy()
         e = levels[e_class]
         if limit is not None:
             e = torch.maximum(torch.minimum(e, limit[:, frame]), -limit[:, frame])

@@ -5,7 +5,12 @@
  * cond[B, F, L * 2R] (local projection + global projection + conv bias, computed by the caller), the period
  * input as period[B, F] (samples back into the voice's own history), and optional per-sample features as
  * features[B, n, K] (projected by feature_proj[K][R] and added to the input embedding, like the period
- * embedding). The GIL is released while generating; voices are split over `threads` OpenMP threads, and the
+ * embedding). An optional LPC mode (LPCNet-style) samples the excitation of a pre-emphasised signal instead of
+ * the signal: per sample p = clamp(-sum_k a_k s[t - k]) from the voice's own past s (per-frame coefficients),
+ * feature 0 = compand(p) (computed here; the caller's column 0 is ignored), the input class = encode(s[t - 1]),
+ * the period input reads past *excitation* classes, the chosen excitation is clipped to the frame's limit and
+ * re-encoded, s[t] = clamp(p + e), and the de-emphasised x[t] = clamp(s[t] + c x[t - 1]) is written out
+ * (models/wavenet/lpc_decoder.py `generate` is the reference). The GIL is released while generating; voices are split over `threads` OpenMP threads, and the
  * voices of a thread go through every matrix product together (a small GEMM: each weight is read once per
  * sample for all of them).
  *
@@ -117,6 +122,34 @@ static inline double next_uniform(uint64_t *s) { /* splitmix64 -> [0, 1) */
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     z ^= z >> 31;
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---- LPC mode helpers ---------------------------------------------------------------------------------- */
+typedef struct {
+    const float *coef;       /* [B, F, order]: a_1 .. a_order of each frame */
+    const float *limit;      /* [B, F]: largest |excitation| (<= 0: unbounded) */
+    float *state;            /* [B, order + 1]: s[t - order .. t - 1], then the de-emphasis state x[t - 1] */
+    int32_t *e_prev;         /* [B]: the excitation class of t - 1 (enters the period history after step t) */
+    float *signal;           /* [B, n]: de-emphasised output */
+    const double *boundaries; /* [C - 1] class edges in the signal domain (round half up: searchsorted right) */
+    const float *levels;     /* [C] */
+    double emphasis;
+    int order;
+} Lpc;
+
+static inline int32_t lpc_encode(const Lpc *l, int C, float x) {
+    int lo = 0, hi = C - 1; /* the number of boundaries <= x */
+    const double v = (double)x;
+    while (lo < hi) {
+        const int mid = (lo + hi) >> 1;
+        if (l->boundaries[mid] <= v) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+static inline float lpc_compand(float x) { /* sign(x) ln(1 + 255 |x|) / ln(256), x already in [-1, 1] */
+    const float m = log1pf(255.0f * fabsf(x)) / 5.54517744f;
+    return x < 0.0f ? -m : m;
 }
 
 /* ---- inner loops: portable C, and AVX2 + FMA versions picked at load time ------------------------------- */
@@ -838,14 +871,18 @@ static int buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t
  *          State arrays are updated in place; sample t uses frame t // hop of cond and period and row t of
  *          features (needed when the kernel was built with a feature projection); the first m steps' logits are
  *          written when given; with teacher, teacher[b, t] is fed back after step t instead of the chosen class
- *          (which still goes to out). */
+ *          (which still goes to out); LPC mode (see the top comment) with lpc f32[B, F, order], limit f32[B, F],
+ *          lpc_state f32[B, order + 1], e_prev i32[B], signal f32[B, n], boundaries f64[C - 1], levels f32[C],
+ *          emphasis, order: out then holds the chosen excitation classes (before the limit), and a teacher
+ *          class replaces the chosen one before the limit. */
 static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
-    PyObject *o[12];
-    o[10] = o[11] = Py_None;
-    int B, F, hop, n, threads;
-    double temperature;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOiiiidi|OO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                          &o[8], &o[9], &B, &F, &hop, &n, &temperature, &threads, &o[10], &o[11]))
+    PyObject *o[19];
+    for (int i = 10; i < 19; i++) o[i] = Py_None;
+    int B, F, hop, n, threads, order = 0;
+    double temperature, emphasis = 0.0;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOiiiidi|OOOOOOOOOdi", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &o[9], &B, &F, &hop, &n, &temperature, &threads, &o[10], &o[11], &o[12],
+                          &o[13], &o[14], &o[15], &o[16], &o[17], &o[18], &emphasis, &order))
         return NULL;
     const Net *net = &self->net;
     const int L = net->layers, R = net->R, C = net->C, P = net->max_period > 0 ? net->max_period : 1;
@@ -853,7 +890,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "generate: need batch >= 1, hop >= 1 and frames * hop >= n");
         return NULL;
     }
-    Py_buffer v[12];
+    Py_buffer v[19];
     int got = 0, m = 0;
     const char *fmt[10] = {"f", "i", "i", "i", "i", "Q", "f", "i", "i", "f"};
     Py_ssize_t counts[9] = {(Py_ssize_t)B * queue_floats(net), (Py_ssize_t)B * L, (Py_ssize_t)B * P, B, B, B,
@@ -885,6 +922,29 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
         if (buffer(o[11], &v[got], "i", (Py_ssize_t)B * n, 0, "teacher") < 0) goto fail;
         teacher = v[got++].buf;
     }
+    Lpc lpc = {0};
+    const int use_lpc = o[12] != Py_None;
+    if (use_lpc) {
+        if (order < 1 || net->features < 1 || !net->period_input || emphasis < 0.0 || emphasis >= 1.0) {
+            PyErr_SetString(PyExc_ValueError, "lpc: need order >= 1, 0 <= emphasis < 1, a feature projection "
+                                              "(feature 0 is the prediction) and the period input");
+            goto fail;
+        }
+        const char *lf[7] = {"f", "f", "f", "i", "f", "d", "f"};
+        const Py_ssize_t lc[7] = {(Py_ssize_t)B * F * order, (Py_ssize_t)B * F, (Py_ssize_t)B * (order + 1), B,
+                                  (Py_ssize_t)B * n, C - 1, C};
+        const char *ln[7] = {"lpc", "limit", "lpc_state", "e_prev", "signal", "boundaries", "levels"};
+        void *lb[7];
+        for (int i = 0; i < 7; i++) {
+            if (o[12 + i] == Py_None) {
+                PyErr_Format(PyExc_ValueError, "lpc mode needs %s", ln[i]);
+                goto fail;
+            }
+            if (buffer(o[12 + i], &v[got], lf[i], lc[i], i == 2 || i == 3 || i == 4, ln[i]) < 0) goto fail;
+            lb[i] = v[got++].buf;
+        }
+        lpc = (Lpc){lb[0], lb[1], lb[2], lb[3], lb[4], lb[5], lb[6], emphasis, order};
+    }
     float *queues = v[0].buf, *cond = v[6].buf, *logit_out = m ? v[9].buf : NULL;
     int32_t *qpos = v[1].buf, *history = v[2].buf, *hpos = v[3].buf, *x_prev = v[4].buf, *period = v[7].buf;
     int32_t *out = v[8].buf;
@@ -910,6 +970,8 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
         float *probs = scratch + (size_t)room * (work_len + C);
         const float **conds = malloc(sizeof(float *) * room), **feats = malloc(sizeof(float *) * room);
         int *periods = malloc(sizeof(int) * room);
+        float *own_feats = malloc(sizeof(float) * (size_t)room * (K > 0 ? K : 1)); /* LPC: feature rows */
+        float *predictions = malloc(sizeof(float) * room);
         int8_t *quantised = malloc((size_t)room * qlen);
         int32_t *acc = malloc(sizeof(int32_t) * rows);
         for (int g = 0; g < count; g++) {
@@ -927,6 +989,17 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
                 conds[g] = cond + (b * F + frame) * L * 2 * R;
                 periods[g] = period[b * F + frame];
                 feats[g] = K ? features + (b * n + t) * K : NULL;
+                if (use_lpc) {
+                    const float *a = lpc.coef + (b * F + frame) * lpc.order, *past = lpc.state + b * (order + 1);
+                    float acc = 0.0f; /* a_order s[t - order] + ... + a_1 s[t - 1] */
+                    for (int k = 0; k < order; k++) acc += a[order - 1 - k] * past[k];
+                    const float pr = -acc < -1.0f ? -1.0f : (-acc > 1.0f ? 1.0f : -acc);
+                    predictions[g] = pr;
+                    float *row = own_feats + (size_t)g * K;
+                    memcpy(row, feats[g], K * sizeof(float));
+                    row[0] = lpc_compand(pr);
+                    feats[g] = row;
+                }
             }
             for (int g0 = 0; g0 < count; g0 += MAX_GROUP) {
                 const int size = count - g0 < MAX_GROUP ? count - g0 : MAX_GROUP;
@@ -936,6 +1009,30 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
                 const size_t b = (size_t)(first + g);
                 if (t < m) memcpy(logit_out + (b * m + t) * C, work[g].logits, C * sizeof(float));
                 int32_t x = choose(&ops, work[g].logits, probs, C, temperature, &voices[g].rng);
+                if (use_lpc) { /* out: the chosen class; fed back: it (or the teacher's), limited */
+                    out[b * n + t] = x;
+                    if (teacher) x = teacher[b * n + t];
+                    const float bound = lpc.limit[b * F + frame];
+                    float e = lpc.levels[x];
+                    if (bound > 0.0f) {
+                        e = e > bound ? bound : (e < -bound ? -bound : e);
+                        x = lpc_encode(&lpc, C, e);
+                    }
+                    float *past = lpc.state + b * (order + 1);
+                    float sig = predictions[g] + e;
+                    sig = sig < -1.0f ? -1.0f : (sig > 1.0f ? 1.0f : sig);
+                    memmove(past, past + 1, (order - 1) * sizeof(float));
+                    past[order - 1] = sig;
+                    float xd = sig + (float)lpc.emphasis * past[order];
+                    past[order] = xd < -1.0f ? -1.0f : (xd > 1.0f ? 1.0f : xd);
+                    lpc.signal[b * n + t] = past[order];
+                    /* the excitation of t - 1 enters the period history; the input is the signal's class */
+                    voices[g].history[voices[g].hpos] = lpc.e_prev[b];
+                    voices[g].hpos = voices[g].hpos + 1 == P ? 0 : voices[g].hpos + 1;
+                    lpc.e_prev[b] = x;
+                    voices[g].x_prev = lpc_encode(&lpc, C, sig);
+                    continue;
+                }
                 out[b * n + t] = x;
                 if (net->period_input) { /* x[t-1] enters the history once step t is done */
                     voices[g].history[voices[g].hpos] = voices[g].x_prev;
@@ -950,6 +1047,7 @@ static PyObject *kernel_generate(KernelObject *self, PyObject *args) {
             rng[first + g] = voices[g].rng;
         }
         free(voices); free(work); free(scratch); free(conds); free(feats); free(periods); free(quantised); free(acc);
+        free(own_feats); free(predictions);
     }
     Py_END_ALLOW_THREADS
     for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);

@@ -1,5 +1,5 @@
 """The bundled tracker driving the voices on real SoundFont notes: one note alone is the monophonic path, a
-triad comes out as three notes where the monophonic path gives one."""
+triad comes out as three notes where the monophonic path gives one, a chord struck again is attacked again."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from export.autoencoder.runtime import OnnxAutoencoder
 from export.core.pitch_units import midi_to_hz
 from export.poly.offline import decode_voices
+from export.poly.poly_synth import PolyConfig
 from models.data.note_synth import NoteSynth
 from models.data.soundfonts import find_default_soundfonts
 
@@ -65,3 +66,19 @@ def test_a_triad_comes_out_as_three_notes(ae, synth) -> None:
 
     assert kept(poly) > 0.25, kept(poly)
     assert kept(mono) < 0.5 * kept(poly), (kept(mono), kept(poly))  # the monophonic path loses one of them
+
+
+def test_a_chord_struck_again_while_it_rings_gets_a_new_attack(ae, synth) -> None:
+    again = 12000  # 0.75 s: the first strum still rings
+    chord = [note(synth, 25, p) for p in (52, 56, 59)]  # steel guitar, E major
+    audio = sum(chord)
+    audio[again:] += sum(c[: audio.shape[0] - again] for c in chord)
+    audio *= 0.5
+    controls = ae.controls(audio)
+    z = ae.align(ae.encode(audio), controls.frames)
+    notched = decode_voices(ae, audio, z, controls)
+    plain = decode_voices(ae, audio, z, controls, config=PolyConfig(restrike_gain=1.0))
+    differs = np.flatnonzero(np.abs(notched - plain) > 1e-6)
+    assert differs.size, "no voice was struck again"
+    # the notch starts within 48 ms of the second strum (a frame or two of the tracker), not before it
+    assert again <= differs[0] < again + 768, differs[0] / 16000
