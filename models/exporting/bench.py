@@ -3,7 +3,8 @@
 Backends: naive (the teacher-forced network re-run over the receptive field for every new sample), torch
 queue generation, an ONNX Runtime loop over the exported step graph, the native kernel at batch 1, 4 and 8
 with 1 and 2 threads (and its portable-C loops, half-precision weights and int8 weights beside it: one
-`native_int8_<simd>` row per SIMD path of this CPU at batch 1, the best path at batch 8), and, where a CUDA
+`native_int8_<simd>` row per SIMD path of this CPU at batch 1, the best path at batch 8; for a config with the
+period input, `native_lpc` rows: the kernel's LPC mode, order 16, fp32 and int8, batch 1), and, where a CUDA
 device is usable, the ONNX Runtime CUDA step loop with the state bound on the device at batch 1 and 64.
 Configs: the shipped default decoder (its weights when bundled, else the
 `ae_small` config with fresh weights; the speed does not depend on the weights) and the reference config
@@ -112,6 +113,25 @@ def _native(path: Path, model: WaveNet, batch: int, threads: int, n: int, precis
     return time.perf_counter() - began
 
 
+def _native_lpc(path: Path, model: WaveNet, n: int, precision: str) -> float:
+    """The LPC mode (order 16, a stable filter, two per-sample features) at batch 1 on one thread."""
+    rng = np.random.default_rng(0)
+    proj = (0.1 * rng.standard_normal((2, model.cfg.residual_channels))).astype(np.float32)
+    kernel = NativeWaveNet(read_weights(path), batch=1, precision=precision, feature_proj=proj)
+    cond = _conditioning(model, 1, n)
+    frames = cond["period"].shape[1]
+    coefficients = np.zeros((1, frames, 17), np.float32)
+    coefficients[:, :, 0], coefficients[:, :, 1] = 1.0, -0.9
+    harmonic = (0.1 * np.sin(np.arange(n) * 0.05))[None].astype(np.float32)
+    limit = np.full((1, frames), 0.1, np.float32)
+    args = (cond.get("local"), cond["period"], harmonic, coefficients, limit, 0.85, 1.0)
+    kernel.generate_lpc(min(n, 1600), *args)  # warm-up
+    kernel.reset()
+    began = time.perf_counter()
+    kernel.generate_lpc(n, *args)
+    return time.perf_counter() - began
+
+
 def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loop_samples: int,
                  native_seconds: float) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
@@ -138,6 +158,9 @@ def bench_config(label: str, model: WaveNet, work: Path, naive_samples: int, loo
     for simd, batch, threads in [(p, 1, 1) for p in paths] + [(paths[-1], 8, 2)]:
         seconds = _native(path, model, batch, threads, n, precision="int8", simd=simd)
         rows.append(_row(label, f"native_int8_{simd}", batch, threads, seconds, n))
+    if model.cfg.period_input:
+        for precision in ("fp32", "int8"):
+            rows.append(_row(label, f"native_lpc_{precision}", 1, 1, _native_lpc(path, model, n, precision), n))
     if cuda_device_count() > 0:  # the offline GPU path: ONNX Runtime CUDA with the state bound on the device
         for batch in (1, 64):
             generator = StepGenerator(path, batch=batch, allow_gpu=True)

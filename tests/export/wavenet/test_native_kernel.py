@@ -148,6 +148,8 @@ def test_bench_generate_rows(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(set(r) == keys for r in rows)
     backends = {(r["backend"], r["batch"], r["threads"]) for r in rows}
     assert {("naive", 1, 1), ("torch_queues", 1, 1), ("onnxruntime_step", 1, 1), ("native", 8, 2)} <= backends
+    lpc = {r["config"] for r in rows if r["backend"] == "native_lpc_fp32"}
+    assert len(lpc) == 1 and next(iter(lpc)).startswith("default")  # the period-input decoder only
     assert len({r["config"] for r in rows}) == 2
     for r in rows:
         assert r["us_per_sample"] > 0 and r["realtime_factor_16k"] == pytest.approx(1e6 / r["us_per_sample"] / 16000)
