@@ -20,11 +20,12 @@ from export.poly.tracker import BINS_PER_SEMITONE, HOP, SEMITONES, bin_midi, mid
 
 @dataclass(frozen=True)
 class NoteSettings:
-    """Defaults tuned on 60 valid phrases of `dataset poly` (note-onset F1 0.30 at onset 0.5 / frame 0.3 /
-    sustain 0.7 / held_start 3, 0.475 here)."""
+    """Defaults chosen by `latentbridge eval poly --tune 60` for the bundled tracker (poly_onset, 2026-12-06):
+    note-onset F1 0.520 on 60 valid phrases, against 0.322 with the settings tuned for the tracker before it
+    (onset 0.2, frame 0.4, sustain 0.5); bench/results/poly_eval_2026-12-06/tune.json has every setting."""
 
-    onset: float = 0.2
-    frame: float = 0.4
+    onset: float = 0.5
+    frame: float = 0.5
     sustain: float = 0.5
     held_start: int = 1  # frames
     gap: int = 2  # frames
