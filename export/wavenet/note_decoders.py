@@ -19,12 +19,12 @@ import numpy as np
 
 from export.autoencoder.runtime import BLOCK_FRAMES, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
+from export.core.mu_law import decode_np
 from export.core.pitch_units import hz_to_midi
 from export.onnx.loader import filled_input
 
 DECODERS = ("wavenet", "harmonic")
 DEVICES = ("auto", "cpu", "cuda")
-MU = 255
 CHUNK_FRAMES = 32  # WaveNet frames per generate call (progress granularity)
 
 Progress = Callable[[float], None]  # called with the fraction of one note's worth of work just done
@@ -53,9 +53,8 @@ class NoteDecoder(Protocol):
 
 
 def mu_law_decode(classes: np.ndarray) -> np.ndarray:
-    """8-bit mu-law classes 0..255 -> float32 audio: x = sign(y) ((1 + mu)^|y| - 1) / mu with y = 2c / mu - 1."""
-    y = 2.0 * np.asarray(classes, np.float64) / MU - 1.0
-    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU).astype(np.float32)
+    """8-bit mu-law classes 0..255 -> float32 audio (the shared table, export/core/mu_law.py)."""
+    return decode_np(classes)
 
 
 def note_stream(seed: int, key: str) -> int:

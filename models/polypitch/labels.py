@@ -47,6 +47,15 @@ def note_frames(note: NoteLabel, hop: int, sample_rate: int) -> tuple[int, int]:
     return max(first, 0), max(last, first + 1)
 
 
+def _mark_onset(grid: np.ndarray, note: NoteLabel, semitone: int, first: int, hop: int, sample_rate: int) -> None:
+    """Set `grid` [frames, 88] (frame 0 = `first`) to 1 at MIDI `semitone` in the note's ONSET_FRAMES onset
+    frames that fall inside it."""
+    k, start = semitone - LOWEST_MIDI, int(np.floor(note.onset * sample_rate / hop))
+    if 0 <= k < SEMITONES:
+        for i in range(max(start, first), min(start + ONSET_FRAMES, first + grid.shape[0])):
+            grid[i - first, k] = 1.0
+
+
 def frame_targets(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, sample_rate: int,
                   sigma: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
     """(activations [frames, 264], onsets [frames, 88]) for frames first .. first + frames - 1."""
@@ -62,12 +71,8 @@ def frame_targets(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: in
             bump = np.exp(-0.5 * ((bins[None, :] - (midi[:, None] - LOWEST_MIDI) * BINS_PER_SEMITONE) / sigma) ** 2)
             rows = slice(lo - first, hi - first)
             activations[rows] = np.maximum(activations[rows], bump.astype(np.float32))
-        start = int(np.floor(note.onset * sample_rate / hop))
-        semitone = int(round(note.pitch + float(bend_at(note, np.array([note.onset]))[0]))) - LOWEST_MIDI
-        if 0 <= semitone < SEMITONES:
-            for i in range(start, start + ONSET_FRAMES):
-                if first <= i < first + frames:
-                    onsets[i - first, semitone] = 1.0
+        semitone = int(round(note.pitch + float(bend_at(note, np.array([note.onset]))[0])))
+        _mark_onset(onsets, note, semitone, first, hop, sample_rate)
     return activations, onsets
 
 
@@ -80,12 +85,7 @@ def restrikes(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, s
         if not any(other.pitch == semitone and other.onset < note.onset < other.offset + RESTRIKE_GAP
                    for other in notes):
             continue
-        start = int(np.floor(note.onset * sample_rate / hop))
-        k = semitone - LOWEST_MIDI
-        if 0 <= k < SEMITONES:
-            for i in range(start, start + ONSET_FRAMES):
-                if first <= i < first + frames:
-                    marks[i - first, k] = 1.0
+        _mark_onset(marks, note, semitone, first, hop, sample_rate)
     return marks
 
 
