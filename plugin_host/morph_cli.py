@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
         from export.poly.offline import voices_decoder
 
         decode = voices_decoder(ae, "poly", config)
-    if args.decoder == "wavenet":
+    if args.decoder != "harmonic":
         from export.wavenet.stream_synth import wavenet_decoder
 
-        decode = wavenet_decoder(ae)
+        decode = wavenet_decoder(ae, args.decoder)
     with bar("morph", total=work, unit="sample") as progress:
         result = morph(ae, audio, rate, target, args.amount, bank, progress.update, decode)
     write_audio(out, result, rate, FORMATS[out.suffix.lower()], force=args.force)
@@ -102,7 +102,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-voices", type=int, default=6, help="most voices at once with --voices poly (1..16)")
     parser.add_argument("--decoder", choices=DECODERS, default="harmonic",
                         help="harmonic: the harmonic-plus-noise decoder; wavenet: the autoencoder's WaveNet on the "
-                             "native kernel (one voice: --voices mono only; slower) (default: harmonic)")
+                             "native kernel; lpc: the LPC WaveNet (samples the excitation the harmonic decoder's "
+                             "envelope does not predict); the WaveNets play one voice (--voices mono) and lose to "
+                             "harmonic on the judges (model cards) (default: harmonic)")
     parser.add_argument("--plot", default=None, help="also write a PNG: input and output spectrograms")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")
     parser.add_argument("--force", action="store_true", help="overwrite OUT")

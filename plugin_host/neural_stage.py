@@ -5,9 +5,10 @@ Audio is float32 mono [n] at the chain rate; the autoencoder streams at 16 kHz i
 so the stage's delay is the resamplers' plus the stream's 127 samples at 16 kHz. Both take `voices`: `mono`
 (one decoder on the detected pitch) or `poly` (a decoder voice per note the multi-pitch tracker hears, up to
 `max_voices`, sharing the latent: export.poly.poly_synth), switchable live through the `voices` command
-without a click and without changing the delay; and `decoder`: `harmonic` (the default) or `wavenet` (the
-autoencoder's WaveNet on the native kernel, export.wavenet.stream_synth: one voice, so `voices: mono` only),
-fixed for the stage's life, with the same delay. Per control frame (8 ms):
+without a click and without changing the delay; and `decoder`: `harmonic` (the default), `wavenet` (the
+autoencoder's WaveNet on the native kernel, export.wavenet.stream_synth) or `lpc` (the LPC WaveNet,
+export.wavenet.lpc_synth): the WaveNets play one voice, so `voices: mono` only; fixed for the stage's life, with
+the same delay. Per control frame (8 ms):
 goal = (1 - pad) * single + pad * bilinear(corners a (x=0, y=0), b (1, 0), c (0, 1), d (1, 1); x, y), and
 z' = (1 - amount) * z + amount * goal, with amount, x, y and pad smoothed at the frame rate. Family targets
 are pitch-aware: their latent is the bank entry nearest the live input's detected pitch (per control frame,
@@ -32,7 +33,7 @@ from export.core.errors import LatentbridgeError
 from export.core.pitch_units import hz_to_midi
 from export.onnx.bundled import BUNDLED_DIR
 from export.poly.poly_synth import DEFAULT_VOICES, PolyConfig, PolySynth, check_mode, check_voices
-from export.wavenet.stream_synth import WaveNetSynth, check_decoder
+from export.wavenet.stream_synth import check_decoder, open_synth
 from plugin_host.model_rate import ModelRateStream
 from plugin_host.parameters import Parameter
 from plugin_host.stage import Stage
@@ -113,7 +114,7 @@ class ResynthStage(Stage):
         try:
             self.poly = PolySynth(self.ae, check_mode(voices), PolyConfig(voices=check_voices(max_voices)))
             self.decoder = check_decoder(decoder, voices)
-            self.wavenet = WaveNetSynth(self.ae) if decoder == "wavenet" else None
+            self.wavenet = open_synth(self.ae, decoder) if decoder != "harmonic" else None
         except LatentbridgeError as exc:
             raise LatentbridgeError(f"stage {name!r}: {exc}") from exc
         if voices == "poly":

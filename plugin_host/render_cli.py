@@ -201,9 +201,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="set every resynth/morph stage to one voice (mono) or a voice per tracked note (poly); "
                              "default: as the preset says")
     parser.add_argument("--decoder", choices=DECODERS, default=None,
-                        help="set every resynth/morph stage's decoder: harmonic, or the autoencoder's WaveNet on the "
-                             "native kernel (one voice: mono stages only); default: as the preset says (harmonic "
-                             "unless it names one)")
+                        help="set every resynth/morph stage's decoder: harmonic, the autoencoder's WaveNet (wavenet) "
+                             "or the LPC WaveNet (lpc) on the native kernel (one voice: mono stages only); default: "
+                             "as the preset says (harmonic unless it names one)")
     parser.add_argument("--automation", default=None,
                         help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
     parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")

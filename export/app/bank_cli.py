@@ -50,7 +50,7 @@ def run_grid(args: argparse.Namespace) -> int:
         raise LatentbridgeError(f"--batch must be >= 1, got {args.batch}")
     spec = BankSpec(tuple(args.corners), args.grid, parse_pitches(args.pitches),
                     parse_velocities(args.velocities) if args.velocities else (100,), args.decoder,
-                    args.temperature if args.decoder == "wavenet" else 0.0, args.seed,
+                    args.temperature if args.decoder != "harmonic" else 0.0, args.seed,
                     NoteShape(seconds=args.seconds))
     bank_path = Path(args.bank) if args.bank else BUNDLED_DIR / f"{default_model('autoencoder').name}.bank.npz"
     bank = LatentBank.load(bank_path)
@@ -104,8 +104,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAc
                       help="velocity layers, e.g. 64,127 (default: one layer at velocity 100)")
     grid.add_argument("--seconds", type=float, default=4.0, help="note length; note-off at 75%% (default: 4.0)")
     grid.add_argument("--decoder", choices=DECODERS, default="harmonic",
-                      help="harmonic (default: fast, pitch-exact, the judges' winner) or wavenet (the native kernel; "
-                           "slow, and scored far below harmonic today: MR-STFT 3.64 vs 0.97)")
+                      help="harmonic (default: fast, pitch-exact, the judges' winner), wavenet (the native kernel; "
+                           "slow, and scored far below harmonic today: MR-STFT 3.64 vs 0.97) or lpc (the LPC WaveNet "
+                           "on the native kernel; closer than wavenet, still below harmonic: see its model card)")
     grid.add_argument("--temperature", type=float, default=0.7, help="WaveNet sampling temperature (default: 0.7)")
     grid.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed, the same bank (default: 0)")
     grid.add_argument("--batch", type=int, default=None,

@@ -52,8 +52,12 @@ def _native() -> Any:
 
 @dataclass
 class WaveNetWeights:
+    """A WaveNet's config and float32 weights named `model.*`; `lpc`: for an LPC WaveNet (`lpc_step` graph) its
+    whole config (`lpc`: the linear prediction, `predict`/`guide`, ...), None for a `wavenet_step` graph."""
+
     config: dict[str, Any]
     tensors: dict[str, np.ndarray]
+    lpc: dict[str, Any] | None = None
 
     def get(self, name: str) -> np.ndarray | None:
         return self.tensors.get(PREFIX_WEIGHTS + name)
@@ -65,16 +69,27 @@ class WaveNetWeights:
         return found
 
 
+STEP_GRAPHS = {"wavenet_step": "wavenet", "lpc_step": "lpcwavenet"}  # graph -> model kind
+LPC_PREFIX = PREFIX_WEIGHTS + "net."  # the lpc_step graph's WaveNet weights (beside model.feature_proj.weight)
+
+
 def read_weights(path: str | Path) -> WaveNetWeights:
-    """Config and weights of an exported `wavenet_step` graph (validated like every runtime model)."""
+    """Config and weights of an exported `wavenet_step` or `lpc_step` graph (validated like every runtime model)."""
     import onnx
     from onnx import numpy_helper
 
-    model = open_model(path, kind="wavenet", graph="wavenet_step", allow_gpu=False)
+    model = open_model(path, allow_gpu=False)
+    if STEP_GRAPHS.get(model.graph) != model.kind:
+        raise LatentbridgeError(f"{path}: {model.kind} {model.graph}, not a WaveNet step graph "
+                                f"({', '.join(STEP_GRAPHS)})")
     proto = onnx.load(str(path))
     tensors = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in proto.graph.initializer
                if t.name.startswith(PREFIX_WEIGHTS)}
-    return WaveNetWeights(model.config, tensors)
+    if model.graph == "wavenet_step":
+        return WaveNetWeights(model.config, tensors)
+    renamed = {PREFIX_WEIGHTS + name[len(LPC_PREFIX):] if name.startswith(LPC_PREFIX) else name: value
+               for name, value in tensors.items()}
+    return WaveNetWeights(model.config["wavenet"], renamed, model.config)
 
 
 def period_from_f0(f0: np.ndarray, max_period: int, sample_rate: int = 16000) -> np.ndarray:

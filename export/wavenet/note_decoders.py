@@ -1,5 +1,5 @@
 """Batch decoders of synthesised notes for sample banks: the WaveNet (native kernel, or its ONNX step graph on a
-CUDA device) and the harmonic-plus-noise decoder, both fed a constant latent and control curves per note.
+CUDA device), the LPC WaveNet (`export.wavenet.lpc_synth.LpcNotes`) and the harmonic-plus-noise decoder, both fed a constant latent and control curves per note.
 
 A `NoteBatch` holds B notes: z [B, Z], and per control frame of 128 samples f0 (Hz), periodicity [0, 1] and
 loudness (dB) [B, F]; decoders return float32 audio [B, F * 128] at 16 kHz. A note's audio depends only on its
@@ -23,7 +23,7 @@ from export.core.mu_law import decode_np
 from export.core.pitch_units import hz_to_midi
 from export.onnx.loader import filled_input
 
-DECODERS = ("wavenet", "harmonic")
+DECODERS = ("wavenet", "harmonic", "lpc")
 DEVICES = ("auto", "cpu", "cuda")
 CHUNK_FRAMES = 32  # WaveNet frames per generate call (progress granularity)
 
@@ -217,4 +217,10 @@ def open_decoder(name: str, ae: OnnxAutoencoder, temperature: float, seed: int, 
         return WaveNetNotes(ae, temperature, seed, threads, device)
     if name == "harmonic":
         return HarmonicNotes(ae, threads, device)
+    if name == "lpc":
+        if device == "cuda":
+            raise LatentbridgeError("--decoder lpc runs on the native kernel (CPU): leave --device out")
+        from export.wavenet.lpc_synth import LpcNotes
+
+        return LpcNotes(ae, temperature, seed, threads)
     raise LatentbridgeError(f"--decoder must be one of {', '.join(DECODERS)}, got {name!r}")

@@ -1,5 +1,6 @@
 """The autoencoder's WaveNet decoder (native kernel) as the synth of an `AutoencoderStream`, in place of the
-harmonic decoder: for the live resynth/morph stages (`decoder: wavenet`) and the offline `morph --decoder wavenet`.
+harmonic decoder: for the live resynth/morph stages (`decoder: wavenet`) and the offline `morph --decoder wavenet`;
+`open_synth` picks it or the LPC WaveNet's synth (`export.wavenet.lpc_synth`, `decoder: lpc`) by name.
 
 Audio is float32 mono at 16 kHz in whole control frames of 128 samples: `synth(audio [k * 128], z [k, Z],
 controls)` returns the k frames' audio [k * 128] with no added delay (`audio` is not read), each frame conditioned
@@ -21,6 +22,7 @@ from export.autoencoder.morphing import Decode
 from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
 from export.wavenet.kernel import NativeWaveNet, WaveNetWeights, read_weights
+from export.wavenet.lpc_synth import LpcWaveNetSynth
 from export.wavenet.note_decoders import DECODERS, check_note_wavenet, mu_law_decode, note_local, note_period
 
 
@@ -31,11 +33,12 @@ class WaveNetSynthConfig:
 
 
 def check_decoder(decoder: str, voices: str = "mono") -> str:
-    """`decoder` if it is one of DECODERS and can play `voices` (the WaveNet plays one voice); else a one-line error."""
+    """`decoder` if it is one of DECODERS and can play `voices` (the WaveNets play one voice); else a one-line
+    error."""
     if decoder not in DECODERS:
         raise LatentbridgeError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
-    if decoder == "wavenet" and voices != "mono":
-        raise LatentbridgeError(f"decoder wavenet plays one voice: it cannot run with voices {voices} "
+    if decoder != "harmonic" and voices != "mono":
+        raise LatentbridgeError(f"decoder {decoder} plays one voice: it cannot run with voices {voices} "
                                 "(use voices mono, or decoder harmonic)")
     return decoder
 
@@ -43,7 +46,10 @@ def check_decoder(decoder: str, voices: str = "mono") -> str:
 @functools.lru_cache(maxsize=2)
 def load_weights(path: str) -> WaveNetWeights:
     """The graph's config and weights, read once per file and shared by every synth (the kernel copies them)."""
-    return read_weights(path)
+    weights = read_weights(path)
+    if weights.lpc is not None:
+        raise LatentbridgeError(f"{path}: an LPC WaveNet (use decoder lpc)")
+    return weights
 
 
 class WaveNetSynth:
@@ -90,11 +96,20 @@ class WaveNetSynth:
         return np.concatenate(parts)
 
 
-def wavenet_decoder(ae: OnnxAutoencoder, config: WaveNetSynthConfig | None = None,
-                    graph: str | Path | None = None) -> Callable[[], Decode]:
-    """A factory for `morphing.morph(decode=...)`: each call gives the decoder back at silence with its sampling
-    stream restarted (one synth, opened here so a missing or corrupt model fails before any work)."""
-    synth = WaveNetSynth(ae, config, graph)
+def open_synth(ae: OnnxAutoencoder, decoder: str) -> WaveNetSynth | LpcWaveNetSynth:
+    """The one-voice synth of a neural `decoder` (`wavenet` or `lpc`) on its bundled model."""
+    if check_decoder(decoder) == "wavenet":
+        return WaveNetSynth(ae)
+    if decoder == "lpc":
+        return LpcWaveNetSynth(ae)
+    raise LatentbridgeError(f"decoder {decoder} has no WaveNet synth")
+
+
+def wavenet_decoder(ae: OnnxAutoencoder, decoder: str = "wavenet") -> Callable[[], Decode]:
+    """A factory for `morphing.morph(decode=...)` with the bundled `decoder` (`wavenet` or `lpc`): each call gives
+    the decoder back at silence with its sampling stream restarted (one synth, opened here so a missing or corrupt
+    model fails before any work)."""
+    synth = open_synth(ae, decoder)
 
     def fresh() -> Decode:
         synth.reset()

@@ -12,7 +12,7 @@ from export.core.errors import LatentbridgeError
 from export.onnx.bundled import BUNDLED_DIR, bundled_models
 
 # the runtime's graphs (not the eval judge)
-EXPORTED_KINDS = ("autoencoder", "wavenet", "tagger", "spectral", "poly")
+EXPORTED_KINDS = ("autoencoder", "wavenet", "lpcwavenet", "tagger", "spectral", "poly")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,9 @@ Graphs per kind (file `<name>.<graph>.onnx`):
 - spectral: `spectral_encoder` logmag [B, F, frames] -> z, `spectral_decoder` z -> logmag (Griffin-Lim is
   applied by the runtime).
 - wavenet: `wavenet_step` one sample with every layer's queue (and the period history) as state in and out.
+- lpcwavenet: `lpc_step` one sample of the LPC WaveNet decoder (models/wavenet/lpc_step.py): the class of the
+  last output and of the excitation one period back, the two per-sample features, the frame's conditioning and
+  every layer's queue -> the excitation's logits and the new queues.
 - autoencoder: `controls` audio [B, T] -> f0 (Hz), periodicity, A-weighted loudness (dB) [B, T // 128] (the
   model's YIN and loudness trackers; f0 is checked to 1e-3 relative: YIN's parabolic refinement divides small
   differences; metadata `history`: the past samples that determine a frame, so a stream keeps that many);
@@ -244,6 +247,13 @@ def graphs(kind: str, model: nn.Module) -> list[Graph]:
         names = step.input_names + step.output_names
         return [Graph("wavenet_step", step, step.example_inputs(1), step.input_names, step.output_names,
                       _batch_axes(names), cfg.hop)]
+    if kind == "lpcwavenet":
+        from models.wavenet.lpc_step import LPCStepModule
+
+        lpc_step = LPCStepModule(model)
+        names = lpc_step.input_names + lpc_step.output_names
+        return [Graph("lpc_step", lpc_step, lpc_step.example_inputs(1), lpc_step.input_names,
+                      lpc_step.output_names, _batch_axes(names), cfg.wavenet.hop)]
     if kind == "autoencoder":
         audio = torch.zeros(1, 4 * cfg.encoder.hop)
         hidden, synth, level = model.init_decoder_state(1)
@@ -315,7 +325,7 @@ def _probe_inputs(graph: Graph, batch: int = 2, seed: int = 0) -> tuple[torch.Te
     for name, example in zip(graph.input_names, graph.inputs, strict=True):
         shape = (example.shape[0], batch, *example.shape[2:]) if name == "hidden" else (batch, *example.shape[1:])
         if example.dtype == torch.long:
-            high = CLASSES if name in ("x_prev", "history") else (1000 if name == "position" else 2)
+            high = CLASSES if name in ("x_prev", "back", "history") else (1000 if name == "position" else 2)
             probes.append(torch.randint(0, high, shape, generator=g) if name != "period" else
                           torch.full(shape, 50, dtype=torch.long))
         elif name == "audio":

@@ -12,7 +12,7 @@ from scipy.signal import resample_poly
 
 from export.core.errors import LatentbridgeError
 from export.poly.offline import decode_voices
-from export.wavenet.stream_synth import WaveNetSynth
+from export.wavenet.stream_synth import open_synth
 from plugin_host.chain import Chain
 from plugin_host.effect_stage import EFFECTS, EffectStage
 from plugin_host.gain_stage import GainStage
@@ -163,8 +163,8 @@ def offline_resynth(stage: ResynthStage, audio: np.ndarray) -> np.ndarray:
     x = resample_poly(audio, ae.sample_rate // g, rate // g).astype(np.float32)
     controls = ae.controls(x)
     z = ae.align(ae.encode(x), controls.frames)
-    if stage.decoder == "wavenet":
-        y = WaveNetSynth(ae).decode(z, controls)
+    if stage.decoder != "harmonic":
+        y = open_synth(ae, stage.decoder).decode(z, controls)
     elif stage.poly.mode == "poly":
         y = decode_voices(ae, x, z, controls, config=stage.poly.config, tracker=stage.poly.tracker)
     else:

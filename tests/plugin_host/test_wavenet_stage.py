@@ -70,6 +70,20 @@ def test_render_equals_the_live_chain_after_its_delay_whatever_the_blocks() -> N
     assert np.abs(rendered).max() > 0.01
 
 
+def test_the_lpc_preset_renders_as_it_plays() -> None:
+    rate = 48000
+    audio = tone(0.4, rate)[0]
+    chain = load_chain("morph-lpc", rate)
+    assert chain.stage("morph").describe()["decoder"] == "lpc"
+    chain.prime(256)
+    played = in_blocks(chain.process, audio, (256,))
+    rendered = render_audio(read_preset("morph-lpc"), audio[None], rate, RenderSettings(256))[0]
+    d = chain.delay_samples
+    assert d == load_chain("morph-reed", rate).delay_samples  # the decoder adds no delay
+    np.testing.assert_array_equal(rendered[: audio.shape[0] - d], played[d:])
+    assert np.abs(rendered).max() > 1e-3
+
+
 def test_the_preset_and_the_stage_describe_their_decoder() -> None:
     stage = load_chain("morph-wavenet", 48000).stage("morph")
     assert isinstance(stage, MorphStage) and stage.describe()["decoder"] == "wavenet"
@@ -81,21 +95,23 @@ def test_the_preset_and_the_stage_describe_their_decoder() -> None:
     assert "\n" not in str(info.value) and stage.poly.mode == "mono"
 
 
-def test_morph_and_render_take_a_decoder(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("decoder", "graph"), [("wavenet", "ae_wavenet.wavenet_step.onnx"),
+                                                ("lpc", "lpc_wavenet.lpc_step.onnx")])
+def test_morph_and_render_take_a_decoder(tmp_path: Path, decoder: str, graph: str) -> None:
     rate = 44100
     source = tmp_path / "in.wav"
     write_audio(source, tone(0.4, rate, channels=2), rate, "wav24")
     out = tmp_path / "out.wav"
     assert main(["morph", str(source), "--target", "reed", "--amount", "0.5", "--out", str(out),
-                 "--decoder", "wavenet"]) == 0
+                 "--decoder", decoder]) == 0
     got, got_rate = read_audio(out)
     assert got_rate == rate and got.shape == (2, int(0.4 * rate)) and np.abs(got).max() > 1e-3
     assert main(["render", str(source), "--preset", "resynth", "--out", str(tmp_path / "r"), "--decoder",
-                 "wavenet"]) == 0
+                 decoder]) == 0
     sidecar = json.loads((tmp_path / "r" / "in.json").read_text())
     assert sidecar["frames"] == got.shape[1] and sidecar["channels"] == 2
-    assert [s.get("decoder") for s in sidecar["preset"]["stages"] if s["kind"] == "resynth"] == ["wavenet"]
-    assert any(name.endswith("ae_wavenet.wavenet_step.onnx") for name in sidecar["models"])
+    assert [s.get("decoder") for s in sidecar["preset"]["stages"] if s["kind"] == "resynth"] == [decoder]
+    assert any(name.endswith(graph) for name in sidecar["models"])
 
 
 def test_bad_decoder_choices_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -77,11 +77,11 @@ def test_bad_models_temperatures_and_decoder_choices_are_one_line_errors(ae: Onn
     corrupt.write_bytes(b"\x08\x01 not a model")
     cases = [(lambda: WaveNetSynth(ae, graph=tmp_path / "missing.onnx"), "no such model file"),
              (lambda: WaveNetSynth(ae, graph=corrupt), "not a readable ONNX model"),
-             (lambda: WaveNetSynth(ae, graph=BUNDLED_DIR / "ae_default.decoder.onnx"), "not a wavenet one"),
+             (lambda: WaveNetSynth(ae, graph=BUNDLED_DIR / "ae_default.decoder.onnx"), "not a WaveNet step graph"),
              (lambda: WaveNetSynth(ae, graph=BUNDLED_DIR / "speech_wavenet.wavenet_step.onnx"),
               "not a note WaveNet of this autoencoder"),
              (lambda: WaveNetSynth(ae, WaveNetSynthConfig(temperature=-1.0)), "temperature must be >= 0"),
-             (lambda: check_decoder("foo"), "decoder must be one of wavenet, harmonic, got 'foo'"),
+             (lambda: check_decoder("foo"), "decoder must be one of wavenet, harmonic, lpc, got 'foo'"),
              (lambda: check_decoder("wavenet", "poly"), "decoder wavenet plays one voice")]
     for make, message in cases:
         with pytest.raises(LatentbridgeError, match=message) as info:

@@ -8,15 +8,10 @@ import math
 import numpy as np
 import torch
 
-from models.autoencoder.lpc import (
-    LPCConfig,
-    autocorrelation,
-    envelope_power,
-    levinson,
-    lpc_from_envelope,
-    predict,
-    preemphasis,
-)
+from export.autoencoder.lpc_envelope import LPCConfig, autocorrelation, envelope_power, levinson
+from export.autoencoder.lpc_envelope import predict as predict_np
+from export.autoencoder.lpc_envelope import preemphasis as preemphasis_np
+from models.autoencoder.lpc import lpc_from_envelope, predict, preemphasis
 
 SR, HOP = 16000, 128
 
@@ -33,9 +28,9 @@ def test_levinson_recovers_a_synthetic_ar_process() -> None:
     assert _stable(torch.from_numpy(true)[None])
     rng = np.random.default_rng(0)
     x = lfilter([1.0], true, rng.standard_normal(200_000))
-    a, k = levinson(torch.from_numpy(autocorrelation(x, 4)), 4)
-    np.testing.assert_allclose(a.numpy(), true, atol=0.02)
-    assert torch.all(k.abs() < 1)
+    a, k = levinson(autocorrelation(x, 4), 4)
+    np.testing.assert_allclose(a, true, atol=0.02)
+    assert np.all(np.abs(k) < 1)
 
 
 def test_every_envelope_filter_is_stable_inside_the_bandwidth_radius() -> None:
@@ -60,10 +55,10 @@ def test_envelope_power_puts_each_harmonic_at_k_f0_with_its_power() -> None:
     f0 = torch.tensor([[1000.0]])
     amps = torch.zeros(1, 3, 1)
     amps[0, :, 0] = torch.tensor([0.5, 0.0, 0.2])
-    power = envelope_power(f0, amps, torch.zeros(1, 5, 1), SR, 257)[0, 0]
+    power = envelope_power(f0.numpy(), amps.numpy(), np.zeros((1, 5, 1)), SR, 257)[0, 0]
     spacing = 8000.0 / 256
     assert math.isclose(float(power.sum()), 0.5 * (0.25 + 0.04), rel_tol=1e-6)
-    peaks = set(torch.nonzero(power > 1e-6).flatten().tolist())
+    peaks = set(np.flatnonzero(power > 1e-6).tolist())
     assert peaks <= {int(1000 // spacing), int(1000 // spacing) + 1, int(3000 // spacing), int(3000 // spacing) + 1}
 
 
@@ -93,3 +88,21 @@ def test_predict_matches_a_direct_loop_and_emphasis_round_trips() -> None:
     x = torch.randn(2, 1000, generator=gen)
     s = preemphasis(x, 0.85)
     assert torch.equal(s[:, 0], x[:, 0]) and torch.allclose(s[:, 1:], x[:, 1:] - 0.85 * x[:, :-1])
+
+
+def test_the_run_time_prediction_and_emphasis_equal_training_s_and_carry_their_past() -> None:
+    """The numpy versions (the run-time LPC decoder's) give the torch values, and a signal cut in two with each
+    part given the other's past gives the whole signal's."""
+    gen = torch.Generator().manual_seed(2)
+    s = torch.randn(2, 5 * HOP, generator=gen)
+    a = torch.randn(2, 5, 7, generator=gen) * 0.3
+    a[..., 0] = 1.0
+    whole = predict_np(s.numpy(), a.numpy(), HOP)
+    np.testing.assert_allclose(whole, predict(s, a, HOP).numpy(), atol=1e-5)
+    cut = 2 * HOP
+    tail = predict_np(s[:, cut:].numpy(), a[:, 2:].numpy(), HOP, past=s[:, cut - 6: cut].numpy())
+    np.testing.assert_allclose(tail, whole[:, cut:], atol=1e-5)
+    x = s.numpy()
+    emphasised = preemphasis_np(x, 0.85)
+    np.testing.assert_allclose(emphasised, preemphasis(s, 0.85).numpy(), atol=1e-6)
+    np.testing.assert_allclose(preemphasis_np(x[:, 100:], 0.85, previous=x[:, 99]), emphasised[:, 100:], atol=1e-6)
