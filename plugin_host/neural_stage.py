@@ -26,7 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from export.autoencoder.latent_bank import LatentBank
-from export.autoencoder.morphing import VOICED, Target, blend, mix_corners, parse_target, xy_weights
+from export.autoencoder.morphing import (
+    MAX_ALIGN_ATTACKS_S,
+    VOICED,
+    Target,
+    blend,
+    mix_corners,
+    parse_target,
+    xy_weights,
+)
 from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.autoencoder.stream import AutoencoderStream
 from export.core.errors import LatentbridgeError
@@ -108,7 +116,10 @@ class ResynthStage(Stage):
 
     def __init__(self, name: str, rate: int, model: str | None = None,
                  parameters: list[Parameter] | None = None, voices: str = "mono",
-                 max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic") -> None:
+                 max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic", align_attacks_ms: float = 0.0) -> None:
+        if not 0.0 <= align_attacks_ms <= MAX_ALIGN_ATTACKS_S * 1000:
+            raise LatentbridgeError(f"stage {name!r}: align_attacks_ms must be in [0, "
+                                    f"{MAX_ALIGN_ATTACKS_S * 1000:g}], got {align_attacks_ms:g}")
         self.ae = load_autoencoder(model)
         self.model = model
         try:
@@ -121,7 +132,11 @@ class ResynthStage(Stage):
             _ = self.poly.tracker  # load it now, not in the audio worker
         self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map, synth=self.wavenet or self.poly.push)
         self.model_rate = ModelRateStream(rate, self.stream.process, self.stream.delay_samples)
-        super().__init__(name, rate, parameters or [], self.model_rate.delay_samples)
+        self.align_attacks_ms = float(align_attacks_ms)
+        # reported, not applied to the wet path: the chain delays its dry path (and render crops) that much more,
+        # so the decoder's late attacks line up with the input's
+        super().__init__(name, rate, parameters or [],
+                         self.model_rate.delay_samples + round(align_attacks_ms * rate / 1000.0))
 
     def _latent_map(self, z: np.ndarray, controls: Controls) -> np.ndarray:
         return z
@@ -142,7 +157,7 @@ class ResynthStage(Stage):
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "model": self.model, "decoder": self.decoder, "voices": self.poly.mode,
-                "max_voices": self.poly.config.voices}
+                "max_voices": self.poly.config.voices, "align_attacks_ms": self.align_attacks_ms}
 
 
 class MorphStage(MorphTargets, ResynthStage):
@@ -153,8 +168,8 @@ class MorphStage(MorphTargets, ResynthStage):
 
     def __init__(self, name: str, rate: int, target: str, corners: list[str] | None = None,
                  model: str | None = None, bank: str | None = None, voices: str = "mono",
-                 max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic") -> None:
-        super().__init__(name, rate, model, MORPH_PARAMETERS, voices, max_voices, decoder)
+                 max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic", align_attacks_ms: float = 0.0) -> None:
+        super().__init__(name, rate, model, MORPH_PARAMETERS, voices, max_voices, decoder, align_attacks_ms)
         self.frame_rate = self.ae.sample_rate / self.ae.frame_hop
         self.midi = 60.0  # the live input's pitch, held through unvoiced frames
         self._init_targets(name, target, corners, bank)

@@ -28,6 +28,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S
 from export.core.errors import LatentbridgeError
 from export.poly.poly_synth import DEFAULT_VOICES
 from export.wavenet.note_decoders import DECODERS
@@ -80,6 +81,7 @@ PRESET_SCHEMA: dict[str, Any] = {
                 "voices": {"enum": ["mono", "poly"]},
                 "max_voices": {"type": "integer"},
                 "decoder": {"enum": list(DECODERS)},
+                "align_attacks_ms": {"type": "number", "minimum": 0, "maximum": MAX_ALIGN_ATTACKS_S * 1000},
                 "style": {"type": "string"},
                 "method": {"enum": list(STYLE_METHODS)},
                 "mode": {"enum": list(STYLE_MODES)},
@@ -108,10 +110,11 @@ BUILDERS: dict[str, Builder] = {
     "effect": lambda s, rate: EffectStage(s["name"], rate, s["effect"]),
     "vst3": lambda s, rate: Vst3Stage(s["name"], rate, s["path"]),
     "resynth": lambda s, rate: ResynthStage(s["name"], rate, s.get("model"), None, s.get("voices", "mono"),
-                                            s.get("max_voices", DEFAULT_VOICES), s.get("decoder", "harmonic")),
+                                            s.get("max_voices", DEFAULT_VOICES), s.get("decoder", "harmonic"),
+                                            s.get("align_attacks_ms", 0.0)),
     "morph": lambda s, rate: MorphStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
                                         s.get("bank"), s.get("voices", "mono"), s.get("max_voices", DEFAULT_VOICES),
-                                        s.get("decoder", "harmonic")),
+                                        s.get("decoder", "harmonic"), s.get("align_attacks_ms", 0.0)),
     "midi_pad": lambda s, rate: MidiPadStage(s["name"], rate, s["target"], s.get("corners"), s.get("model"),
                                              s.get("bank"), s.get("max_voices", DEFAULT_PAD_VOICES)),
     "tagger": lambda s, rate: TaggerStage(s["name"], rate, s.get("model"), s.get("every_s", 0.5)),

@@ -25,6 +25,7 @@ from export.core.pitch_units import hz_to_midi
 VOICED = 0.5  # periodicity above which a frame counts as pitched
 AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 SILENT_DB = -80.0  # a note whose loudest 32-ms frame is below this is silent
+MAX_ALIGN_ATTACKS_S = 0.1  # the most attack alignment a morph or a resynth/morph stage takes
 Lookup = Callable[[str, float | None], np.ndarray]  # (family, MIDI pitch or None) -> z [Z]
 
 
@@ -114,10 +115,15 @@ Decode = Callable[[np.ndarray, np.ndarray, Controls, Callable[[int], None] | Non
 
 
 def morph_mono(ae: OnnxAutoencoder, audio: np.ndarray, target: Target, amount: float, bank: LatentBank | None,
-               progress: Callable[[int], None] | None = None, decode: Decode | None = None) -> np.ndarray:
+               progress: Callable[[int], None] | None = None, decode: Decode | None = None,
+               advance: int = 0) -> np.ndarray:
     """Mono 16 kHz audio [T] -> morphed audio [T]: the whole file's latents toward one goal, taken at the
     median pitch of its voiced frames. `decode(audio, z, controls, progress)` synthesises (default: the
-    monophonic decoder; export.poly gives the polyphonic voices, which also read the input audio)."""
+    monophonic decoder; export.poly gives the polyphonic voices, which also read the input audio). `advance`:
+    the output that many samples earlier (attack alignment: the causal controls make the decoder's attacks late;
+    the end is padded with silence)."""
+    if advance < 0:
+        raise LatentbridgeError(f"the attack alignment must be >= 0, got {advance} samples")
     controls = ae.controls(audio, progress)
     z = ae.align(ae.encode(audio), controls.frames)
     if amount > 0:
@@ -128,6 +134,7 @@ def morph_mono(ae: OnnxAutoencoder, audio: np.ndarray, target: Target, amount: f
         out = ae.decode(z.astype(np.float32), controls, progress)
     else:
         out = decode(audio, z.astype(np.float32), controls, progress)
+    out = out[advance:]
     return np.pad(out, (0, audio.shape[0] - out.shape[0]))
 
 
@@ -137,9 +144,14 @@ def _no_bank(family: str, midi: float | None) -> np.ndarray:
 
 def morph(ae: OnnxAutoencoder, audio: np.ndarray, rate: int, target: Target, amount: float,
           bank: LatentBank | None, progress: Callable[[int], None] | None = None,
-          decode: Callable[[], Decode] | None = None) -> np.ndarray:
+          decode: Callable[[], Decode] | None = None, align_attacks_s: float = 0.0) -> np.ndarray:
     """(channels, frames) audio at `rate` -> morphed audio of the same shape and rate; identical channels are
-    processed once. `decode()` makes a fresh synthesiser for each channel (default: the monophonic decoder)."""
+    processed once. `decode()` makes a fresh synthesiser for each channel (default: the monophonic decoder);
+    `align_attacks_s`: the output that much earlier (see `morph_mono`'s `advance`)."""
+    if not 0.0 <= align_attacks_s <= MAX_ALIGN_ATTACKS_S:
+        raise LatentbridgeError(f"the attack alignment must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
+                                f"{align_attacks_s * 1000:g}")
+    advance = round(align_attacks_s * MODEL_RATE)
     if not 0.0 <= amount <= 1.0 or not np.isfinite(amount):
         raise LatentbridgeError(f"--amount must be in [0, 1], got {amount}")
     out = np.zeros_like(audio, dtype=np.float32)
@@ -149,6 +161,6 @@ def morph(ae: OnnxAutoencoder, audio: np.ndarray, rate: int, target: Target, amo
             continue
         mono16 = resample(audio[ch], rate, MODEL_RATE)
         synth = decode() if decode is not None else None
-        back = resample(morph_mono(ae, mono16, target, amount, bank, progress, synth), MODEL_RATE, rate)
+        back = resample(morph_mono(ae, mono16, target, amount, bank, progress, synth, advance), MODEL_RATE, rate)
         out[ch] = np.pad(back, (0, max(0, audio.shape[1] - back.shape[0])))[: audio.shape[1]]
     return out

@@ -30,8 +30,7 @@ from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
 from export.onnx.loader import filled_input, open_model
 from export.wavenet.kernel import NativeWaveNet, WaveNetWeights, read_weights
-from export.wavenet.note_decoders import NoteBatch, Progress, check_note_wavenet, note_local, note_period, \
-    note_stream
+from export.wavenet.note_decoders import NoteBatch, Progress, check_note_wavenet, note_local, note_period, note_stream
 
 CONTROL_INPUTS = ("z", "f0", "periodicity", "loudness")
 

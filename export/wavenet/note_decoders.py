@@ -1,5 +1,6 @@
 """Batch decoders of synthesised notes for sample banks: the WaveNet (native kernel, or its ONNX step graph on a
-CUDA device), the LPC WaveNet (`export.wavenet.lpc_synth.LpcNotes`) and the harmonic-plus-noise decoder, both fed a constant latent and control curves per note.
+CUDA device), the LPC WaveNet (`export.wavenet.lpc_synth.LpcNotes`) and the harmonic-plus-noise decoder, each
+fed a constant latent and control curves per note.
 
 A `NoteBatch` holds B notes: z [B, Z], and per control frame of 128 samples f0 (Hz), periodicity [0, 1] and
 loudness (dB) [B, F]; decoders return float32 audio [B, F * 128] at 16 kHz. A note's audio depends only on its

@@ -298,10 +298,15 @@ def _voices_summary(report: dict[str, Any]) -> str:
 def run_voices(args: argparse.Namespace) -> int:
     import torch
 
+    from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S
     from models.evaluation.eval_voices import VoicesSettings, evaluate_voices
 
     torch.set_num_threads(args.threads)
-    settings = VoicesSettings(args.split, args.files, args.notes, args.family, args.onset_tolerance)
+    if not 0.0 <= args.align_attacks <= MAX_ALIGN_ATTACKS_S * 1000:
+        raise LatentbridgeError(f"--align-attacks must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
+                                f"{args.align_attacks:g}")
+    settings = VoicesSettings(args.split, args.files, args.notes, args.family, args.onset_tolerance,
+                              align_attacks_ms=args.align_attacks)
     report = evaluate_voices(_load(args.classifier, "classifier"), args.data, args.notes_data, settings,
                              args.tracker, args.plots)
     report["classifier"] = str(_model_path(args.classifier, "classifier"))
@@ -413,4 +418,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     voices.add_argument("--tracker", type=Path, default=None, help="tracker graph NAME.tracker.onnx (default: "
                         "bundled)")
     voices.add_argument("--onset-tolerance", type=float, default=0.05, help="note-onset tolerance in s (0.05)")
+    voices.add_argument("--align-attacks", type=float, default=0.0, metavar="MS",
+                        help="every morph's output MS earlier, as `morph --align-attacks` (default: 0)")
     voices.set_defaults(func=run_voices)

@@ -46,6 +46,7 @@ class VoicesSettings:
     family: str = "string"
     onset_tolerance: float = 0.05
     seed: int = 0
+    align_attacks_ms: float = 0.0  # every morph's output this much earlier (`morph --align-attacks`)
 
 
 def balanced(phrases: list[PolyPhrase], count: int) -> list[PolyPhrase]:
@@ -74,15 +75,16 @@ def family_probability(classifier: NoteClassifier, audio: np.ndarray, family: st
 class Voices:
     """The offline morphs compared: mono and poly at amount 0, poly at amount 1 toward the family."""
 
-    def __init__(self, family: str, tracker: Path | None = None) -> None:
+    def __init__(self, family: str, tracker: Path | None = None, align_attacks_ms: float = 0.0) -> None:
         self.ae = OnnxAutoencoder.open()
         self.bank = LatentBank.load(BUNDLED_DIR / "ae_default.bank.npz")
         self.target = parse_target(family, self.bank, self.ae)
         self.poly = voices_decoder(self.ae, "poly", tracker_path=tracker)
+        self.advance = round(align_attacks_ms * MODEL_RATE / 1000.0)
 
     def morph(self, audio: np.ndarray, voices: str, amount: float) -> np.ndarray:
         decode = self.poly() if voices == "poly" else None
-        return morph_mono(self.ae, audio, self.target, amount, self.bank, decode=decode)
+        return morph_mono(self.ae, audio, self.target, amount, self.bank, decode=decode, advance=self.advance)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -158,7 +160,7 @@ def judge_notes(voices: Voices, classifier: NoteClassifier, data: Path, settings
 
 def evaluate_voices(classifier: NoteClassifier, poly_data: Path, notes_data: Path | None,
                     settings: VoicesSettings, tracker: Path | None = None, plots: Path | None = None) -> dict[str, Any]:
-    voices = Voices(settings.family, tracker)
+    voices = Voices(settings.family, tracker, settings.align_attacks_ms)
     phrases = balanced(read_phrases(poly_data, settings.split), settings.files)
     if plots is not None:
         plots.mkdir(parents=True, exist_ok=True)

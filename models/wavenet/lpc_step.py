@@ -35,8 +35,9 @@ class LPCStepModule(nn.Module):
         """Silence, zero features and conditioning, the initial queues."""
         cfg = self.model.cfg
         silence = torch.full((batch,), SILENCE_CLASS, dtype=torch.long)
+        queues = init_state(self.model.net, batch)[: cfg.wavenet.layers]
         return (silence, silence.clone(), torch.zeros(batch, cfg.features),
-                torch.zeros(batch, cfg.wavenet.local_channels), *init_state(self.model.net, batch)[: cfg.wavenet.layers])
+                torch.zeros(batch, cfg.wavenet.local_channels), *queues)
 
     def forward(self, x_prev: torch.Tensor, back: torch.Tensor, features: torch.Tensor, local_frame: torch.Tensor,
                 *queues: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -1,7 +1,7 @@
 """The LPC WaveNet decoder at run time (ONNX Runtime harmonic decoder + numpy LPC + native kernel, the bundled
 lpc_wavenet): its guide equals the torch training guide, frames in any grouping give one call's samples bit for bit,
-a stream in awkward blocks follows the offline decode's sampled path after its delay, a note's samples do not depend on its batch,
-and bad models or settings are one-line errors."""
+a stream in awkward blocks follows the offline decode's sampled path after its delay, a note's samples do not depend
+on its batch, and bad models or settings are one-line errors."""
 
 from __future__ import annotations
 
