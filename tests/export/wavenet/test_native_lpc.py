@@ -56,19 +56,23 @@ def kernel_run(model: LPCWaveNet, guide, weights, n: int, bound: float, temperat
 
 @pytest.mark.parametrize("bound", [0.0, 4.0])
 def test_greedy_generation_matches_torch(setup, bound: float) -> None:
-    """Free-running, the two follow the same path until float32 rounding differences, fed back through 1 / A(z),
-    flip a class (after 600 to 7 000 samples here); fed torch's own excitations, the kernel chooses what torch
-    chose at 99 % of the 2 s and rebuilds its audio."""
+    """Fed torch's own excitations, the kernel chooses what torch chose at 99 % of the 2 s and rebuilds its audio;
+    free-running, it feeds back exactly what teacher forcing with its own choices feeds back. (A free-running
+    comparison with torch cannot be exact: the two float32 pasts differ by ~1e-7, and whenever one lies on the
+    other side of a mu-law class boundary the input class differs and the paths part, after 600 to 7 000 samples
+    here, at a point that moves with the CPU's rounding.)"""
     model, guide, weights = setup
     reference = np.zeros((2, SAMPLES), np.int32)
     expected = generate(model, guide, temperature=0.0, show_progress=False, bound=bound, classes_out=reference)
-    classes, audio = kernel_run(model, guide, weights, SAMPLES, bound)
     assert len(np.unique(reference)) > 3 and np.abs(expected).max() > 1e-3  # excitations that move
-    same = (classes == reference).all(axis=0)
-    assert same[:500].all() and np.abs(audio[:, :500] - expected[:, :500]).max() <= 1e-4
     chosen, rebuilt = kernel_run(model, guide, weights, SAMPLES, bound, teacher=reference)
     assert (chosen == reference).mean() >= 0.99, (chosen == reference).mean()
     assert np.abs(rebuilt - expected).max() <= 1e-4
+    classes, audio = kernel_run(model, guide, weights, SAMPLES, bound)
+    again, replayed = kernel_run(model, guide, weights, SAMPLES, bound, teacher=classes)
+    np.testing.assert_array_equal(again, classes)
+    np.testing.assert_array_equal(replayed, audio)
+    assert len(np.unique(classes)) > 3 and np.abs(audio).max() > 1e-3
 
 
 def test_seeded_sampling_is_the_same_whatever_the_batch(setup) -> None:
