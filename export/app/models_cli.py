@@ -47,7 +47,7 @@ def run_list(args: argparse.Namespace) -> int:
         print("no bundled models")
     for row in rows:
         size = "missing file" if row["bytes"] is None else f"{row['bytes'] / 1e6:.1f} MB"
-        variant = "wavenet" if row["kind"] == "wavenet" else "reconstruction"
+        variant = "wavenet" if row["kind"] in ("wavenet", "lpcwavenet") else "reconstruction"
         print(f"{row['name']:<20}{row['kind']:<13}{row['format']:<18}{size:>10}  {_headline(row['metrics'], variant)}")
     return 0
 
