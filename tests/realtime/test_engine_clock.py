@@ -153,11 +153,11 @@ def test_the_strict_check_counts_late_blocks_past_the_64_the_engine_lists() -> N
         check_engine_kept_up(first, status(4000, 64, early, overruns=1))
 
 
-@pytest.mark.parametrize("preset", ["poly-morph", "morph-wavenet"])
+@pytest.mark.parametrize("preset", ["poly-morph", "morph-wavenet", "morph-lpc"])
 def test_the_poly_and_wavenet_presets_play_their_chain_block_for_block_until_any_late_block(preset: str) -> None:
-    """`poly-morph` (six voices, the tracker) and `morph-wavenet` (the native WaveNet kernel in the worker) in the
-    engine equal the same chain fed the same blocks offline, bit for bit, over every block played before the first
-    late one (a late block makes the worker skip input, after which the two chains' states differ; how fast this
+    """`poly-morph` (six voices, the tracker), `morph-wavenet` and `morph-lpc` (the native WaveNet kernel, plain and
+    in LPC mode, in the worker) in the engine equal the same chain fed the same blocks offline, bit for bit, over
+    every block played before the first late one (a late block makes the worker skip input, after which the two chains' states differ; how fast this
     machine is decides whether one comes, so it is not asserted here: `bench stream` measures that)."""
     blocks = int(6.0 * RATE / BLOCK)
     inputs = plucks(7.0)[: blocks * BLOCK].reshape(blocks, BLOCK, 1)
