@@ -157,8 +157,9 @@ def test_the_strict_check_counts_late_blocks_past_the_64_the_engine_lists() -> N
 def test_the_poly_and_wavenet_presets_play_their_chain_block_for_block_until_any_late_block(preset: str) -> None:
     """`poly-morph` (six voices, the tracker), `morph-wavenet` and `morph-lpc` (the native WaveNet kernel, plain and
     in LPC mode, in the worker) in the engine equal the same chain fed the same blocks offline, bit for bit, over
-    every block played before the first late one (a late block makes the worker skip input, after which the two chains' states differ; how fast this
-    machine is decides whether one comes, so it is not asserted here: `bench stream` measures that)."""
+    every block played before the first late one (a late block makes the worker skip input, after which the two
+    chains' states differ; how fast this machine is decides whether one comes, so it is not asserted here: `bench
+    stream` measures that)."""
     blocks = int(6.0 * RATE / BLOCK)
     inputs = plucks(7.0)[: blocks * BLOCK].reshape(blocks, BLOCK, 1)
     engine = Engine(load_chain(preset, RATE), EngineConfig(RATE, BLOCK, prefill=PREFILL))
