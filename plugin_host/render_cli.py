@@ -112,13 +112,13 @@ def render_with_ray(args: argparse.Namespace, files: list[Path], preset: dict[st
 NEURAL = ("resynth", "morph")
 
 
-def with_option(preset: dict[str, Any], key: str, value: str | None) -> dict[str, Any]:
-    """The preset with `key` (`voices`, `decoder`) set to `value` on every resynth and morph stage (unchanged for
-    None; one-line error when the preset has no such stage)."""
+def with_option(preset: dict[str, Any], key: str, value: str | float | None, flag: str | None = None) -> dict[str, Any]:
+    """The preset with `key` (`voices`, `decoder`, `align_attacks_ms`) set to `value` on every resynth and morph
+    stage (unchanged for None; one-line error naming `flag` (default --KEY) when the preset has no such stage)."""
     if value is None:
         return preset
     if not any(s["kind"] in NEURAL for s in preset["stages"]):
-        raise LatentbridgeError(f"--{key}: preset {preset['name']} has no resynth or morph stage")
+        raise LatentbridgeError(f"{flag or '--' + key}: preset {preset['name']} has no resynth or morph stage")
     return {**preset, "stages": [dict(s, **{key: value}) if s["kind"] in NEURAL else s for s in preset["stages"]]}
 
 
@@ -137,14 +137,18 @@ def check_decoders(preset: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S
     from export.core.progress import bar
     from plugin_host.control_change import read_automation
     from plugin_host.presets import read_preset
     from plugin_host.render import RenderSettings
 
     files = stems(args.stems)
-    preset = check_decoders(with_option(with_option(read_preset(args.preset), "voices", args.voices), "decoder",
-                                        args.decoder))
+    if args.align_attacks is not None and not 0.0 <= args.align_attacks <= MAX_ALIGN_ATTACKS_S * 1000:
+        raise LatentbridgeError(f"--align-attacks must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
+                                f"{args.align_attacks:g}")
+    preset = with_option(with_option(read_preset(args.preset), "voices", args.voices), "decoder", args.decoder)
+    preset = check_decoders(with_option(preset, "align_attacks_ms", args.align_attacks, "--align-attacks"))
     automation = read_automation(args.automation) if args.automation else []
     if args.blocksize < 16 or args.blocksize > 8192:
         raise LatentbridgeError(f"--blocksize must be in [16, 8192], got {args.blocksize}")
@@ -204,6 +208,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="set every resynth/morph stage's decoder: harmonic, the autoencoder's WaveNet (wavenet) "
                              "or the LPC WaveNet (lpc) on the native kernel (one voice: mono stages only); default: "
                              "as the preset says (harmonic unless it names one)")
+    parser.add_argument("--align-attacks", type=float, default=None, metavar="MS",
+                        help="set every resynth/morph stage's align_attacks_ms: the output MS earlier, so the "
+                             "decoder's late attacks line up with the stem (0..100; 64 measured best on chords, "
+                             "README); default: as the preset says (0 unless it names one)")
     parser.add_argument("--automation", default=None,
                         help="breakpoints: CSV or JSON (seconds, stage, parameter, value)")
     parser.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")

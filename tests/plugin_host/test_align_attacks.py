@@ -1,9 +1,10 @@
-"""Attack alignment (`morph --align-attacks MS`, a resynth/morph stage's `align_attacks_ms`): the output comes that
-much earlier and nothing else changes; the stage reports it as delay, so render, the dry path and live agree; out of
-range is a one-line error."""
+"""Attack alignment (`morph --align-attacks MS`, `render --align-attacks MS`, a resynth/morph stage's
+`align_attacks_ms`): the output comes that much earlier and nothing else changes; the stage reports it as delay,
+so render, the dry path and live agree; out of range is a one-line error."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,26 @@ def test_out_of_range_alignments_are_one_line_errors(tmp_path: Path, capsys: pyt
     assert "\n" not in str(info.value)
     with pytest.raises(LatentbridgeError, match="stage 'm': align_attacks_ms must be in \\[0, 100\\]"):
         MorphStage("m", RATE, "reed", align_attacks_ms=float("inf"))
+
+
+def test_render_takes_an_alignment_for_every_neural_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.wav"
+    write_audio(source, plucks()[None], RATE, "wav32f")
+    outs = {}
+    for ms in (None, "20"):
+        out = tmp_path / f"r{ms}"
+        extra = [] if ms is None else ["--align-attacks", ms]
+        assert main(["render", str(source), "--preset", "poly-morph", "--out", str(out), "--format", "wav32f",
+                     *extra]) == 0
+        outs[ms], _ = read_audio(out / "in.wav")
+    sidecar = json.loads((tmp_path / "r20" / "in.json").read_text())
+    assert [s.get("align_attacks_ms") for s in sidecar["preset"]["stages"] if s["kind"] == "morph"] == [20.0]
+    np.testing.assert_allclose(outs["20"][0, :-320], outs[None][0, 320:], atol=1e-6, rtol=0)
+    assert main(["render", str(source), "--preset", "effects-only", "--out", str(tmp_path / "e"),
+                 "--align-attacks", "20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--align-attacks: preset effects-only has no resynth or morph stage" in err and "\n" not in err
+    assert main(["render", str(source), "--preset", "poly-morph", "--out", str(tmp_path / "x"),
+                 "--align-attacks", "101"]) == 2
+    assert "--align-attacks must be in [0, 100] ms" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "in.wav").exists()
