@@ -101,8 +101,9 @@ def period_from_f0(f0: np.ndarray, max_period: int, sample_rate: int = 16000) ->
 
 
 def f16c_available() -> bool:
-    """Whether this CPU can run the kernel with half-precision weights (AVX2, FMA, F16C)."""
-    return bool(_native().half_supported())
+    """Whether the kernel can run half-precision weights here: the CPU has AVX2, FMA and F16C, and
+    LATENTBRIDGE_WAVENET_SIMD does not cap it to the portable path."""
+    return bool(_native().half_supported()) and _simd_cap(None) != SIMD_PATHS.index("portable")
 
 
 def simd_paths() -> list[str]:
