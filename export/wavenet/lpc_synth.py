@@ -28,7 +28,9 @@ from export.autoencoder.lpc_envelope import LPCConfig, lpc_from_envelope, predic
 from export.autoencoder.morphing import Decode
 from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
+from export.core.pitch_units import hz_to_midi
 from export.onnx.loader import filled_input, open_model
+from export.wavenet.block_decode import decode_in_blocks
 from export.wavenet.kernel import NativeWaveNet, WaveNetWeights, read_weights
 from export.wavenet.note_decoders import NoteBatch, Progress, check_note_wavenet, note_local, note_period, note_stream
 
@@ -73,8 +75,7 @@ class LpcWaveNetSynth:
         check_note_wavenet(weights.config, ae, self.path)
         self.ae_cfg, self.cfg, self.hop, self.batch = ae.config, weights.config, ae.frame_hop, batch
         self.sample_rate = ae.sample_rate
-        assert weights.lpc is not None
-        self.lpc = LPCConfig(**weights.lpc["lpc"])
+        self.lpc = LPCConfig(**(weights.lpc or {})["lpc"])
         self.decoder = open_model(ae.graphs["decoder"].path, kind="autoencoder", graph="decoder", allow_gpu=False)
         self.kernel = NativeWaveNet(weights, batch=batch, seed=self.config.seed)
         self.reset()
@@ -134,14 +135,7 @@ class LpcWaveNetSynth:
 
     def decode(self, z: np.ndarray, controls: Controls, progress: Callable[[int], None] | None = None) -> np.ndarray:
         """A whole file's frames (z [F, Z]) -> audio [F * hop], in blocks (the same samples as one call)."""
-        parts = [np.zeros(0, np.float32)]
-        for first in range(0, controls.frames, BLOCK_FRAMES):
-            last = min(controls.frames, first + BLOCK_FRAMES)
-            block = Controls(controls.f0[first:last], controls.periodicity[first:last], controls.loudness[first:last])
-            parts.append(self(np.zeros(0, np.float32), z[first:last], block))
-            if progress is not None:
-                progress((last - first) * self.hop)
-        return np.concatenate(parts)
+        return decode_in_blocks(self, z, controls, self.hop, progress)
 
 
 def lpc_decoder(ae: OnnxAutoencoder, config: LpcSynthConfig | None = None,
@@ -170,8 +164,6 @@ class LpcNotes:
         first = self._synth(1)
         self.model = first.path.name
         lowest = max(float(ae.config["pitch_fmin"]), int(first.cfg["sample_rate"]) / int(first.cfg["max_period"]))
-        from export.core.pitch_units import hz_to_midi
-
         self.midi_range = (int(np.ceil(hz_to_midi(lowest))), int(np.floor(hz_to_midi(ae.config["pitch_fmax"]))))
 
     def _synth(self, size: int) -> LpcWaveNetSynth:

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from export.autoencoder.morphing import Decode
-from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder
+from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
+from export.wavenet.block_decode import decode_in_blocks
 from export.wavenet.kernel import NativeWaveNet, WaveNetWeights, read_weights
 from export.wavenet.lpc_synth import LpcWaveNetSynth
 from export.wavenet.note_decoders import DECODERS, check_note_wavenet, mu_law_decode, note_local, note_period
@@ -86,14 +87,7 @@ class WaveNetSynth:
 
     def decode(self, z: np.ndarray, controls: Controls, progress: Callable[[int], None] | None = None) -> np.ndarray:
         """A whole file's frames (z [F, Z]) -> audio [F * hop], in blocks (the same samples as one call)."""
-        parts = [np.zeros(0, np.float32)]
-        for first in range(0, controls.frames, BLOCK_FRAMES):
-            last = min(controls.frames, first + BLOCK_FRAMES)
-            block = Controls(controls.f0[first:last], controls.periodicity[first:last], controls.loudness[first:last])
-            parts.append(self(np.zeros(0, np.float32), z[first:last], block))
-            if progress is not None:
-                progress((last - first) * self.hop)
-        return np.concatenate(parts)
+        return decode_in_blocks(self, z, controls, self.hop, progress)
 
 
 def open_synth(ae: OnnxAutoencoder, decoder: str) -> WaveNetSynth | LpcWaveNetSynth:

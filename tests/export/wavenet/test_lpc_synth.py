@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 from block_split import in_blocks
+from synth_frames import BLOCKS, analysis, phrase, pushed_in_groups
 
-from export.autoencoder.runtime import Controls, OnnxAutoencoder
+from export.autoencoder.runtime import OnnxAutoencoder
 from export.autoencoder.stream import AutoencoderStream
 from export.core.errors import LatentbridgeError
 from export.onnx.bundled import BUNDLED_DIR
@@ -20,27 +21,10 @@ from export.wavenet.lpc_synth import LpcNotes, LpcSynthConfig, LpcWaveNetSynth
 from export.wavenet.note_decoders import NoteBatch, open_decoder
 from export.wavenet.stream_synth import WaveNetSynth, check_decoder
 
-BLOCKS = (1, 127, 128, 129, 1000, 4096)
-
 
 @pytest.fixture(scope="module")
 def ae() -> OnnxAutoencoder:
     return OnnxAutoencoder.open()
-
-
-def phrase(seconds: float = 1.0) -> np.ndarray:
-    """Two plucked tones at 16 kHz: onsets, a pitch change, a decay."""
-    t = np.arange(int(seconds * 16000)) / 16000
-    out = np.zeros_like(t)
-    for start, f0 in ((0.05, 196.0), (0.5, 293.7)):
-        tone = sum(np.sin(2 * np.pi * k * f0 * (t - start)) / k for k in range(1, 6))
-        out += np.where(t >= start, 0.3 * tone * np.exp(-(t - start) / 0.3), 0.0)
-    return out.astype(np.float32)
-
-
-def analysis(ae: OnnxAutoencoder, audio: np.ndarray) -> tuple[np.ndarray, Controls]:
-    controls = ae.controls(audio)
-    return ae.align(ae.encode(audio), controls.frames), controls
 
 
 def test_the_run_time_guide_equals_the_training_guide(ae: OnnxAutoencoder) -> None:
@@ -52,7 +36,7 @@ def test_the_run_time_guide_equals_the_training_guide(ae: OnnxAutoencoder) -> No
 
     ae_t, _ = load_model(BUNDLED_DIR / "ae_default.pt")
     lpc, _ = load_model(BUNDLED_DIR / "lpc_wavenet.pt")
-    audio = torch.from_numpy(phrase())[None]
+    audio = torch.from_numpy(phrase(1.0))[None]
     f0, periodicity, loudness = ae_t.compute_controls(audio)
     guide = harmonic_guide(ae_t, lpc.cfg, audio, f0, periodicity, loudness)
     with torch.no_grad():
@@ -75,15 +59,8 @@ def test_frames_in_any_grouping_give_one_calls_samples(ae: OnnxAutoencoder) -> N
     hop, frames = ae.frame_hop, controls.frames
     one = LpcWaveNetSynth(ae)(audio[: frames * hop], z, controls)
     assert one.shape == (frames * hop,) and one.dtype == np.float32 and np.isfinite(one).all()
-    synth, parts, done, pos, i = LpcWaveNetSynth(ae), [], 0, 0, 0
-    while done < frames:  # the frames a stream fed BLOCKS completes after each block
-        pos, i = pos + BLOCKS[i % len(BLOCKS)], i + 1
-        upto = min(pos // hop, frames)
-        if upto > done:
-            part = Controls(controls.f0[done:upto], controls.periodicity[done:upto], controls.loudness[done:upto])
-            parts.append(synth(audio[done * hop: upto * hop], z[done:upto], part))
-            done = upto
-    np.testing.assert_array_equal(np.concatenate(parts), one)
+    synth = LpcWaveNetSynth(ae)
+    np.testing.assert_array_equal(pushed_in_groups(synth, audio, z, controls, hop), one)
     assert np.sqrt(np.mean(one[1600:6400] ** 2)) > 1e-3  # the first tone sounds
     synth.reset()
     np.testing.assert_array_equal(synth.decode(z, controls), one)  # reset: a fresh synth's samples
