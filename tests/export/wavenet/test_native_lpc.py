@@ -108,3 +108,24 @@ def test_teacher_forced_excitations_rebuild_the_signal_and_continue_across_calls
                                      args[3][:, 8:], args[4][:, 8:], *args[5:])
     np.testing.assert_array_equal(np.concatenate([first, second], 1), classes[:, :2048])
     np.testing.assert_array_equal(np.concatenate([a1, a2], 1), audio[:, :2048])
+
+
+def test_the_lpc_step_graph_carries_everything_the_kernel_needs(setup, tmp_path: Path) -> None:
+    """The whole LPC WaveNet exported as an `lpc_step` graph (what ships): `read_weights` gives the WaveNet's
+    config, its weights and the feature projection under the kernel's names, and the LPC config; the kernel built
+    from it alone generates what the kernel given the projection by hand generates, sample for sample."""
+    model, guide, weights = setup
+    save_checkpoint(tmp_path / "run" / "checkpoint.pt", "lpcwavenet", model, None, 0, 0)
+    (row,) = export_checkpoint(tmp_path / "run", tmp_path / "onnx", "tiny")
+    assert row["graph"] == "lpc_step" and row["max_abs_diff"] < 1e-4
+    shipped = read_weights(Path(row["path"]))
+    assert shipped.lpc is not None and shipped.lpc["lpc"]["order"] == model.cfg.lpc.order
+    assert shipped.config == weights.config and set(shipped.tensors) == set(weights.tensors) | {
+        "model.feature_proj.weight"}
+    kernel = NativeWaveNet(shipped, batch=2, seed=4)
+    limit = (4.0 * excitation_rms(model.cfg, guide) + 1e-4).numpy()
+    classes, audio = kernel.generate_lpc(3000, guide.local.numpy(), guide.period.numpy(), guide.harmonic.numpy(),
+                                         guide.lpc.numpy(), limit, model.cfg.emphasis, 1.0)
+    by_hand, expected = kernel_run(model, guide, weights, 3000, 4.0, temperature=1.0, seed=4)
+    np.testing.assert_array_equal(classes, by_hand)
+    np.testing.assert_array_equal(audio, expected)
