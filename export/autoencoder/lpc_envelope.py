@@ -105,7 +105,9 @@ def lpc_from_power(power: np.ndarray, cfg: LPCConfig, sample_rate: int) -> np.nd
     c = cfg.preemphasis
     emphasised = np.asarray(power, np.float64) * (1.0 + c * c - 2.0 * c * np.cos(omega))
     lags = np.arange(cfg.order + 1, dtype=np.float64)
-    r = emphasised @ np.cos(omega[:, None] * lags[None, :])
+    # summed bin by bin, not by a matrix product: BLAS picks its summation order by the batch's shape, and one
+    # rounding step in r can move a float32 coefficient, so frames decoded in other groupings would differ
+    r = (emphasised[..., :, None] * np.cos(omega[:, None] * lags[None, :])).sum(axis=-2)
     sigma = 2.0 * math.pi * cfg.lag_window_hz / sample_rate
     r = r * np.exp(-0.5 * (sigma * lags) ** 2)
     r[..., 0] = r[..., 0] * (1.0 + cfg.noise_floor) + 1e-12

@@ -106,3 +106,15 @@ def test_the_run_time_prediction_and_emphasis_equal_training_s_and_carry_their_p
     emphasised = preemphasis_np(x, 0.85)
     np.testing.assert_allclose(emphasised, preemphasis(s, 0.85).numpy(), atol=1e-6)
     np.testing.assert_allclose(preemphasis_np(x[:, 100:], 0.85, previous=x[:, 99]), emphasised[:, 100:], atol=1e-6)
+
+
+def test_a_frames_coefficients_do_not_depend_on_the_frames_beside_it() -> None:
+    """The run-time decoder analyses one frame per call live and many offline: every float64 coefficient must be
+    the same whatever the grouping (a matrix product would let BLAS choose its summation order by shape)."""
+    from export.autoencoder.lpc_envelope import lpc_from_power
+
+    power = np.random.default_rng(1).random((1, 120, 257)) ** 4
+    whole = lpc_from_power(power, LPCConfig(), SR)
+    for size in (1, 7, 33):
+        parts = [lpc_from_power(power[:, i: i + size], LPCConfig(), SR) for i in range(0, 120, size)]
+        np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
