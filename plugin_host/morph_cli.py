@@ -19,7 +19,7 @@ FORMATS = {".wav": "wav24", ".flac": "flac"}
 
 def run(args: argparse.Namespace) -> int:
     from export.autoencoder.latent_bank import LatentBank, model_hash
-    from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S, morph, parse_target
+    from export.autoencoder.morphing import check_align_attacks, morph, parse_target
     from export.autoencoder.runtime import OnnxAutoencoder
     from export.core.audio_io import MODEL_RATE, distinct_channels, read_audio, resample, write_audio
     from export.core.progress import bar
@@ -35,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
             raise LatentbridgeError(f"{path}: already exists (use --force to overwrite)")
     if not 0.0 <= args.amount <= 1.0:
         raise LatentbridgeError(f"--amount must be in [0, 1], got {args.amount}")
-    if not 0.0 <= args.align_attacks <= MAX_ALIGN_ATTACKS_S * 1000:
-        raise LatentbridgeError(f"--align-attacks must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
-                                f"{args.align_attacks:g}")
+    check_align_attacks(args.align_attacks)
     from export.poly.poly_synth import PolyConfig, check_voices
     from export.wavenet.stream_synth import check_decoder
 
@@ -63,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
         decode = wavenet_decoder(ae, args.decoder)
     with bar("morph", total=work, unit="sample") as progress:
-        result = morph(ae, audio, rate, target, args.amount, bank, progress.update, decode,
-                       args.align_attacks / 1000.0)
+        result = morph(ae, audio, rate, target, args.amount, bank, progress.update, decode, args.align_attacks)
     write_audio(out, result, rate, FORMATS[out.suffix.lower()], force=args.force)
     took = time.perf_counter() - started
     if args.plot:
@@ -111,7 +108,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "harmonic on the judges (model cards) (default: harmonic)")
     parser.add_argument("--align-attacks", type=float, default=0.0, metavar="MS",
                         help="write the output MS milliseconds earlier (0..100): the causal controls and tracker "
-                             "make the decoder's attacks late, about 24-32 ms on chords (README, chords); a "
+                             "make the decoder's attacks late; 64 measured best on chords (README, chords); a "
                              "resynth/morph stage's `align_attacks_ms` does the same in render and live (default: 0)")
     parser.add_argument("--plot", default=None, help="also write a PNG: input and output spectrograms")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default: 1)")

@@ -27,10 +27,10 @@ import numpy as np
 
 from export.autoencoder.latent_bank import LatentBank
 from export.autoencoder.morphing import (
-    MAX_ALIGN_ATTACKS_S,
     VOICED,
     Target,
     blend,
+    check_align_attacks,
     mix_corners,
     parse_target,
     xy_weights,
@@ -117,9 +117,7 @@ class ResynthStage(Stage):
     def __init__(self, name: str, rate: int, model: str | None = None,
                  parameters: list[Parameter] | None = None, voices: str = "mono",
                  max_voices: int = DEFAULT_VOICES, decoder: str = "harmonic", align_attacks_ms: float = 0.0) -> None:
-        if not 0.0 <= align_attacks_ms <= MAX_ALIGN_ATTACKS_S * 1000:
-            raise LatentbridgeError(f"stage {name!r}: align_attacks_ms must be in [0, "
-                                    f"{MAX_ALIGN_ATTACKS_S * 1000:g}], got {align_attacks_ms:g}")
+        check_align_attacks(align_attacks_ms, f"stage {name!r}: align_attacks_ms")
         self.ae = load_autoencoder(model)
         self.model = model
         try:

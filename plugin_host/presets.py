@@ -28,7 +28,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S
+from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_MS
 from export.core.errors import LatentbridgeError
 from export.poly.poly_synth import DEFAULT_VOICES
 from export.wavenet.note_decoders import DECODERS
@@ -81,7 +81,7 @@ PRESET_SCHEMA: dict[str, Any] = {
                 "voices": {"enum": ["mono", "poly"]},
                 "max_voices": {"type": "integer"},
                 "decoder": {"enum": list(DECODERS)},
-                "align_attacks_ms": {"type": "number", "minimum": 0, "maximum": MAX_ALIGN_ATTACKS_S * 1000},
+                "align_attacks_ms": {"type": "number", "minimum": 0, "maximum": MAX_ALIGN_ATTACKS_MS},
                 "style": {"type": "string"},
                 "method": {"enum": list(STYLE_METHODS)},
                 "mode": {"enum": list(STYLE_MODES)},

@@ -137,16 +137,15 @@ def check_decoders(preset: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S
+    from export.autoencoder.morphing import check_align_attacks
     from export.core.progress import bar
     from plugin_host.control_change import read_automation
     from plugin_host.presets import read_preset
     from plugin_host.render import RenderSettings
 
     files = stems(args.stems)
-    if args.align_attacks is not None and not 0.0 <= args.align_attacks <= MAX_ALIGN_ATTACKS_S * 1000:
-        raise LatentbridgeError(f"--align-attacks must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
-                                f"{args.align_attacks:g}")
+    if args.align_attacks is not None:
+        check_align_attacks(args.align_attacks)
     preset = with_option(with_option(read_preset(args.preset), "voices", args.voices), "decoder", args.decoder)
     preset = check_decoders(with_option(preset, "align_attacks_ms", args.align_attacks, "--align-attacks"))
     automation = read_automation(args.automation) if args.automation else []

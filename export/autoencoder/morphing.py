@@ -25,7 +25,7 @@ from export.core.pitch_units import hz_to_midi
 VOICED = 0.5  # periodicity above which a frame counts as pitched
 AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 SILENT_DB = -80.0  # a note whose loudest 32-ms frame is below this is silent
-MAX_ALIGN_ATTACKS_S = 0.1  # the most attack alignment a morph or a resynth/morph stage takes
+MAX_ALIGN_ATTACKS_MS = 100.0  # the most attack alignment a morph or a resynth/morph stage takes
 Lookup = Callable[[str, float | None], np.ndarray]  # (family, MIDI pitch or None) -> z [Z]
 
 
@@ -142,16 +142,21 @@ def _no_bank(family: str, midi: float | None) -> np.ndarray:
     raise LatentbridgeError(f"the target {family!r} needs a latent bank")
 
 
+def check_align_attacks(ms: float, name: str = "--align-attacks") -> float:
+    """`ms` when it is an attack alignment in [0, MAX_ALIGN_ATTACKS_MS] ms (NaN is not); else a one-line error
+    naming `name`."""
+    if not 0.0 <= ms <= MAX_ALIGN_ATTACKS_MS:
+        raise LatentbridgeError(f"{name} must be in [0, {MAX_ALIGN_ATTACKS_MS:g}] ms, got {ms:g}")
+    return ms
+
+
 def morph(ae: OnnxAutoencoder, audio: np.ndarray, rate: int, target: Target, amount: float,
           bank: LatentBank | None, progress: Callable[[int], None] | None = None,
-          decode: Callable[[], Decode] | None = None, align_attacks_s: float = 0.0) -> np.ndarray:
+          decode: Callable[[], Decode] | None = None, align_attacks_ms: float = 0.0) -> np.ndarray:
     """(channels, frames) audio at `rate` -> morphed audio of the same shape and rate; identical channels are
     processed once. `decode()` makes a fresh synthesiser for each channel (default: the monophonic decoder);
-    `align_attacks_s`: the output that much earlier (see `morph_mono`'s `advance`)."""
-    if not 0.0 <= align_attacks_s <= MAX_ALIGN_ATTACKS_S:
-        raise LatentbridgeError(f"the attack alignment must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
-                                f"{align_attacks_s * 1000:g}")
-    advance = round(align_attacks_s * MODEL_RATE)
+    `align_attacks_ms`: the output that much earlier (see `morph_mono`'s `advance`)."""
+    advance = round(check_align_attacks(align_attacks_ms, "the attack alignment") * MODEL_RATE / 1000.0)
     if not 0.0 <= amount <= 1.0 or not np.isfinite(amount):
         raise LatentbridgeError(f"--amount must be in [0, 1], got {amount}")
     out = np.zeros_like(audio, dtype=np.float32)

@@ -298,15 +298,12 @@ def _voices_summary(report: dict[str, Any]) -> str:
 def run_voices(args: argparse.Namespace) -> int:
     import torch
 
-    from export.autoencoder.morphing import MAX_ALIGN_ATTACKS_S
+    from export.autoencoder.morphing import check_align_attacks
     from models.evaluation.eval_voices import VoicesSettings, evaluate_voices
 
     torch.set_num_threads(args.threads)
-    if not 0.0 <= args.align_attacks <= MAX_ALIGN_ATTACKS_S * 1000:
-        raise LatentbridgeError(f"--align-attacks must be in [0, {MAX_ALIGN_ATTACKS_S * 1000:g}] ms, got "
-                                f"{args.align_attacks:g}")
     settings = VoicesSettings(args.split, args.files, args.notes, args.family, args.onset_tolerance,
-                              align_attacks_ms=args.align_attacks)
+                              align_attacks_ms=check_align_attacks(args.align_attacks))
     report = evaluate_voices(_load(args.classifier, "classifier"), args.data, args.notes_data, settings,
                              args.tracker, args.plots)
     report["classifier"] = str(_model_path(args.classifier, "classifier"))
