@@ -11,8 +11,7 @@ the excitation is e[t] = s[t] - p[t]. Lag windowing, a white-noise floor and ban
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,9 +40,6 @@ class LPCConfig:
                                     f"{self.preemphasis}, {self.bandwidth}")
         if self.lag_window_hz < 0 or self.noise_floor < 0:
             raise LatentbridgeError("LPCConfig.lag_window_hz and noise_floor must be >= 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def levinson(r: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:

@@ -71,14 +71,21 @@ class EncoderStream:
             np.float32)
 
 
+DECODER_INPUTS = ("z", "f0", "periodicity", "loudness")  # the decoder graph's per-frame inputs; the rest is state
+
+
+def decoder_state(graph: OnnxModel, batch: int) -> dict[str, np.ndarray]:
+    """The decoder graph's state inputs for `batch` voices, at their start (silence)."""
+    return {i.name: filled_input(i, batch) for i in graph.session.get_inputs() if i.name not in DECODER_INPUTS}
+
+
 class DecoderStream:
     """The harmonic-plus-noise decoder, block by block: `push(z_frames [F, Z], controls)` -> audio
     [F * frame_hop]; blocks with the carried state equal one call."""
 
     def __init__(self, graph: OnnxModel) -> None:
         self.graph = graph
-        names = [i for i in graph.session.get_inputs() if i.name not in ("z", "f0", "periodicity", "loudness")]
-        self.state = {i.name: filled_input(i, 1) for i in names}
+        self.state = decoder_state(graph, 1)
 
     def push(self, z_frames: np.ndarray, controls: Controls) -> np.ndarray:
         out = self.graph.run(z=z_frames[None].astype(np.float32), f0=controls.f0[None],

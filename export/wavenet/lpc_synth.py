@@ -25,16 +25,20 @@ from pathlib import Path
 import numpy as np
 
 from export.autoencoder.lpc_envelope import LPCConfig, lpc_from_envelope, predict, preemphasis
-from export.autoencoder.morphing import Decode
-from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder
+from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder, decoder_state
 from export.core.errors import LatentbridgeError
 from export.core.pitch_units import hz_to_midi
-from export.onnx.loader import filled_input, open_model
 from export.wavenet.block_decode import decode_in_blocks
 from export.wavenet.kernel import NativeWaveNet, WaveNetWeights, read_weights
-from export.wavenet.note_decoders import NoteBatch, Progress, check_note_wavenet, note_local, note_period, note_stream
-
-CONTROL_INPUTS = ("z", "f0", "periodicity", "loudness")
+from export.wavenet.note_decoders import (
+    NoteBatch,
+    Progress,
+    check_note_wavenet,
+    clamped_f0,
+    note_local,
+    note_period,
+    note_stream,
+)
 
 
 @dataclass(frozen=True)
@@ -76,15 +80,14 @@ class LpcWaveNetSynth:
         self.ae_cfg, self.cfg, self.hop, self.batch = ae.config, weights.config, ae.frame_hop, batch
         self.sample_rate = ae.sample_rate
         self.lpc = LPCConfig(**(weights.lpc or {})["lpc"])
-        self.decoder = open_model(ae.graphs["decoder"].path, kind="autoencoder", graph="decoder", allow_gpu=False)
+        self.decoder = ae.graphs["decoder"]
         self.kernel = NativeWaveNet(weights, batch=batch, seed=self.config.seed)
         self.reset()
 
     def reset(self, streams: list[int] | None = None) -> None:
         """Back to silence; voice v draws from sampling stream `streams[v]` (default v)."""
         self.kernel.reset(streams)
-        self.state = {i.name: filled_input(i, self.batch) for i in self.decoder.session.get_inputs()
-                      if i.name not in CONTROL_INPUTS}
+        self.state = decoder_state(self.decoder, self.batch)
         self.h_last = np.zeros(self.batch, np.float32)  # the harmonic output's last sample (for the emphasis)
         self.hs_past = np.zeros((self.batch, self.lpc.order), np.float32)  # the last `order` samples of h_s
 
@@ -102,9 +105,8 @@ class LpcWaveNetSynth:
             amplitudes.append(out["amp_prev_out"])
             noise.append(out["noise_prev_out"])
         h = np.concatenate(audio, axis=1)
-        f0c = np.clip(f0, self.ae_cfg["pitch_fmin"], self.ae_cfg["pitch_fmax"])
-        coefficients = lpc_from_envelope(f0c, np.stack(amplitudes, axis=2), np.stack(noise, axis=2), self.lpc,
-                                         self.sample_rate)
+        coefficients = lpc_from_envelope(clamped_f0(self.ae_cfg, f0), np.stack(amplitudes, axis=2),
+                                         np.stack(noise, axis=2), self.lpc, self.sample_rate)
         h_s = preemphasis(h, self.lpc.preemphasis, self.h_last)
         excitation = h_s - predict(h_s, coefficients, self.hop, self.hs_past)
         self.h_last = h[:, -1].copy()
@@ -136,18 +138,6 @@ class LpcWaveNetSynth:
     def decode(self, z: np.ndarray, controls: Controls, progress: Callable[[int], None] | None = None) -> np.ndarray:
         """A whole file's frames (z [F, Z]) -> audio [F * hop], in blocks (the same samples as one call)."""
         return decode_in_blocks(self, z, controls, self.hop, progress)
-
-
-def lpc_decoder(ae: OnnxAutoencoder, config: LpcSynthConfig | None = None,
-                graph: str | Path | None = None) -> Callable[[], Decode]:
-    """A factory for `morphing.morph(decode=...)` (as `stream_synth.wavenet_decoder`): each call gives the decoder
-    back at silence with its sampling stream restarted."""
-    synth = LpcWaveNetSynth(ae, config, graph)
-
-    def fresh() -> Decode:
-        synth.reset()
-        return lambda audio, z, controls, progress: synth.decode(z, controls, progress)
-    return fresh
 
 
 class LpcNotes:

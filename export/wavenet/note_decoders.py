@@ -18,11 +18,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from export.autoencoder.runtime import BLOCK_FRAMES, OnnxAutoencoder
+from export.autoencoder.runtime import BLOCK_FRAMES, OnnxAutoencoder, decoder_state
 from export.core.errors import LatentbridgeError
 from export.core.mu_law import decode_np
 from export.core.pitch_units import hz_to_midi
-from export.onnx.loader import filled_input
 
 DECODERS = ("wavenet", "harmonic", "lpc")
 DEVICES = ("auto", "cpu", "cuda")
@@ -70,11 +69,16 @@ def check_note_wavenet(cfg: dict[str, Any], ae: OnnxAutoencoder, path: str | Pat
                                 f"local channels at hop {ae.frame_hop})")
 
 
+def clamped_f0(ae_cfg: dict[str, Any], f0: np.ndarray) -> np.ndarray:
+    """f0 (Hz) clamped to the autoencoder's pitch-tracker range, as its decoder clamps it."""
+    return np.clip(f0, ae_cfg["pitch_fmin"], ae_cfg["pitch_fmax"])
+
+
 def note_local(ae_cfg: dict[str, Any], z: np.ndarray, f0: np.ndarray, periodicity: np.ndarray,
                loudness: np.ndarray) -> np.ndarray:
     """The note WaveNet's local conditioning [B, Z + 3, F] float32 from z [B, Z, F] and the controls [B, F]: z,
     then MIDI / 127, loudness in [0, 1], periodicity (`control_features`' layout, f0 clamped to the trackers' range)."""
-    f0 = np.clip(f0, ae_cfg["pitch_fmin"], ae_cfg["pitch_fmax"])
+    f0 = clamped_f0(ae_cfg, f0)
     floor = float(ae_cfg["loudness_floor_db"])
     features = np.stack([hz_to_midi(f0) / 127.0, (np.maximum(loudness, floor) - floor) / -floor,
                          np.clip(periodicity, 0.0, 1.0)], axis=1)
@@ -85,7 +89,7 @@ def note_period(ae_cfg: dict[str, Any], cfg: dict[str, Any], f0: np.ndarray) -> 
     """The period input [B, F] int32 (samples) of the WaveNet with config `cfg` from f0 [B, F] Hz (clamped as above)."""
     from export.wavenet.kernel import period_from_f0
 
-    f0 = np.clip(f0, ae_cfg["pitch_fmin"], ae_cfg["pitch_fmax"])
+    f0 = clamped_f0(ae_cfg, f0)
     return period_from_f0(f0, int(cfg["max_period"]), int(cfg["sample_rate"]))
 
 
@@ -195,8 +199,7 @@ class HarmonicNotes:
                            math.floor(hz_to_midi(ae.config["pitch_fmax"])))
 
     def decode(self, batch: NoteBatch, progress: Progress | None = None) -> np.ndarray:
-        data = ("z", "f0", "periodicity", "loudness")
-        state = {i.name: filled_input(i, batch.size) for i in self.graph.session.get_inputs() if i.name not in data}
+        state = decoder_state(self.graph, batch.size)
         frames = batch.f0.shape[1]
         z = np.repeat(batch.z[:, None, :], frames, axis=1).astype(np.float32)
         parts = []
