@@ -28,6 +28,19 @@ def init_state(model: WaveNet, batch: int, device: torch.device | str = "cpu") -
     return state
 
 
+def residual_steps(model: WaveNet, h: torch.Tensor, conds: list[torch.Tensor | None] | tuple[torch.Tensor, ...],
+                   queues: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One sample through every residual block: the input embedding h [B, R], each layer's conditioning [B, 2R]
+    (or None) and queue -> (logits [B, classes], the new queues)."""
+    skips = torch.zeros(h.shape[0], model.cfg.skip_channels, dtype=h.dtype, device=h.device)
+    new_queues: list[torch.Tensor] = []
+    for block, cond, queue in zip(model.residual_blocks, conds, queues, strict=True):
+        h, s, queue = block.step(h, cond, queue)
+        skips = skips + s
+        new_queues.append(queue)
+    return model.output_logits(skips), new_queues
+
+
 def step(model: WaveNet, x_prev: torch.Tensor, local_frame: torch.Tensor | None,
          global_id: torch.Tensor | None, global_vec: torch.Tensor | None, period: torch.Tensor | None,
          state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -37,7 +50,6 @@ def step(model: WaveNet, x_prev: torch.Tensor, local_frame: torch.Tensor | None,
     model.check_inputs(local_frame, global_id, global_vec, period)
     layers = cfg.layers
     queues = state[:layers]
-    new_state: list[torch.Tensor] = []
     back = None
     if cfg.period_input and period is not None:
         history = torch.cat([state[layers][:, 1:], x_prev.unsqueeze(1)], dim=1)
@@ -51,14 +63,9 @@ def step(model: WaveNet, x_prev: torch.Tensor, local_frame: torch.Tensor | None,
     if model.global_proj is not None and g is not None:
         projected = model.global_proj.vector(g)
         conds = [gc if c is None else c + gc for c, gc in zip(conds, projected, strict=True)]
-    skips = torch.zeros(h.shape[0], cfg.skip_channels, dtype=h.dtype, device=h.device)
-    for block, cond, queue in zip(model.residual_blocks, conds, queues, strict=True):
-        h, s, queue = block.step(h, cond, queue)
-        skips = skips + s
-        new_state.append(queue)
+    logits, new_state = residual_steps(model, h, conds, queues)
     if back is not None:
         new_state.append(history)
-    logits = model.output_logits(skips)
     return logits, new_state
 
 

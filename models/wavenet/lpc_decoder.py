@@ -31,7 +31,7 @@ from models.autoencoder.model import Autoencoder
 from models.config_dicts import config_from_dict, config_to_dict, named_config
 from models.wavenet import mu_law
 from models.wavenet.configs import AE_SMALL
-from models.wavenet.incremental import init_state
+from models.wavenet.incremental import init_state, residual_steps
 from models.wavenet.layers import upsample_frames
 from models.wavenet.model import WaveNet, WaveNetConfig, period_from_f0
 
@@ -212,7 +212,7 @@ def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: in
     out = torch.empty(batch, n)
     levels = torch.from_numpy(mu_law.LEVELS)
     limit = bound * excitation_rms(cfg, guide) + 1e-4 if cfg.predict and bound > 0 else None
-    conds = net.local_proj(guide.local) if net.local_proj is not None else None
+    conds = net.local_proj(guide.local)  # an LPC WaveNet always has local conditioning (its config checks)
     steps = progress(range(n), desc="generate lpc", total=n, unit="sample") if show_progress else range(n)
     for t in steps:
         frame = t // wcfg.hop
@@ -222,12 +222,7 @@ def generate(model: LPCWaveNet, guide: Guide, temperature: float = 0.7, seed: in
         back = excitations.gather(1, (wcfg.max_period - period).unsqueeze(1)).squeeze(1)
         features = _features(cfg, p, guide.harmonic[:, t])
         h = model.embed(mu_law.encode(history[:, -1]), back, features)
-        skips = torch.zeros(batch, wcfg.skip_channels)
-        for i, block in enumerate(net.residual_blocks):
-            cond = None if conds is None else conds[i][:, :, frame]
-            h, skip, queues[i] = block.step(h, cond, queues[i])
-            skips = skips + skip
-        logits = net.output_logits(skips)
+        logits, queues = residual_steps(net, h, [c[:, :, frame] for c in conds], queues)
         if temperature == 0:
             e_class = logits.argmax(-1)
         else:

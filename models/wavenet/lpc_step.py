@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.wavenet.incremental import init_state
+from models.wavenet.incremental import init_state, residual_steps
 from models.wavenet.lpc_decoder import LPCWaveNet
 from models.wavenet.mu_law import SILENCE_CLASS
 
@@ -43,11 +43,5 @@ class LPCStepModule(nn.Module):
                 *queues: torch.Tensor) -> tuple[torch.Tensor, ...]:
         net, proj = self.model.net, self.model.feature_proj
         h = net.input_embedding(x_prev, back) + proj(features.unsqueeze(-1)).squeeze(-1)
-        conds = net.local_proj.vector(local_frame)
-        skips = torch.zeros(h.shape[0], net.cfg.skip_channels, dtype=h.dtype)
-        new = []
-        for block, cond, queue in zip(net.residual_blocks, conds, queues, strict=True):
-            h, s, queue = block.step(h, cond, queue)
-            skips = skips + s
-            new.append(queue)
-        return (net.output_logits(skips), *new)
+        logits, new = residual_steps(net, h, net.local_proj.vector(local_frame), queues)
+        return (logits, *new)
