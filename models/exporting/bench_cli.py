@@ -1,4 +1,5 @@
-"""`latentbridge bench generate`: the command line of `models.exporting.bench` (torch imported only when run)."""
+"""`latentbridge bench generate` and `bench tracker`: the command lines of `models.exporting.bench` and
+`models.exporting.tracker_bench` (torch imported only when run)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,46 @@ def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
     gen.add_argument("--json", action="store_true", help="print the rows as JSON")
     add_save_options(gen)
     gen.set_defaults(func=run_generate)
+    _add_tracker_parser(kinds)
+
+
+def run_tracker(args: argparse.Namespace) -> int:
+    from models.exporting.tracker_bench import WIDTHS, bench_tracker
+
+    widths = tuple(args.width or WIDTHS)
+    return run_bench(args, lambda: bench_tracker(widths, args.train_steps, args.frames), _print_tracker)
+
+
+def _print_tracker(rows: list[dict[str, Any]]) -> None:
+    print(f"{'config':<28}{'params':>9}{'train audio-s/s':>17}{'ms/frame':>10}{'of frame':>10}")
+    for r in rows:
+        params = "" if r["parameters"] is None else f"{r['parameters']:,}"
+        train = "" if r["train_audio_s_per_s"] is None else f"{r['train_audio_s_per_s']:.2f}"
+        print(f"{r['config']:<28}{params:>9}{train:>17}{r['stream_ms_per_frame']:>10.3f}"
+              f"{r['stream_share_of_frame']:>10.3f}")
+
+
+def _add_tracker_parser(kinds: argparse._SubParsersAction) -> None:
+    tracker = kinds.add_parser("tracker", help="multi-pitch tracker widths: training speed and streamed cost",
+                               epilog="Example: latentbridge bench tracker --json")
+    tracker.add_argument("--width", type=_width, action="append", default=None,
+                         help="a channel width of poly_onset to measure; repeat for more (default 16, 24, 32)")
+    tracker.add_argument("--train-steps", type=_positive, default=5, help="timed training steps (default 5)")
+    tracker.add_argument("--frames", type=_positive, default=1000, help="streamed frames per graph (default 1000)")
+    tracker.add_argument("--json", action="store_true", help="print the rows as JSON")
+    add_save_options(tracker)
+    tracker.set_defaults(func=run_tracker)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _width(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 128:
+        raise argparse.ArgumentTypeError(f"a width from 1 to 128, got {value}")
+    return value

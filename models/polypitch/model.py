@@ -74,8 +74,8 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     # poly_small plus a 256-point window (16 ms, appended as the last 8 input channels) that sees an onset
     # within one frame; `train poly --init` widens a poly_small checkpoint into it without changing its output
     "poly_onset": PolyPitchConfig(n_ffts=(1024, 4096, 256)),
-    # poly_onset with 24 channels: measured on the Zen 4 VM (one thread) 3.2 audio-s per s of training against 6.9,
-    # and 0.66 ms per streamed frame against 0.39 (issue 16: more capacity for unseen instruments)
+    # poly_onset with 24 channels (issue 16: more capacity for unseen instruments); its cost beside 16 and 32
+    # channels: `latentbridge bench tracker` (bench/results/zen4-2026-12-06/tracker.json)
     "poly_wide": PolyPitchConfig(n_ffts=(1024, 4096, 256), channels=24, onset_channels=24),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
