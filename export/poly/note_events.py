@@ -2,10 +2,12 @@
 
 Input per frame of 128 samples at 16 kHz: activations [264] (bin b = MIDI 21 + b / 3) and onsets [88]
 (k = MIDI 21 + k). Semitone k is on in a frame when the largest of its bins 3 k - 1 .. 3 k + 1 is at or above
-`frame`. A note starts where the onset crosses `onset` upward while the semitone is on, or after
+`frame`. A note starts where the onset crosses `onset` upward while the semitone is on (or at least at
+`strike_floor`, for a struck note whose frames have not risen yet; that frame counts as on), or after
 `held_start` frames at or above `sustain` without an onset (legato); a new onset on a sounding note that has
-lasted `min_frames` re-strikes it; a note ends at the first of more than `gap` frames below `frame`. Notes
-shorter than `min_frames` are dropped. Times: a note starting in frame i has onset i * 128 / 16000 s; its
+lasted `restrike_frames` re-strikes it; a note ends at the first of more than `gap` frames below `frame`. Notes
+shorter than `min_frames` or whose mean activation is below `min_activation` are dropped (a note is reported when
+it ends, so both are causal). Times: a note starting in frame i has onset i * 128 / 16000 s; its
 pitch is the mean parabola-refined peak (fractional MIDI) over its frames.
 """
 
@@ -21,15 +23,20 @@ from export.poly.tracker import BINS_PER_SEMITONE, HOP, SEMITONES, bin_midi, mid
 @dataclass(frozen=True)
 class NoteSettings:
     """Defaults chosen by `latentbridge eval poly --tune 60` for the bundled tracker (poly_onset, 2026-12-06):
-    note-onset F1 0.520 on 60 valid phrases, against 0.322 with the settings tuned for the tracker before it
-    (onset 0.2, frame 0.4, sustain 0.5); bench/results/poly_eval_2026-12-06/tune.json has every setting."""
+    note-onset F1 0.613 on 60 valid phrases, against 0.520 with the earlier defaults (min_frames 6 for both the
+    shortest note and the re-strike age, no activation floor, strikes only on frames already on) and 0.322 with
+    those of the tracker before it; bench/results/poly_eval_2026-12-06/tune_bundled_v2.json has every setting.
+    The grid stops min_frames at 16 frames (128 ms), Basic Pitch's own shortest note."""
 
     onset: float = 0.5
     frame: float = 0.5
     sustain: float = 0.5
     held_start: int = 1  # frames
-    gap: int = 2  # frames
-    min_frames: int = 6  # 48 ms
+    gap: int = 6  # frames
+    min_frames: int = 16  # 128 ms
+    restrike_frames: int = 8  # 64 ms
+    min_activation: float = 0.7
+    strike_floor: float = 0.2  # at most `frame`
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class NoteTracker:
         self.start[k], self.below[k] = -1, 0
         if end - start < self.settings.min_frames or count == 0:
             return None
+        if self.level_sum[k] / count < self.settings.min_activation:
+            return None
         return NoteEvent(start * self.seconds_per_frame, end * self.seconds_per_frame,
                          float(self.pitch_sum[k] / count), float(self.level_sum[k] / count))
 
@@ -82,8 +91,8 @@ class NoteTracker:
             peak = padded.reshape(SEMITONES, BINS_PER_SEMITONE).argmax(axis=1) + np.arange(SEMITONES) * 3 - 1
             struck = (onset_row >= s.onset) & (self.previous_onset < s.onset)
             for k in np.flatnonzero((self.start >= 0) | (level >= s.frame) | struck):
-                on = level[k] >= s.frame
-                if self.start[k] >= 0 and struck[k] and on and i - self.start[k] >= s.min_frames:
+                on = level[k] >= s.frame or (struck[k] and level[k] >= s.strike_floor)
+                if self.start[k] >= 0 and struck[k] and on and i - self.start[k] >= s.restrike_frames:
                     done.append(self._finish(k, i))
                     self._begin(k, i)
                 elif self.start[k] < 0:

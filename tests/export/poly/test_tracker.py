@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,11 @@ def test_offline_blocks_equal_one_stream_call(exported: Path, monkeypatch: pytes
         PolyTrackerStream(tracker).push(audio[:100])
 
 
+# the rules at their plainest (no activation floor, strikes only on frames already on, 48-ms minimums), so the
+# hand-made pattern shows each one; the tuned defaults are checked on it in the last test
+PLAIN = NoteSettings(gap=2, min_frames=6, restrike_frames=6, min_activation=0.0, strike_floor=0.5)
+
+
 def pattern() -> tuple[np.ndarray, np.ndarray]:
     """Two notes: MIDI 60 (bin 117) frames 10-39 with an onset at 10 and a re-strike at 25, and MIDI 64.3 held
     from frame 50 to 69 without any onset (legato start)."""
@@ -65,18 +71,55 @@ def pattern() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_notes_from_a_known_pattern() -> None:
-    notes = extract_notes(*pattern())
+    notes = extract_notes(*pattern(), PLAIN)
     assert [(round(n.onset / (128 / 16000)), round(n.offset / (128 / 16000))) for n in notes] == [
         (10, 25), (25, 40), (50, 70)]
     assert notes[0].midi == pytest.approx(60.0) and 64.0 < notes[2].midi < 64.33
 
 
+def test_restrike_age_minimum_length_and_minimum_activation_are_separate_rules() -> None:
+    act, onset = pattern()
+    act[50:70, 128:131] = [0.3, 0.6, 0.5]  # the legato note weaker: mean level 0.6 against 0.9
+
+    def spans(**settings: float) -> list[tuple[int, int]]:
+        notes = extract_notes(act, onset, replace(PLAIN, **settings))
+        return [(round(n.onset / (128 / 16000)), round(n.offset / (128 / 16000))) for n in notes]
+
+    assert spans() == [(10, 25), (25, 40), (50, 70)]
+    assert spans(restrike_frames=16) == [(10, 40), (50, 70)]  # the re-strike at 15 frames is too early
+    assert spans(min_frames=16) == [(50, 70)]  # the two 15-frame halves are dropped, the re-strike still splits
+    assert spans(restrike_frames=16, min_frames=16) == [(10, 40), (50, 70)]
+    assert spans(min_activation=0.7) == [(10, 25), (25, 40)]
+    assert spans(min_activation=0.95) == []
+
+
+def test_a_strike_starts_a_note_before_its_frames_rise_down_to_the_strike_floor() -> None:
+    act, onset = pattern()
+    act[10:12, 116:119] = [0.1, 0.3, 0.1]  # struck at 10, the frames reach 0.5 at 12
+    onset[25] = 0.0
+
+    def first_note(**settings: float) -> tuple[int, int]:
+        note = extract_notes(act, onset, replace(PLAIN, **settings))[0]
+        return round(note.onset / (128 / 16000)), round(note.offset / (128 / 16000))
+
+    assert first_note() == (12, 40)  # legato start once the frames are on
+    assert first_note(strike_floor=0.2) == (10, 40)
+    assert first_note(strike_floor=0.35) == (12, 40)
+
+
 def test_causal_notes_equal_offline_notes_in_any_blocks() -> None:
     act, onset = pattern()
-    tracker, found, start = NoteTracker(NoteSettings()), [], 0
+    tracker, found, start = NoteTracker(PLAIN), [], 0
     for k in (1, 4, 9, 2, 30, 44):
         found += tracker.push(act[start: start + k], onset[start: start + k])
         start += k
     found += tracker.flush()
-    assert sorted(found, key=lambda n: (n.onset, n.midi)) == extract_notes(act, onset)
+    assert sorted(found, key=lambda n: (n.onset, n.midi)) == extract_notes(act, onset, PLAIN)
     assert len(found) == 3
+
+
+def test_the_tuned_defaults_on_the_pattern() -> None:
+    """15-frame halves are shorter than the 128-ms minimum note, the re-strike at 15 frames is old enough."""
+    notes = extract_notes(*pattern())
+    assert NoteSettings().min_frames == 16 and NoteSettings().restrike_frames == 8
+    assert [(round(n.onset / (128 / 16000)), round(n.offset / (128 / 16000))) for n in notes] == [(50, 70)]
