@@ -274,6 +274,12 @@ def _poly_summary(report: dict[str, Any]) -> str:
                 c = r["note_onset_latency_compensated"]
                 lines.append(f"{'':<12} note onset F1 with onsets {c['shift_s'] * 1000:g} ms earlier (the causal "
                              f"detection delay): {c.get('f1', 0):.3f}")
+    systems = [name for name in ("ours", "basic_pitch") if name in report]
+    lines.append(f"{'style':<12}{'files':>6}" + "".join(f"{name + ' frame/note F1':>28}" for name in systems))
+    for style, row in report[systems[0]].get("per_style", {}).items():
+        cells = [report[name]["per_style"].get(style, {}) for name in systems]
+        lines.append(f"{style:<12}{row['files']:>6}" + "".join(
+            f"{c.get('frame_f1', 0):>22.3f}/{c.get('note_onset_f1', 0):.3f}" for c in cells))
     return "\n".join(lines)
 
 

@@ -6,7 +6,8 @@ grid). Frame metrics: mir_eval.multipitch (50 cents) of the reference's sounding
 at or above its default frame threshold 0.3, the frame nearest each of our frame centres). Note metrics:
 mir_eval.transcription onset-only (pitch within 50 cents, onset within `onset_tolerance`, 50 ms) of our notes
 (export/poly/note_events.py) and Basic Pitch's note events. Per-file scores are averaged; counts of files,
-notes and failures are reported beside the means.
+notes and failures are reported beside the means, and per phrase style (`per_style`: files, frame F1, note-onset
+F1).
 """
 
 from __future__ import annotations
@@ -124,6 +125,17 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
+def _per_style(styles: list[str], frames: list[dict[str, float]],
+               notes: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per phrase style (strum, block, ...): files, mean frame F1 and mean note-onset F1."""
+    out = {}
+    for style in sorted(set(styles)):
+        chosen = [i for i, s in enumerate(styles) if s == style]
+        out[style] = {"files": len(chosen), "frame_f1": float(np.mean([frames[i]["f1"] for i in chosen])),
+                      "note_onset_f1": float(np.mean([notes[i]["f1"] for i in chosen]))}
+    return out
+
+
 def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 0.05, basic_pitch: bool = True,
              limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(report, per-file rows for plots: phrase, reference grid, our and Basic Pitch's activations)."""
@@ -131,6 +143,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
     bp_path = basic_pitch_model() if basic_pitch else None
     systems: dict[str, dict[str, list[dict[str, float]]]] = {
         name: {"frames": [], "notes": []} for name in (("ours", "basic_pitch") if basic_pitch else ("ours",))}
+    styles: dict[str, list[str]] = {name: [] for name in systems}  # the style of each scored file
     failures: dict[str, list[str]] = {name: [] for name in systems}
     counts = {name: 0 for name in systems}
     compensated: list[dict[str, float]] = []
@@ -152,6 +165,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
                 continue
             systems[name]["frames"].append(frame_scores(reference, result.frames))
             systems[name]["notes"].append(note_scores(phrase.notes, result.notes, onset_tolerance))
+            styles[name].append(phrase.style)
             if name == "ours":
                 early = [NoteEvent(max(0.0, n.onset - DETECTION_LATENCY_S), n.offset, n.midi, n.activation)
                          for n in result.notes]
@@ -168,7 +182,8 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
     for name, scores in systems.items():
         report[name] = {"files_scored": len(scores["frames"]), "failures": failures[name],
                         "estimated_notes": counts[name], "frame": _mean(scores["frames"]),
-                        "note_onset": _mean(scores["notes"])}
+                        "note_onset": _mean(scores["notes"]),
+                        "per_style": _per_style(styles[name], scores["frames"], scores["notes"])}
     report["ours"]["note_onset_latency_compensated"] = {"shift_s": DETECTION_LATENCY_S, **_mean(compensated)}
     return report, rows
 

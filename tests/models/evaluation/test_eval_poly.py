@@ -25,6 +25,12 @@ def test_eval_poly_reports_both_systems(tmp_path: Path, capsys: pytest.CaptureFi
     assert bp["frame"]["f1"] > 0.6 and bp["note_onset"]["recall"] > 0.5  # clean harmonic tones: an easy judge
     assert report["ours"]["files_scored"] == 2 and 0.0 <= report["ours"]["frame"]["f1"] <= 1.0
     assert len(report["plots"]) == 2 and all(Path(p).is_file() for p in report["plots"])
+    for name in ("ours", "basic_pitch"):  # the per-style means average to the overall ones (files weigh equally)
+        rows = report[name]["per_style"]
+        assert sum(r["files"] for r in rows.values()) == 2
+        mean = sum(r["note_onset_f1"] * r["files"] for r in rows.values()) / 2
+        assert mean == pytest.approx(report[name]["note_onset"]["f1"])
+        assert sum(r["frame_f1"] * r["files"] for r in rows.values()) / 2 == pytest.approx(report[name]["frame"]["f1"])
 
 
 def test_tune_ranks_every_setting_on_valid_phrases_and_never_on_test(tmp_path: Path,
