@@ -7,8 +7,11 @@ Input per frame of 128 samples at 16 kHz: activations [264] (bin b = MIDI 21 + b
 `held_start` frames at or above `sustain` without an onset (legato); a new onset on a sounding note that has
 lasted `restrike_frames` re-strikes it; a note ends at the first of more than `gap` frames below `frame`. Notes
 shorter than `min_frames` or whose mean activation is below `min_activation` are dropped (a note is reported when
-it ends, so both are causal). Times: a note starting in frame i has onset i * 128 / 16000 s; its
-pitch is the mean parabola-refined peak (fractional MIDI) over its frames.
+it ends, so both are causal). Times: a note starting in frame i has onset i * 128 / 16000 s, moved back along
+the semitone's rising edge (the earlier frames, at most `rise_frames` and none before the semitone's last note
+ended, whose level is at or above `rise_floor` and below the next frame's): the activations start to rise a few
+frames before they cross `frame`, and those past frames are known when the note starts, so this stays causal.
+Its pitch is the mean parabola-refined peak (fractional MIDI) over its frames.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from export.poly.tracker import BINS_PER_SEMITONE, HOP, SEMITONES, bin_midi, mid
 @dataclass(frozen=True)
 class NoteSettings:
     """Defaults chosen by `latentbridge eval poly --tune 60` for the bundled tracker (poly_onset, 2026-12-06):
-    note-onset F1 0.613 on 60 valid phrases, against 0.520 with the earlier defaults (min_frames 6 for both the
-    shortest note and the re-strike age, no activation floor, strikes only on frames already on) and 0.322 with
-    those of the tracker before it; bench/results/poly_eval_2026-12-06/tune_bundled_v2.json has every setting.
-    The grid stops min_frames at 16 frames (128 ms), Basic Pitch's own shortest note."""
+    note-onset F1 0.678 on 60 valid phrases (bench/results/poly_eval_2026-12-06/tune_bundled_v3.json has every
+    setting), against 0.613 without the rising edge (tune_bundled_v2.json), 0.520 with the first rules (min_frames
+    6 for both the shortest note and the re-strike age, no activation floor, strikes only on frames already on,
+    tune.json) and 0.322 with those of the tracker before it. The grid stops min_frames at 16 frames (128 ms),
+    Basic Pitch's own shortest note."""
 
     onset: float = 0.5
     frame: float = 0.5
@@ -37,6 +41,8 @@ class NoteSettings:
     restrike_frames: int = 8  # 64 ms
     min_activation: float = 0.7
     strike_floor: float = 0.2  # at most `frame`
+    rise_frames: int = 6  # 0: onsets where the rules start the note
+    rise_floor: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -66,18 +72,33 @@ class NoteTracker:
         self.pitch_sum = np.zeros(SEMITONES)
         self.level_sum = np.zeros(SEMITONES)
         self.count = np.zeros(SEMITONES, int)
+        self.onset_frame = np.full(SEMITONES, -1)  # the reported onset (the rising edge), per sounding semitone
+        self.last_end = np.full(SEMITONES, -1)
+        self.past_levels = np.zeros((self.settings.rise_frames, SEMITONES))  # the last frames' levels, oldest first
 
     def _finish(self, k: int, end: int) -> NoteEvent | None:
-        start, count = int(self.start[k]), int(self.count[k])
-        self.start[k], self.below[k] = -1, 0
+        start, count, onset = int(self.start[k]), int(self.count[k]), int(self.onset_frame[k])
+        self.start[k], self.below[k], self.last_end[k] = -1, 0, end
         if end - start < self.settings.min_frames or count == 0:
             return None
         if self.level_sum[k] / count < self.settings.min_activation:
             return None
-        return NoteEvent(start * self.seconds_per_frame, end * self.seconds_per_frame,
+        return NoteEvent(onset * self.seconds_per_frame, end * self.seconds_per_frame,
                          float(self.pitch_sum[k] / count), float(self.level_sum[k] / count))
 
-    def _begin(self, k: int, frame: int) -> None:
+    def _rising_edge(self, k: int, frame: int, level: float) -> int:
+        """The earliest frame <= `frame` reached by walking back along semitone k's rising edge (see the module
+        docstring); `level` is k's level in the current frame, which is `frame` or later."""
+        s, now = self.settings, self.frame
+        levels = {now: level, **{now - 1 - j: float(self.past_levels[-1 - j, k])
+                                 for j in range(self.past_levels.shape[0])}}
+        first = max(now - s.rise_frames, int(self.last_end[k]), 0)
+        while frame > first and s.rise_floor <= levels[frame - 1] < levels[frame]:
+            frame -= 1
+        return frame
+
+    def _begin(self, k: int, frame: int, level: float = 0.0) -> None:
+        self.onset_frame[k] = self._rising_edge(k, frame, level) if self.settings.rise_frames else frame
         self.start[k], self.below[k], self.held[k] = frame, 0, 0
         self.pitch_sum[k] = self.level_sum[k] = 0.0
         self.count[k] = 0
@@ -94,13 +115,13 @@ class NoteTracker:
                 on = level[k] >= s.frame or (struck[k] and level[k] >= s.strike_floor)
                 if self.start[k] >= 0 and struck[k] and on and i - self.start[k] >= s.restrike_frames:
                     done.append(self._finish(k, i))
-                    self._begin(k, i)
+                    self._begin(k, i, float(level[k]))
                 elif self.start[k] < 0:
                     self.held[k] = self.held[k] + 1 if level[k] >= s.sustain else 0
                     if struck[k] and on:
-                        self._begin(k, i)
+                        self._begin(k, i, float(level[k]))
                     elif self.held[k] >= s.held_start:
-                        self._begin(k, i - s.held_start + 1)
+                        self._begin(k, i - s.held_start + 1, float(level[k]))
                 if self.start[k] < 0:
                     continue
                 if on:
@@ -113,6 +134,8 @@ class NoteTracker:
                     if self.below[k] > s.gap:
                         done.append(self._finish(k, i - int(self.below[k]) + 1))
             self.held[level < s.sustain] = 0
+            if s.rise_frames:
+                self.past_levels = np.concatenate([self.past_levels[1:], level[None]])
             self.previous_onset = onset_row.astype(np.float64)
             self.frame += 1
         return [n for n in done if n is not None]

@@ -34,10 +34,10 @@ from models.polypitch.labels import read_phrases, reference_grid
 FRAME_THRESHOLD = 0.5
 # The causal tracker hears an attack a little late (its windows end at the frame's end, no look-ahead): measured
 # on 60 valid phrases with the bundled tracker and the default note settings (2026-12-06), moving our onsets this
-# much earlier gives the best note-onset F1 (0 / 8 / 16 / 24 / 32 / 40 ms: 0.613 / 0.632 / 0.644 / 0.654 / 0.644 /
-# 0.626; with the earlier note settings 0.520 / 0.538 / 0.550 / 0.560 / 0.555 / 0.542).
-# Reported beside the raw score as what the zero look-ahead costs in onset timing alone.
-DETECTION_LATENCY_S = 0.024
+# much earlier gives the best note-onset F1 (0 / 8 / 16 / 24 / 32 / 40 ms: 0.676 / 0.674 / 0.678 / 0.663 / 0.639 /
+# 0.587). Before the onsets moved back along the activations' rising edge, 24 ms was best (0.613 -> 0.654).
+# Reported beside the raw score as what the zero look-ahead still costs in onset timing alone.
+DETECTION_LATENCY_S = 0.016
 BASIC_PITCH_FRAME_THRESHOLD = 0.3  # basic_pitch.inference.predict's default
 
 

@@ -26,12 +26,12 @@ from models.polypitch.labels import read_phrases
 # 22.05 kHz): longer minimums score higher on the rendered phrases, whose notes are rarely short (5 % under
 # 176 ms), but would drop a player's fast notes
 GRID: dict[str, tuple[float, ...]] = {
-    "onset": (0.5, 0.65),
-    "strike_floor": (0.2, 0.35, 0.5),
+    "strike_floor": (0.2, 0.35),
     "min_frames": (12, 16),
-    "restrike_frames": (6, 8, 12),
+    "restrike_frames": (6, 8),
     "gap": (2, 6),
-    "min_activation": (0.0, 0.6, 0.7, 0.8),
+    "min_activation": (0.6, 0.7, 0.8),
+    "rise_frames": (0, 3, 6),
 }
 
 

@@ -55,9 +55,9 @@ def test_offline_blocks_equal_one_stream_call(exported: Path, monkeypatch: pytes
         PolyTrackerStream(tracker).push(audio[:100])
 
 
-# the rules at their plainest (no activation floor, strikes only on frames already on, 48-ms minimums), so the
-# hand-made pattern shows each one; the tuned defaults are checked on it in the last test
-PLAIN = NoteSettings(gap=2, min_frames=6, restrike_frames=6, min_activation=0.0, strike_floor=0.5)
+# the rules at their plainest (no activation floor, strikes only on frames already on, 48-ms minimums, onsets where
+# the rules start notes), so the hand-made pattern shows each one; the tuned defaults are checked in the last test
+PLAIN = NoteSettings(gap=2, min_frames=6, restrike_frames=6, min_activation=0.0, strike_floor=0.5, rise_frames=0)
 
 
 def pattern() -> tuple[np.ndarray, np.ndarray]:
@@ -107,14 +107,30 @@ def test_a_strike_starts_a_note_before_its_frames_rise_down_to_the_strike_floor(
     assert first_note(strike_floor=0.35) == (12, 40)
 
 
-def test_causal_notes_equal_offline_notes_in_any_blocks() -> None:
+def test_onsets_move_back_along_the_rising_edge_and_no_further() -> None:
     act, onset = pattern()
-    tracker, found, start = NoteTracker(PLAIN), [], 0
+    act[6:10, 116:119] = [[0.0, 0.005, 0.0], [0.0, 0.1, 0.0], [0.0, 0.2, 0.0], [0.0, 0.3, 0.0]]  # rises from frame 7
+    act[47:50, 129] = [0.4, 0.3, 0.35]  # before the legato note: its edge starts at 48 (47 is higher than 48)
+
+    def onsets(**settings: float) -> list[int]:
+        return [round(n.onset / (128 / 16000)) for n in extract_notes(act, onset, replace(PLAIN, **settings))]
+
+    assert onsets() == [10, 25, 50]
+    assert onsets(rise_frames=6) == [7, 25, 48]  # 0.005 is below the floor; the re-strike stays where it was
+    assert onsets(rise_frames=2) == [8, 25, 48]
+    assert onsets(rise_frames=6, rise_floor=0.25) == [9, 25, 48]
+
+
+@pytest.mark.parametrize("settings", [PLAIN, replace(PLAIN, rise_frames=6)], ids=["plain", "rising-edge"])
+def test_causal_notes_equal_offline_notes_in_any_blocks(settings: NoteSettings) -> None:
+    act, onset = pattern()
+    act[7:10, 117] = [0.1, 0.2, 0.3]
+    tracker, found, start = NoteTracker(settings), [], 0
     for k in (1, 4, 9, 2, 30, 44):
         found += tracker.push(act[start: start + k], onset[start: start + k])
         start += k
     found += tracker.flush()
-    assert sorted(found, key=lambda n: (n.onset, n.midi)) == extract_notes(act, onset, PLAIN)
+    assert sorted(found, key=lambda n: (n.onset, n.midi)) == extract_notes(act, onset, settings)
     assert len(found) == 3
 
 
