@@ -26,7 +26,13 @@ CHECKPOINT_FORMAT_VERSION = 2  # models.training.checkpoint.VERSION (read here w
 
 
 def _headline(metrics: dict, variant: str) -> str:
-    """The card's numbers in one line: scalar metrics, and `variant`'s value of per-decoder ones."""
+    """The card's numbers in one line: scalar metrics, and `variant`'s value of per-decoder ones; for a tracker
+    (an `eval poly` report), its frame and note-onset F1 beside Basic Pitch's."""
+    if isinstance(metrics.get("ours"), dict) and "note_metric" in metrics:
+        systems = [f"{name} frame F1 {metrics[name]['frame']['f1']:.3f} note-onset F1 "
+                   f"{metrics[name]['note_onset']['f1']:.3f}" for name in ("ours", "basic_pitch")
+                   if isinstance(metrics.get(name), dict)]
+        return ", ".join(systems) + f" ({metrics.get('split')}, {metrics.get('files')} files)"
     parts = []
     for key, value in metrics.items():
         if isinstance(value, dict) and isinstance(value.get(variant), float):

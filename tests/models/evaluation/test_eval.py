@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,12 @@ def test_models_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     for row in rows:
         assert {"name", "kind", "path", "format_version", "metrics"} <= set(row)
         assert row["bytes"] is not None and row["bytes"] > 0
+
+
+def test_models_list_table_gives_the_tracker_its_f1_beside_basic_pitch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list"]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("poly_default"))
+    assert re.search(r"ours frame F1 0\.\d{3} note-onset F1 0\.\d{3}, basic_pitch frame F1 0\.\d{3}", line)
 
 
 def test_speech_wavenet_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
