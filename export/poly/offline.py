@@ -15,12 +15,12 @@ import numpy as np
 
 from export.autoencoder.runtime import BLOCK_FRAMES, Controls, OnnxAutoencoder
 from export.poly.poly_synth import PolyConfig, PolySynth
-from export.poly.tracker import PolyTracker
+from export.poly.tracker import FrameSource, PolyTracker
 
 
 def decode_voices(ae: OnnxAutoencoder, audio: np.ndarray, z: np.ndarray, controls: Controls,
                   progress: Callable[[int], None] | None = None, mode: str = "poly",
-                  config: PolyConfig | None = None, tracker: PolyTracker | None = None) -> np.ndarray:
+                  config: PolyConfig | None = None, tracker: FrameSource | None = None) -> np.ndarray:
     """The voices' output [F * frame_hop] for the whole file (see the module docstring)."""
     synth = PolySynth(ae, mode, config, tracker)
     hop, parts = ae.frame_hop, []
@@ -34,10 +34,11 @@ def decode_voices(ae: OnnxAutoencoder, audio: np.ndarray, z: np.ndarray, control
 
 
 def voices_decoder(ae: OnnxAutoencoder, mode: str, config: PolyConfig | None = None,
-                   tracker_path: str | Path | None = None) -> Callable[[], Callable[..., np.ndarray]]:
+                   tracker_path: str | Path | None = None,
+                   source: FrameSource | None = None) -> Callable[[], Callable[..., np.ndarray]]:
     """A factory for `morphing.morph(decode=...)`: each call gives a decoder with fresh voices (the tracker,
-    `tracker_path` or the bundled one, is opened once)."""
-    tracker = PolyTracker.open(tracker_path) if mode == "poly" else None
+    `tracker_path` or the bundled one, is opened once; `source` replaces it, e.g. a judge's label stand-in)."""
+    tracker = source if source is not None else PolyTracker.open(tracker_path) if mode == "poly" else None
 
     def fresh() -> Callable[..., np.ndarray]:
         return lambda audio, z, controls, progress: decode_voices(ae, audio, z, controls, progress, mode, config,

@@ -31,7 +31,7 @@ from export.poly.voice_controls import SHARE_WINDOW, FrameSpectra, harmonic_ener
 from export.poly.voice_decoder import MAX_VOICES, VoiceDecoder
 
 if TYPE_CHECKING:
-    from export.poly.tracker import PolyTracker, PolyTrackerStream
+    from export.poly.tracker import FrameSource, FrameStream
 
 MODES = ("mono", "poly")
 # A tracked voice is a pitched note even where YIN calls the mixture aperiodic (chords are): its decoder
@@ -66,7 +66,7 @@ class PolySynth:
     """See the module docstring."""
 
     def __init__(self, ae: OnnxAutoencoder, mode: str = "mono", config: PolyConfig | None = None,
-                 tracker: PolyTracker | None = None) -> None:
+                 tracker: FrameSource | None = None) -> None:
         self.config = config or PolyConfig()
         check_voices(self.config.voices)
         self.ae, self.hop = ae, ae.frame_hop
@@ -77,7 +77,7 @@ class PolySynth:
         self.gain = np.eye(1, self.config.voices, dtype=np.float32)[0]  # slot 0 plays from the start
 
     @property
-    def tracker(self) -> PolyTracker:
+    def tracker(self) -> FrameSource:
         if self._tracker is None:
             from export.poly.tracker import PolyTracker  # opened on first use: mono chains never load it
 
@@ -89,7 +89,7 @@ class PolySynth:
         self.allocator = VoiceAllocator(AllocatorConfig(voices=cfg.voices, on=cfg.on, off=cfg.off))
         self.spectra = FrameSpectra(self.hop, self.ae.sample_rate)
         self.share_spectra = FrameSpectra(self.hop, self.ae.sample_rate, SHARE_WINDOW)
-        self.tracker_stream: PolyTrackerStream | None = None
+        self.tracker_stream: FrameStream | None = None
         self.last_midi = np.full(self.config.voices, 60.0)
 
     def set_mode(self, mode: str) -> None:
@@ -128,9 +128,7 @@ class PolySynth:
                                          for c in (controls.f0, controls.periodicity, controls.loudness))
             return f0, periodicity, loudness, target, notch
         if self.tracker_stream is None:
-            from export.poly.tracker import PolyTrackerStream
-
-            self.tracker_stream = PolyTrackerStream(self.tracker)
+            self.tracker_stream = self.tracker.stream()
         activations, onsets = self.tracker_stream.push(audio)  # the k frames in one run
         magnitudes, share_magnitudes = self.spectra.push(audio), self.share_spectra.push(audio)
         bin_hz = self.spectra.bin_hz

@@ -10,6 +10,7 @@ so bin 3 k is MIDI 21 + k and bin 261 is MIDI 108) and onsets [88] (sigmoid; k i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -56,6 +57,18 @@ def frame_pitches(row: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return bin_midi(np.array([refine_peak(row, int(p)) for p in peaks]))
 
 
+class FrameStream(Protocol):
+    """What the voices read per push: `push(audio [k * 128])` -> (activations [k, 264], onsets [k, 88])."""
+
+    def push(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class FrameSource(Protocol):
+    """A tracker as the voices use it: a fresh stream from silence (`PolyTracker`, or a judge's stand-in)."""
+
+    def stream(self) -> FrameStream: ...
+
+
 class PolyTracker:
     """One opened tracker graph; `activations(audio)` runs a whole signal in blocks."""
 
@@ -72,6 +85,9 @@ class PolyTracker:
         missing, unreadable or another kind of graph."""
         path = bundled_graph("poly", "tracker") if path is None else Path(path)
         return cls(open_model(path, kind="poly", graph="tracker", threads=threads))
+
+    def stream(self) -> PolyTrackerStream:
+        return PolyTrackerStream(self)
 
     def initial_state(self) -> dict[str, np.ndarray]:
         return {i.name: filled_input(i, 1) for i in self.graph.session.get_inputs() if i.name != "audio"}

@@ -309,7 +309,8 @@ def run_voices(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     settings = VoicesSettings(args.split, args.files, args.notes, args.family, args.onset_tolerance,
-                              align_attacks_ms=check_align_attacks(args.align_attacks))
+                              align_attacks_ms=check_align_attacks(args.align_attacks),
+                              oracle_tracker=args.oracle_tracker)
     report = evaluate_voices(_load(args.classifier, "classifier"), args.data, args.notes_data, settings,
                              args.tracker, args.plots)
     report["classifier"] = str(_model_path(args.classifier, "classifier"))
@@ -423,4 +424,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     voices.add_argument("--onset-tolerance", type=float, default=0.05, help="note-onset tolerance in s (0.05)")
     voices.add_argument("--align-attacks", type=float, default=0.0, metavar="MS",
                         help="every morph's output MS earlier, as `morph --align-attacks` (default: 0)")
+    voices.add_argument("--oracle-tracker", action="store_true",
+                        help="the poly voices read each phrase's labels instead of the tracker: what a perfect "
+                             "tracker would leave to the voices and the decoder (a diagnostic; phrases only)")
     voices.set_defaults(func=run_voices)

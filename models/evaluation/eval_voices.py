@@ -7,7 +7,9 @@ poly morph with amount 1 toward that family (the mean over the phrase's 2-s wind
 split, round robin over instruments): CREPE pitch accuracy and periodicity of the originals, the mono and the
 poly resynthesis, and the family probability before and after amount 1 toward `family`. Means sit beside
 counts: phrases Basic Pitch found no note in, and notes CREPE called unvoiced, are reported, not dropped.
-`--plots DIR` draws the first strum, block-chord and arpeggio phrase (voices_plot.py).
+`--plots DIR` draws the first strum, block-chord and arpeggio phrase (voices_plot.py). With `oracle_tracker` the
+poly voices read each phrase's labels instead of the tracker (label_tracker.py): the ceiling a perfect tracker
+would leave to the voices and the decoder (phrases only).
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from export.autoencoder.latent_bank import LatentBank
 from export.autoencoder.morphing import morph_mono, parse_target
 from export.autoencoder.runtime import OnnxAutoencoder
 from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.errors import LatentbridgeError
 from export.core.progress import bar
 from export.onnx.bundled import BUNDLED_DIR
 from export.poly.offline import voices_decoder
 from models.classifier.model import FAMILIES, NoteClassifier
+from models.data.poly_midi import NoteLabel
 from models.data.poly_reader import PolyPhrase
 from models.evaluation.eval_autoencoder import EvalSettings, eval_notes
 from models.evaluation.eval_poly import basic_pitch_model, basic_pitch_transcription, note_scores
+from models.evaluation.label_tracker import LabelTracker
 from models.evaluation.voices_plot import plot_voices
 from models.judges.crepe import judge_note
 from models.polypitch.labels import read_phrases
@@ -47,6 +52,7 @@ class VoicesSettings:
     onset_tolerance: float = 0.05
     seed: int = 0
     align_attacks_ms: float = 0.0  # every morph's output this much earlier (`morph --align-attacks`)
+    oracle_tracker: bool = False  # the poly voices read the phrase's labels (label_tracker.py)
 
 
 def balanced(phrases: list[PolyPhrase], count: int) -> list[PolyPhrase]:
@@ -75,12 +81,19 @@ def family_probability(classifier: NoteClassifier, audio: np.ndarray, family: st
 class Voices:
     """The offline morphs compared: mono and poly at amount 0, poly at amount 1 toward the family."""
 
-    def __init__(self, family: str, tracker: Path | None = None, align_attacks_ms: float = 0.0) -> None:
+    def __init__(self, family: str, tracker: Path | None = None, align_attacks_ms: float = 0.0,
+                 oracle: bool = False) -> None:
         self.ae = OnnxAutoencoder.open()
         self.bank = LatentBank.load(BUNDLED_DIR / "ae_default.bank.npz")
         self.target = parse_target(family, self.bank, self.ae)
-        self.poly = voices_decoder(self.ae, "poly", tracker_path=tracker)
+        self.labels = LabelTracker() if oracle else None
+        self.poly = voices_decoder(self.ae, "poly", tracker_path=tracker, source=self.labels)
         self.advance = round(align_attacks_ms * MODEL_RATE / 1000.0)
+
+    def use_labels(self, notes: tuple[NoteLabel, ...]) -> None:
+        """The phrase the next morphs are of (read by the oracle tracker; nothing otherwise)."""
+        if self.labels is not None:
+            self.labels.use(notes)
 
     def morph(self, audio: np.ndarray, voices: str, amount: float) -> np.ndarray:
         decode = self.poly() if voices == "poly" else None
@@ -101,6 +114,7 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
     with tempfile.TemporaryDirectory() as tmp, bar("phrases", total=len(phrases), unit="phrase") as progress:
         for phrase in phrases:
             audio = read_mono(phrase.audio_path, MODEL_RATE)
+            voices.use_labels(phrase.notes)
             outputs = {"input": audio, "poly": voices.morph(audio, "poly", 0.0),
                        "mono": voices.morph(audio, "mono", 0.0)}
             for name, signal in outputs.items():
@@ -160,7 +174,12 @@ def judge_notes(voices: Voices, classifier: NoteClassifier, data: Path, settings
 
 def evaluate_voices(classifier: NoteClassifier, poly_data: Path, notes_data: Path | None,
                     settings: VoicesSettings, tracker: Path | None = None, plots: Path | None = None) -> dict[str, Any]:
-    voices = Voices(settings.family, tracker, settings.align_attacks_ms)
+    if settings.oracle_tracker and tracker is not None:
+        raise LatentbridgeError("--oracle-tracker replaces the tracker: leave out --tracker")
+    if settings.oracle_tracker and notes_data is not None:
+        raise LatentbridgeError("--oracle-tracker judges phrases only (the single notes have no phrase labels): "
+                                "leave out --notes-data")
+    voices = Voices(settings.family, tracker, settings.align_attacks_ms, settings.oracle_tracker)
     phrases = balanced(read_phrases(poly_data, settings.split), settings.files)
     if plots is not None:
         plots.mkdir(parents=True, exist_ok=True)

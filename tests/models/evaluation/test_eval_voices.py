@@ -1,0 +1,54 @@
+"""`eval voices`: the report on synthetic chord phrases through the real morph, Basic Pitch and the classifier, with
+the tracker or with the label stand-in (`--oracle-tracker`), and its one-line refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from poly_phrases import write_phrases
+
+from export.app.cli import main
+from models.data.poly_reader import read_poly
+from models.evaluation.label_tracker import LabelTracker
+from models.polypitch.labels import frame_targets
+
+
+@pytest.fixture(scope="module")
+def phrases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_phrases(tmp_path_factory.mktemp("voices") / "data", {"train": 1, "valid": 1, "test": 2}, seconds=2.0)
+
+
+def test_label_stream_in_blocks_equals_the_whole_phrase_targets(phrases: Path) -> None:
+    notes = read_poly(phrases, "test")[0].notes
+    tracker = LabelTracker()
+    tracker.use(notes)
+    stream = tracker.stream()
+    parts = [stream.push(np.zeros(k * 128, np.float32)) for k in (1, 7, 0, 30, 212)]
+    activations, onsets = frame_targets(notes, 0, 250, 128, 16000)
+    assert np.array_equal(np.concatenate([a for a, _ in parts]), activations) and activations.max() > 0.9
+    assert np.array_equal(np.concatenate([o for _, o in parts]), onsets) and onsets.sum() > 0
+
+
+@pytest.mark.parametrize("oracle", [False, True], ids=["tracker", "oracle"])
+def test_eval_voices_report(phrases: Path, oracle: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", "voices", "--data", str(phrases), "--files", "2", "--threads", "1", "--json"]
+    assert main(argv + (["--oracle-tracker"] if oracle else [])) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["oracle_tracker"] is oracle and "notes" not in report
+    ph = report["phrases"]
+    assert ph["files"] == 2 and ph["no_notes_found"]["input"] == 0 and ph["no_notes_found"]["poly"] == 0
+    f1 = ph["basic_pitch_note_onset_f1"]
+    assert f1["input"] > 0.5  # clean harmonic tones: Basic Pitch finds their notes
+    assert 0.0 < f1["poly"] <= 1.0 and ph["poly_over_input"] == pytest.approx(f1["poly"] / f1["input"])
+
+
+def test_eval_voices_refusals(phrases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["eval", "voices", "--data", str(phrases), "--files", "1", "--oracle-tracker"]
+    assert main(base + ["--notes-data", str(tmp_path)]) == 2
+    assert "phrases only" in capsys.readouterr().err
+    assert main(base + ["--tracker", str(tmp_path / "x.tracker.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "leave out --tracker" in err and len(err.strip().splitlines()) == 1
