@@ -26,7 +26,7 @@ from export.poly.tracker import BINS_PER_SEMITONE, HOP, SEMITONES, bin_midi, mid
 @dataclass(frozen=True)
 class NoteSettings:
     """Defaults chosen by `latentbridge eval poly --tune 60` for the bundled tracker (poly_onset, 2026-12-06):
-    note-onset F1 0.678 on 60 valid phrases (bench/results/poly_eval_2026-12-06/tune_bundled_v3.json has every
+    note-onset F1 0.678 on 60 valid phrases (bench/results/poly_eval_2026-12-06/tune_bundled_v4.json has every
     setting), against 0.613 without the rising edge (tune_bundled_v2.json), 0.520 with the first rules (min_frames
     6 for both the shortest note and the re-strike age, no activation floor, strikes only on frames already on,
     tune.json) and 0.322 with those of the tracker before it. The grid stops min_frames at 16 frames (128 ms),

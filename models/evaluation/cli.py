@@ -256,6 +256,11 @@ def _tune_summary(report: dict[str, Any]) -> str:
              f"{report['onset_tolerance'] * 1000:g} ms): today's defaults {report['default']['f1']:.3f}"]
     for row in report["table"][:5]:
         lines.append(f"  {row['f1']:.3f}  " + ", ".join(f"{k} {v:g}" for k, v in row["settings"].items()))
+    if "basic_pitch" in report:
+        bp = report["basic_pitch"]
+        lines.append(f"Basic Pitch on the same phrases: its defaults {bp['default']['f1']:.3f}")
+        lines += [f"  {row['f1']:.3f}  " + ", ".join(f"{k} {v:g}" for k, v in row["settings"].items())
+                  for row in bp["table"][:5]]
     return "\n".join(lines)
 
 
@@ -321,19 +326,22 @@ def run_voices(args: argparse.Namespace) -> int:
 def run_poly(args: argparse.Namespace) -> int:
     import torch
 
-    from models.evaluation.eval_poly import evaluate, piano_rolls
+    from models.evaluation.eval_poly import BasicPitchNotes, evaluate, piano_rolls
 
     torch.set_num_threads(args.threads)
     if args.tune is not None:
-        from models.evaluation.tune_poly import tune_notes
+        from models.evaluation.tune_poly import tune_basic_pitch, tune_notes
 
-        report = tune_notes(_load(args.model, "poly"), args.data, "valid" if args.split == "test" else args.split,
-                            args.tune, args.onset_tolerance)
+        split = "valid" if args.split == "test" else args.split
+        report = tune_notes(_load(args.model, "poly"), args.data, split, args.tune, args.onset_tolerance)
         report["model"] = str(_model_path(args.model, "poly"))
+        if not args.no_basic_pitch:
+            report["basic_pitch"] = tune_basic_pitch(args.data, split, args.tune, args.onset_tolerance)
         _write(report, args)
         return 0
+    bp_notes = BasicPitchNotes(*args.basic_pitch_notes)
     report, rows = evaluate(_load(args.model, "poly"), args.data, args.split, args.onset_tolerance,
-                            not args.no_basic_pitch, args.files)
+                            not args.no_basic_pitch, args.files, bp_notes)
     report["model"] = str(_model_path(args.model, "poly"))
     if args.plots is not None:
         report["plots"] = piano_rolls(rows, args.plots)
@@ -404,6 +412,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     poly.add_argument("--onset-tolerance", type=float, default=0.05,
                       help="note-onset tolerance in seconds (default: 0.05)")
     poly.add_argument("--no-basic-pitch", action="store_true", help="skip the Basic Pitch reference row")
+    poly.add_argument("--basic-pitch-notes", type=float, nargs=3, default=[0.5, 0.3, 127.7],
+                      metavar=("ONSET", "FRAME", "MIN_MS"),
+                      help="Basic Pitch's note thresholds and shortest note in ms (default: its own, 0.5 0.3 127.7; "
+                           "`--tune` chooses them on valid phrases beside ours)")
     poly.add_argument("--files", type=int, default=None, help="judge only the first N files (default: all)")
     poly.add_argument("--tune", type=int, default=None, metavar="N",
                       help="instead of judging, choose the note-extraction thresholds on the first N phrases of "

@@ -16,7 +16,7 @@ import contextlib
 import io
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,16 @@ FRAME_THRESHOLD = 0.5
 # Reported beside the raw score as what the zero look-ahead still costs in onset timing alone.
 DETECTION_LATENCY_S = 0.016
 BASIC_PITCH_FRAME_THRESHOLD = 0.3  # basic_pitch.inference.predict's default
+
+
+@dataclass(frozen=True)
+class BasicPitchNotes:
+    """Basic Pitch's note-creation thresholds (`basic_pitch.inference.predict`'s; its defaults here). Its frame
+    row always reads the posteriorgram at BASIC_PITCH_FRAME_THRESHOLD."""
+
+    onset: float = 0.5
+    frame: float = 0.3
+    min_note_ms: float = 127.7
 
 
 @dataclass
@@ -77,21 +87,41 @@ def basic_pitch_model() -> Path:
     return path if path.suffix == ".onnx" else path / "nmp.onnx"
 
 
-def basic_pitch_transcription(path: Path, frames: int, model_path: Path) -> tuple[Transcription, np.ndarray]:
-    """Basic Pitch on one file: its note posteriorgram on our frame grid and its note events."""
+def basic_pitch_output(path: Path, model_path: Path) -> dict[str, np.ndarray]:
+    """Basic Pitch's posteriorgrams of one file ("note", "onset", "contour"; 22 050 / 256 frames per second)."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
         from basic_pitch.inference import predict
 
-        output, _, events = predict(str(path), model_or_model_path=str(model_path))
+        output, _, _ = predict(str(path), model_or_model_path=str(model_path))
+    return output
+
+
+def basic_pitch_notes(output: dict[str, np.ndarray], thresholds: BasicPitchNotes) -> list[NoteEvent]:
+    """Basic Pitch's note events from its posteriorgrams, as `predict` makes them with these thresholds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
+        from basic_pitch.note_creation import model_output_to_notes
+
+        min_frames = int(np.round(thresholds.min_note_ms / 1000 * (AUDIO_SAMPLE_RATE / FFT_HOP)))
+        _, events = model_output_to_notes(output, onset_thresh=thresholds.onset, frame_thresh=thresholds.frame,
+                                          min_note_len=min_frames, include_pitch_bends=False)
+    return [NoteEvent(float(s), float(e), float(p), float(a)) for s, e, p, a, *_ in events]
+
+
+def basic_pitch_transcription(path: Path, frames: int, model_path: Path,
+                              thresholds: BasicPitchNotes | None = None) -> tuple[Transcription, np.ndarray]:
+    """Basic Pitch on one file: its note posteriorgram on our frame grid and its note events."""
+    from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
+
+    output = basic_pitch_output(path, model_path)
     posterior = output["note"]  # [frames at 22050 / 256 Hz, 88]
     centres = (np.arange(frames) + 0.5) * 128 / MODEL_RATE
     index = np.minimum(np.round(centres * AUDIO_SAMPLE_RATE / FFT_HOP).astype(int), posterior.shape[0] - 1)
     grid = posterior[index]
     pitches = [21.0 + np.flatnonzero(row >= BASIC_PITCH_FRAME_THRESHOLD) for row in grid]
-    notes = [NoteEvent(float(s), float(e), float(p), float(a)) for s, e, p, a, _ in events]
-    return Transcription(pitches, notes), grid
+    return Transcription(pitches, basic_pitch_notes(output, thresholds or BasicPitchNotes())), grid
 
 
 def frame_scores(reference: list[np.ndarray], estimate: list[np.ndarray]) -> dict[str, float]:
@@ -137,7 +167,8 @@ def _per_style(styles: list[str], frames: list[dict[str, float]],
 
 
 def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 0.05, basic_pitch: bool = True,
-             limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+             limit: int | None = None, bp_notes: BasicPitchNotes | None = None
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(report, per-file rows for plots: phrase, reference grid, our and Basic Pitch's activations)."""
     phrases: list[PolyPhrase] = read_phrases(data, split)[:limit]
     bp_path = basic_pitch_model() if basic_pitch else None
@@ -159,7 +190,8 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
                     result, row["ours"] = our_transcription(model, audio)
                 else:
                     assert bp_path is not None
-                    result, row["basic_pitch"] = basic_pitch_transcription(phrase.audio_path, frames, bp_path)
+                    result, row["basic_pitch"] = basic_pitch_transcription(phrase.audio_path, frames, bp_path,
+                                                                           bp_notes)
             except Exception as exc:  # a judge that fails on one file is counted, not fatal
                 failures[name].append(f"{phrase.name}: {' '.join(str(exc).split())[:120]}")
                 continue
@@ -176,6 +208,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
         "split": split, "files": len(phrases), "reference_notes": sum(len(p.notes) for p in phrases),
         "frame_hop": 128, "frame_threshold": FRAME_THRESHOLD,
         "basic_pitch_frame_threshold": BASIC_PITCH_FRAME_THRESHOLD if basic_pitch else None,
+        "basic_pitch_notes": asdict(bp_notes or BasicPitchNotes()) if basic_pitch else None,
         "note_metric": f"mir_eval.transcription onset-only, pitch 50 cents, onset {onset_tolerance * 1000:g} ms",
         "frame_metric": "mir_eval.multipitch, 50 cents, mean over files",
     }

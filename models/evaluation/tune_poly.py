@@ -19,7 +19,14 @@ from export.core.audio_io import MODEL_RATE, read_mono
 from export.core.errors import LatentbridgeError
 from export.core.progress import progress
 from export.poly.note_events import NoteSettings, extract_notes
-from models.evaluation.eval_poly import note_scores, ours
+from models.evaluation.eval_poly import (
+    BasicPitchNotes,
+    basic_pitch_model,
+    basic_pitch_notes,
+    basic_pitch_output,
+    note_scores,
+    ours,
+)
 from models.polypitch.labels import read_phrases
 
 # min_frames stops at 16 frames (128 ms), Basic Pitch's own minimum note length (11 frames of 256 samples at
@@ -60,4 +67,36 @@ def tune_notes(model: nn.Module, data: Path, split: str = "valid", phrases: int 
     table.sort(key=lambda row: -row["f1"])
     return {"split": split, "phrases": len(chosen), "onset_tolerance": onset_tolerance,
             "default": {"settings": asdict(NoteSettings()), "f1": score(NoteSettings())}, "best": table[0],
+            "table": table}
+
+
+# Basic Pitch's own thresholds over the same phrases, so its reference row can be as tuned as ours
+BASIC_PITCH_GRID: dict[str, tuple[float, ...]] = {
+    "onset": (0.4, 0.5, 0.6, 0.7, 0.8),
+    "frame": (0.3, 0.4, 0.5, 0.6),
+    "min_note_ms": (35.0, 58.0, 127.7),  # 3, 5 and 11 of its frames; 127.7 ms is its default
+}
+
+
+def tune_basic_pitch(data: Path, split: str = "valid", phrases: int = 60, onset_tolerance: float = 0.05,
+                     grid: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
+    """As `tune_notes`, for Basic Pitch's note thresholds (its network runs once per phrase)."""
+    if split == "test":
+        raise LatentbridgeError("tune on the valid (or train) split: the test split is for the final judgement")
+    grid = grid or BASIC_PITCH_GRID
+    chosen = read_phrases(data, split)[:phrases]
+    if not chosen:
+        raise LatentbridgeError(f"{data}: no {split} phrases to tune on")
+    model = basic_pitch_model()
+    outputs = [(phrase, basic_pitch_output(phrase.audio_path, model))
+               for phrase in progress(chosen, desc="Basic Pitch", unit="phrase")]
+
+    def score(thresholds: BasicPitchNotes) -> float:
+        return float(np.mean([note_scores(phrase.notes, basic_pitch_notes(output, thresholds), onset_tolerance)["f1"]
+                              for phrase, output in outputs]))
+
+    table = [{"settings": asdict(t), "f1": score(t)} for t in
+             (BasicPitchNotes(**dict(zip(grid, values, strict=True))) for values in itertools.product(*grid.values()))]
+    table.sort(key=lambda row: -row["f1"])
+    return {"default": {"settings": asdict(BasicPitchNotes()), "f1": score(BasicPitchNotes())}, "best": table[0],
             "table": table}

@@ -35,7 +35,7 @@ def test_eval_poly_reports_both_systems(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_tune_ranks_every_setting_on_valid_phrases_and_never_on_test(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture) -> None:
-    from models.evaluation.tune_poly import GRID, tune_notes
+    from models.evaluation.tune_poly import BASIC_PITCH_GRID, GRID, tune_basic_pitch, tune_notes
     from models.training.checkpoint import load_model
 
     data = write_phrases(tmp_path / "data", {"train": 1, "valid": 2, "test": 1}, seconds=1.5)
@@ -49,5 +49,33 @@ def test_tune_ranks_every_setting_on_valid_phrases_and_never_on_test(tmp_path: P
     assert [r["f1"] for r in table] == sorted((r["f1"] for r in table), reverse=True)
     assert report["best"] == table[0] and table[0]["f1"] >= report["default"]["f1"] and table[0]["f1"] > 0.3
     assert table[-1]["f1"] < table[0]["f1"]  # the thresholds matter on these phrases
+    bp = report["basic_pitch"]  # its own thresholds tuned on the same phrases
+    assert len(bp["table"]) == len(list(itertools.product(*BASIC_PITCH_GRID.values())))
+    assert bp["best"] == bp["table"][0] and bp["best"]["f1"] >= bp["default"]["f1"] > 0.3
     with pytest.raises(LatentbridgeError, match="test split"):
         tune_notes(load_model(bundled, "poly")[0], data, split="test")
+    with pytest.raises(LatentbridgeError, match="test split"):
+        tune_basic_pitch(data, split="test")
+
+
+def test_basic_pitch_thresholds_reach_its_notes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--basic-pitch-notes` changes Basic Pitch's notes and is recorded; its defaults are `predict`'s own."""
+    from basic_pitch.inference import predict
+
+    from models.evaluation.eval_poly import BasicPitchNotes, basic_pitch_model, basic_pitch_transcription
+
+    data = write_phrases(tmp_path / "data", {"train": 1, "valid": 1, "test": 1}, seconds=1.5)
+    wav = next((data / "test").glob("*.wav"))
+    model = basic_pitch_model()
+    _, _, events = predict(str(wav), model_or_model_path=str(model))
+    ours, _ = basic_pitch_transcription(wav, 187, model)
+    assert sorted((round(n.onset, 4), round(n.offset, 4), n.midi) for n in ours.notes) == sorted(
+        (round(float(s), 4), round(float(e), 4), float(p)) for s, e, p, *_ in events) != []
+    strict, _ = basic_pitch_transcription(wav, 187, model, BasicPitchNotes(onset=0.95, frame=0.9, min_note_ms=500))
+    assert len(strict.notes) < len(ours.notes)
+    export_tiny_tracker(tmp_path)
+    capsys.readouterr()  # predict's own "Predicting MIDI" line
+    assert main(["eval", "poly", "--data", str(data), "--model", str(tmp_path / "run"), "--json", "--threads", "1",
+                 "--basic-pitch-notes", "0.6", "0.5", "35"]) == 0
+    assert json.loads(capsys.readouterr().out)["basic_pitch_notes"] == {"onset": 0.6, "frame": 0.5,
+                                                                       "min_note_ms": 35.0}
