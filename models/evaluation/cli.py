@@ -279,6 +279,10 @@ def _poly_summary(report: dict[str, Any]) -> str:
                 c = r["note_onset_latency_compensated"]
                 lines.append(f"{'':<12} note onset F1 with onsets {c['shift_s'] * 1000:g} ms earlier (the causal "
                              f"detection delay): {c.get('f1', 0):.3f}")
+            if "one_frame_lookahead" in r:
+                a = r["one_frame_lookahead"]
+                lines.append(f"{'':<12} with one frame (8 ms) of look-ahead: frame F1 {a['frame'].get('f1', 0):.3f}, "
+                             f"note onset F1 {a['note_onset'].get('f1', 0):.3f}")
     systems = [name for name in ("ours", "basic_pitch") if name in report]
     lines.append(f"{'style':<12}{'files':>6}" + "".join(f"{name + ' frame/note F1':>28}" for name in systems))
     for style, row in report[systems[0]].get("per_style", {}).items():

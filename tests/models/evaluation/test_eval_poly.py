@@ -6,6 +6,7 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from poly_phrases import export_tiny_tracker, write_phrases
 
@@ -25,6 +26,8 @@ def test_eval_poly_reports_both_systems(tmp_path: Path, capsys: pytest.CaptureFi
     assert bp["frame"]["f1"] > 0.6 and bp["note_onset"]["recall"] > 0.5  # clean harmonic tones: an easy judge
     assert report["ours"]["files_scored"] == 2 and 0.0 <= report["ours"]["frame"]["f1"] <= 1.0
     assert len(report["plots"]) == 2 and all(Path(p).is_file() for p in report["plots"])
+    ahead = report["ours"]["one_frame_lookahead"]
+    assert 0.0 <= ahead["frame"]["f1"] <= 1.0 and 0.0 <= ahead["note_onset"]["f1"] <= 1.0
     for name in ("ours", "basic_pitch"):  # the per-style means average to the overall ones (files weigh equally)
         rows = report[name]["per_style"]
         assert sum(r["files"] for r in rows.values()) == 2
@@ -79,3 +82,12 @@ def test_basic_pitch_thresholds_reach_its_notes(tmp_path: Path, capsys: pytest.C
                  "--basic-pitch-notes", "0.6", "0.5", "35"]) == 0
     assert json.loads(capsys.readouterr().out)["basic_pitch_notes"] == {"onset": 0.6, "frame": 0.5,
                                                                        "min_note_ms": 35.0}
+
+
+def test_one_frame_ahead_reads_each_output_one_frame_earlier() -> None:
+    from models.evaluation.eval_poly import one_frame_ahead
+
+    act, onset = np.arange(12.0).reshape(4, 3), np.arange(8.0).reshape(4, 2)
+    a, o = one_frame_ahead(act, onset)
+    assert np.array_equal(a[:3], act[1:]) and not a[3].any() and a.shape == act.shape
+    assert np.array_equal(o[:3], onset[1:]) and not o[3].any()
