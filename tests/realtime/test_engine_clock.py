@@ -172,3 +172,15 @@ def test_the_poly_and_wavenet_presets_play_their_chain_block_for_block_until_any
     wet = np.concatenate([offline.process(block[:, 0]) for block in inputs[:until]])
     np.testing.assert_array_equal(run.played[(PREFILL + 1) * BLOCK: (until + PREFILL) * BLOCK], wet[BLOCK:])
     print(f"compared {until - 1} blocks; late blocks at {late}")
+
+
+def test_one_episode_of_cpu_bound_late_blocks_is_the_machines_two_are_the_engines() -> None:
+    """The JACK session's check on made-up statuses (prefill 4 at 48 kHz / 256): CPU-bound late blocks with no
+    device-clock gap beside them pass as one episode (within 2 * prefill blocks), fail as two."""
+    def made_up(late: list[int]) -> dict:
+        return {"blocksize": 256, "samplerate": 48000, "added_latency_samples": 4 * 256, "chain": {"delay_samples": 0},
+                "callback_gaps_ms": [], "late_at_block": late, "late_blocks": len(late), "late_cpu_bound": late}
+
+    assert check_late_blocks_beside_stalls(made_up([6637, 6639, 6640]), 100, 11000) == [6637, 6639, 6640]
+    with pytest.raises(AssertionError, match="in 2 episodes"):
+        check_late_blocks_beside_stalls(made_up([6637, 6700]), 100, 11000)
