@@ -8,6 +8,7 @@ the note-onset F1 of eval_poly (mir_eval, pitch 50 cents, onset `onset_tolerance
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from export.core.audio_io import MODEL_RATE, read_mono
 from export.core.errors import LatentbridgeError
 from export.core.progress import progress
 from export.poly.note_events import NoteSettings, extract_notes
+from models.data.poly_reader import PolyPhrase
 from models.evaluation.eval_poly import (
     BasicPitchNotes,
     basic_pitch_model,
@@ -42,16 +44,32 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 
 
+def _tuning_phrases(data: Path, split: str, phrases: int) -> list[PolyPhrase]:
+    """The first `phrases` of `split`; refuses the test split and an empty one."""
+    if split == "test":
+        raise LatentbridgeError("tune on the valid (or train) split: the test split is for the final judgement")
+    chosen = read_phrases(data, split)[:phrases]
+    if not chosen:
+        raise LatentbridgeError(f"{data}: no {split} phrases to tune on")
+    return chosen
+
+
+def _ranked(grid: dict[str, tuple[float, ...]], default: Any, score: Callable[[Any], float]) -> dict[str, Any]:
+    """{'default', 'best', 'table'}: every combination of `grid` applied to the `default` settings dataclass,
+    scored, best first."""
+    table = []
+    for values in progress(list(itertools.product(*grid.values())), desc="settings", unit="setting"):
+        settings = replace(default, **dict(zip(grid, values, strict=True)))
+        table.append({"settings": asdict(settings), "f1": score(settings)})
+    table.sort(key=lambda row: -row["f1"])
+    return {"default": {"settings": asdict(default), "f1": score(default)}, "best": table[0], "table": table}
+
+
 def tune_notes(model: nn.Module, data: Path, split: str = "valid", phrases: int = 60,
                onset_tolerance: float = 0.05, grid: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
     """{'split', 'phrases', 'default': {settings, f1}, 'best': {settings, f1}, 'table': [{settings, f1}] best
     first}; refuses the test split."""
-    if split == "test":
-        raise LatentbridgeError("tune on the valid (or train) split: the test split is for the final judgement")
-    grid = grid or GRID
-    chosen = read_phrases(data, split)[:phrases]
-    if not chosen:
-        raise LatentbridgeError(f"{data}: no {split} phrases to tune on")
+    chosen = _tuning_phrases(data, split, phrases)
     outputs = [(phrase, *ours(model, read_mono(phrase.audio_path, MODEL_RATE)))
                for phrase in progress(chosen, desc="tracker", unit="phrase")]
 
@@ -59,15 +77,8 @@ def tune_notes(model: nn.Module, data: Path, split: str = "valid", phrases: int 
         return float(np.mean([note_scores(phrase.notes, extract_notes(act, onset, settings), onset_tolerance)["f1"]
                               for phrase, act, onset in outputs]))
 
-    combos = list(itertools.product(*grid.values()))
-    table = []
-    for values in progress(combos, desc="settings", unit="setting"):
-        settings = replace(NoteSettings(), **dict(zip(grid, values, strict=True)))
-        table.append({"settings": asdict(settings), "f1": score(settings)})
-    table.sort(key=lambda row: -row["f1"])
     return {"split": split, "phrases": len(chosen), "onset_tolerance": onset_tolerance,
-            "default": {"settings": asdict(NoteSettings()), "f1": score(NoteSettings())}, "best": table[0],
-            "table": table}
+            **_ranked(grid or GRID, NoteSettings(), score)}
 
 
 # Basic Pitch's own thresholds over the same phrases, so its reference row can be as tuned as ours
@@ -81,12 +92,7 @@ BASIC_PITCH_GRID: dict[str, tuple[float, ...]] = {
 def tune_basic_pitch(data: Path, split: str = "valid", phrases: int = 60, onset_tolerance: float = 0.05,
                      grid: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
     """As `tune_notes`, for Basic Pitch's note thresholds (its network runs once per phrase)."""
-    if split == "test":
-        raise LatentbridgeError("tune on the valid (or train) split: the test split is for the final judgement")
-    grid = grid or BASIC_PITCH_GRID
-    chosen = read_phrases(data, split)[:phrases]
-    if not chosen:
-        raise LatentbridgeError(f"{data}: no {split} phrases to tune on")
+    chosen = _tuning_phrases(data, split, phrases)
     model = basic_pitch_model()
     outputs = [(phrase, basic_pitch_output(phrase.audio_path, model))
                for phrase in progress(chosen, desc="Basic Pitch", unit="phrase")]
@@ -95,8 +101,4 @@ def tune_basic_pitch(data: Path, split: str = "valid", phrases: int = 60, onset_
         return float(np.mean([note_scores(phrase.notes, basic_pitch_notes(output, thresholds), onset_tolerance)["f1"]
                               for phrase, output in outputs]))
 
-    table = [{"settings": asdict(t), "f1": score(t)} for t in
-             (BasicPitchNotes(**dict(zip(grid, values, strict=True))) for values in itertools.product(*grid.values()))]
-    table.sort(key=lambda row: -row["f1"])
-    return {"default": {"settings": asdict(BasicPitchNotes()), "f1": score(BasicPitchNotes())}, "best": table[0],
-            "table": table}
+    return _ranked(grid or BASIC_PITCH_GRID, BasicPitchNotes(), score)
