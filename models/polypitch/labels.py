@@ -7,7 +7,9 @@ offset > i * hop / sr, at its pitch plus the bend in force at the frame's centre
 [F, 264] (a Gaussian of `sigma` bins around the bent pitch, bin b = MIDI 21 + b / 3, the maximum over notes)
 and onsets [F, 88] (1 in the frame holding the onset and the next). A re-strike is an onset at a semitone whose
 previous note was let go less than RESTRIKE_GAP before (its release still rings: a strum repeating a chord);
-`restrikes` marks its onset frames.
+`restrikes` marks its onset frames. `activation_weights` marks where a causal tracker errs most (issue 16): the
+frames just after a key-up at the released note's bins, where the SoundFont's release still rings but the target
+is 0, and the first frames of each note.
 """
 
 from __future__ import annotations
@@ -87,6 +89,30 @@ def restrikes(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, s
             continue
         _mark_onset(marks, note, semitone, first, hop, sample_rate)
     return marks
+
+
+def activation_weights(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, sample_rate: int,
+                       tail_frames: int, tail_weight: float, attack_frames: int, attack_weight: float) -> np.ndarray:
+    """[frames, 264] loss weights for the activation targets of frames first .. first + frames - 1: 1, times
+    `tail_weight` in the `tail_frames` frames after each key-up at the bins within one semitone of the note's
+    final (bent) pitch, and `attack_weight` in each note's first `attack_frames` frames at the bins within one
+    semitone of its pitch (the larger where they meet). Where another note sounds at a tail's bins the target is
+    positive there; the tail weight applies all the same (the frames are as hard)."""
+    weights = np.ones((frames, BINS), np.float32)
+    for note in notes:
+        lo, hi = note_frames(note, hop, sample_rate)
+        spans = ((hi, hi + tail_frames, tail_weight, note.offset), (lo, min(hi, lo + attack_frames), attack_weight,
+                                                                     note.onset))
+        for start, stop, weight, at in spans:
+            start, stop = max(start, first), min(stop, first + frames)
+            if start >= stop or weight == 1.0:
+                continue
+            centre = (note.pitch + float(bend_at(note, np.array([at]))[0]) - LOWEST_MIDI) * BINS_PER_SEMITONE
+            bins = slice(max(int(np.ceil(centre - BINS_PER_SEMITONE)), 0),
+                         min(int(np.floor(centre + BINS_PER_SEMITONE)) + 1, BINS))
+            rows = slice(start - first, stop - first)
+            weights[rows, bins] = np.maximum(weights[rows, bins], weight)
+    return weights
 
 
 def reference_grid(notes: tuple[NoteLabel, ...], frames: int, hop: int, sample_rate: int) -> list[np.ndarray]:

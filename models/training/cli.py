@@ -159,6 +159,11 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
                              "may be added on --resume)")
     parser.add_argument("--restrike-weight", type=float, default=1.0,
                         help="onset loss weight on re-struck notes' onset frames (default: 1, plain)")
+    parser.add_argument("--tail-weight", type=float, default=1.0,
+                        help="activation loss weight in the 192 ms after each key-up at the note's bins, where "
+                        "the release rings but the target is off (default: 1, plain)")
+    parser.add_argument("--attack-weight", type=float, default=1.0,
+                        help="activation loss weight in each note's first 32 ms at its bins (default: 1, plain)")
     parser.add_argument("--init", type=Path, default=None,
                         help="warm-start from a tracker checkpoint, widened into --config if it has more input "
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
@@ -260,7 +265,8 @@ def _task(args: argparse.Namespace) -> TrainTask:
 
         return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
-                                     valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight),
+                                     valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
+                                     tail_weight=args.tail_weight, attack_weight=args.attack_weight),
                         args.lr_patience, args.init)
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask

@@ -5,7 +5,9 @@ longest phrase). Each step draws `batch` (phrase, start frame) pairs from (seed,
 frames of 128 samples plus the front end's history and `warmup` frames before it (real audio, zeros before
 the phrase's start), the loss skips the warm-up frames, so the causal convs start from real context.
 Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + BCE on onsets (positive weight
-`onset_pos_weight`, and `restrike_weight` times that on the onset frames of re-struck notes, labels.restrikes).
+`onset_pos_weight`, and `restrike_weight` times that on the onset frames of re-struck notes, labels.restrikes);
+the activation terms are weighted `tail_weight` in the `tail_frames` after each key-up and `attack_weight` in each
+note's first `attack_frames` (labels.activation_weights; 1 = plain).
 Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half of the crops, white
 noise at a level uniform in `noise_db` (dBFS RMS).
 Validation (`valid_every` steps, single process): whole valid phrases (the first `valid_phrases`) offline;
@@ -30,7 +32,7 @@ from torch import Tensor, nn
 
 from export.core.errors import LatentbridgeError
 from models.data.poly_reader import PolyPhrase
-from models.polypitch.labels import BINS_PER_SEMITONE, frame_targets, read_phrases, restrikes
+from models.polypitch.labels import BINS_PER_SEMITONE, activation_weights, frame_targets, read_phrases, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet
 from models.training.audio_cache import cached_audio
 from models.training.best_score import BestScoreHooks
@@ -44,6 +46,10 @@ class PolyTraining:
     act_pos_weight: float = 2.0
     onset_pos_weight: float = 10.0
     restrike_weight: float = 1.0
+    tail_weight: float = 1.0
+    tail_frames: int = 24  # 192 ms
+    attack_weight: float = 1.0
+    attack_frames: int = 4  # 32 ms
     gain_db: tuple[float, float] = (-18.0, 6.0)
     noise_db: tuple[float, float] = (-70.0, -40.0)
     valid_every: int = 0
@@ -99,6 +105,10 @@ class PolyTask(BestScoreHooks):
             raise LatentbridgeError("crop and --valid-phrases must be >= 1, warm-up >= 0")
         if self.training.restrike_weight <= 0:
             raise LatentbridgeError("--restrike-weight must be > 0")
+        if min(self.training.tail_weight, self.training.attack_weight) < 1.0:
+            raise LatentbridgeError("--tail-weight and --attack-weight must be >= 1")
+        if min(self.training.tail_frames, self.training.attack_frames) < 1:
+            raise LatentbridgeError("tail and attack spans must be >= 1 frame")
         self.cfg, self.model = cfg, PolyPitchNet(cfg)
         self.init = init
         if init is not None:
@@ -117,8 +127,10 @@ class PolyTask(BestScoreHooks):
 
     def settings(self) -> dict[str, Any]:
         training = asdict(self.training)
-        if training["restrike_weight"] == 1.0:  # runs from before the weight existed resume unchanged
-            del training["restrike_weight"]
+        defaults = asdict(PolyTraining())
+        for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames"):
+            if training[name] == defaults[name]:  # runs from before these existed resume unchanged
+                del training[name]
         extra = {} if self.init is None else {"init": str(self.init)}
         return {"batch": self.batch, "training": training, "data": str(self.data), **extra}
 
@@ -181,8 +193,13 @@ class PolyTask(BestScoreHooks):
         act, onset = act[:, t.warmup:].float(), onset[:, t.warmup:].float()
         act_t = torch.from_numpy(np.stack([a for a, _ in targets])).to(device)
         onset_t = torch.from_numpy(np.stack([o for _, o in targets])).to(device)
-        act_loss = F.binary_cross_entropy_with_logits(act, act_t, pos_weight=torch.tensor(t.act_pos_weight,
-                                                                                          device=device))
+        act_weight = None
+        if t.tail_weight != 1.0 or t.attack_weight != 1.0:
+            act_weight = torch.from_numpy(np.stack([activation_weights(
+                self.phrases[phrases[i]].notes, starts[i], t.crop, hop, self.cfg.sample_rate, t.tail_frames,
+                t.tail_weight, t.attack_frames, t.attack_weight) for i in rows])).to(device)
+        act_loss = F.binary_cross_entropy_with_logits(act, act_t, weight=act_weight, pos_weight=torch.tensor(
+            t.act_pos_weight, device=device))
         weight = None
         if t.restrike_weight != 1.0:
             marks = np.stack([restrikes(self.phrases[phrases[i]].notes, starts[i], t.crop, hop,

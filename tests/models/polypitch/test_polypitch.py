@@ -14,7 +14,7 @@ from poly_phrases import write_phrases
 from export.app.cli import main
 from export.core.errors import LatentbridgeError
 from models.data.poly_midi import NoteLabel
-from models.polypitch.labels import frame_targets, reference_grid, restrikes
+from models.polypitch.labels import activation_weights, frame_targets, reference_grid, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet, get_config
 from models.training.train_poly import PolyTask, PolyTraining, widen_into
 
@@ -91,6 +91,22 @@ def test_restrikes_mark_a_note_struck_again_while_its_release_rings() -> None:
     assert marks.sum() == 2
 
 
+def test_activation_weights_mark_the_release_after_key_up_and_the_attack_at_the_note_s_bins() -> None:
+    note = NoteLabel(onset=0.1, offset=0.5, pitch=60, velocity=100, program=0, channel=0, bend=((0.3, 1.0),))
+    weights = activation_weights((note,), 0, 120, HOP, 16000, tail_frames=10, tail_weight=4.0, attack_frames=3,
+                                 attack_weight=2.0)
+    first, last = int(0.1 * 16000 // HOP), int(np.ceil(0.5 * 16000 / HOP))
+    attack = np.flatnonzero(weights[:, 3 * 39] == 2.0).tolist()
+    assert attack == [first, first + 1, first + 2]
+    assert np.flatnonzero(weights[first] == 2.0).tolist() == list(range(3 * 39 - 3, 3 * 39 + 4))  # +-1 semitone
+    tail = weights[last: last + 10]
+    assert np.all(tail[:, 3 * 40 - 3: 3 * 40 + 4] == 4.0)  # at the bent pitch in force at key-up (61)
+    assert tail[:, 3 * 39 - 1].max() == 1.0 and weights[last + 10].max() == 1.0  # the unbent 60 and after it
+    assert weights.sum() == weights.size + 3 * 7 * 1.0 + 10 * 7 * 3.0
+    later = activation_weights((note,), last + 5, 20, HOP, 16000, 10, 4.0, 3, 2.0)  # a crop starting in the tail
+    np.testing.assert_array_equal(later, weights[last + 5: last + 25])
+
+
 def test_widening_a_checkpoint_keeps_its_outputs_and_refuses_shrinking() -> None:
     torch.manual_seed(0)
     narrow = PolyPitchNet(PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0), channels=4, octave_kernel=5,
@@ -133,3 +149,22 @@ def test_lr_halves_after_patience_validations_without_a_better_f1(tmp_path: Path
     assert verdicts == ["best", None, None, "best", None, None, None]
     assert [row[2] for row in task.state()["history"]] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
     assert task.lr_scale(8) == 0.25
+
+
+def test_tail_and_attack_weights_change_the_loss_are_run_settings_and_refuse_below_one(tmp_path: Path,
+                                                                                        one_thread: None) -> None:
+    data = write_phrases(tmp_path / "data", {"train": 2, "valid": 1, "test": 1}, seconds=1.0)
+
+    def task(**weights: float) -> PolyTask:
+        made = PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(crop=64, **weights))
+        made.prepare(0, 1)
+        return made
+
+    plain, weighted = task(), task(tail_weight=4.0, attack_weight=3.0)
+    weighted.model.load_state_dict(plain.model.state_dict())
+    losses = [t.loss(t.model, 5, 0, 1, torch.device("cpu")).item() for t in (plain, weighted)]
+    assert losses[1] > losses[0] > 0  # the same crops, the marked frames counted more
+    assert "tail_weight" not in plain.settings()["training"]  # runs from before the weights resume unchanged
+    assert weighted.settings()["training"]["tail_weight"] == 4.0
+    with pytest.raises(LatentbridgeError, match="must be >= 1"):
+        PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(tail_weight=0.5))
