@@ -164,6 +164,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
                         "the release rings but the target is off (default: 1, plain)")
     parser.add_argument("--attack-weight", type=float, default=1.0,
                         help="activation loss weight in each note's first 32 ms at its bins (default: 1, plain)")
+    parser.add_argument("--eq-db", type=float, default=0.0,
+                        help="two random peaking filters of up to +-DB on every crop, a different body for the "
+                        "same notes (default: 0, off)")
     parser.add_argument("--init", type=Path, default=None,
                         help="warm-start from a tracker checkpoint, widened into --config if it has more input "
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
@@ -266,7 +269,8 @@ def _task(args: argparse.Namespace) -> TrainTask:
         return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
                                      valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
-                                     tail_weight=args.tail_weight, attack_weight=args.attack_weight),
+                                     tail_weight=args.tail_weight, attack_weight=args.attack_weight,
+                                     eq_db=args.eq_db),
                         args.lr_patience, args.init)
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask

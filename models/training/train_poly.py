@@ -9,7 +9,8 @@ Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + 
 the activation terms are weighted `tail_weight` in the `tail_frames` after each key-up and `attack_weight` in each
 note's first `attack_frames` (labels.activation_weights; 1 = plain).
 Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half of the crops, white
-noise at a level uniform in `noise_db` (dBFS RMS).
+noise at a level uniform in `noise_db` (dBFS RMS); with `eq_db` > 0 every crop also passes through two random
+peaking filters of up to +-`eq_db` (models/training/random_eq.py, drawn from (seed, step, crop)).
 Validation (`valid_every` steps, single process): whole valid phrases (the first `valid_phrases`) offline;
 the score is the semitone-level frame F1 at threshold 0.5 (a semitone is on where one of its 3 bins is);
 the best score writes best.pt (see the training loop). With `lr_patience` > 0 the learning rate halves after
@@ -36,6 +37,7 @@ from models.polypitch.labels import BINS_PER_SEMITONE, activation_weights, frame
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet
 from models.training.audio_cache import cached_audio
 from models.training.best_score import BestScoreHooks
+from models.training.random_eq import random_eq
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class PolyTraining:
     tail_frames: int = 24  # 192 ms
     attack_weight: float = 1.0
     attack_frames: int = 4  # 32 ms
+    eq_db: float = 0.0
     gain_db: tuple[float, float] = (-18.0, 6.0)
     noise_db: tuple[float, float] = (-70.0, -40.0)
     valid_every: int = 0
@@ -107,6 +110,8 @@ class PolyTask(BestScoreHooks):
             raise LatentbridgeError("--restrike-weight must be > 0")
         if min(self.training.tail_weight, self.training.attack_weight) < 1.0:
             raise LatentbridgeError("--tail-weight and --attack-weight must be >= 1")
+        if not 0.0 <= self.training.eq_db <= 24.0:
+            raise LatentbridgeError("--eq-db must be in 0..24")
         if min(self.training.tail_frames, self.training.attack_frames) < 1:
             raise LatentbridgeError("tail and attack spans must be >= 1 frame")
         self.cfg, self.model = cfg, PolyPitchNet(cfg)
@@ -128,7 +133,7 @@ class PolyTask(BestScoreHooks):
     def settings(self) -> dict[str, Any]:
         training = asdict(self.training)
         defaults = asdict(PolyTraining())
-        for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames"):
+        for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames", "eq_db"):
             if training[name] == defaults[name]:  # runs from before these existed resume unchanged
                 del training[name]
         extra = {} if self.init is None else {"init": str(self.init)}
@@ -183,6 +188,9 @@ class PolyTask(BestScoreHooks):
         levels = 10.0 ** (rng.uniform(*t.noise_db, size=total) / 20.0)
         rows = range(rank * self.batch, (rank + 1) * self.batch)
         x = np.stack([self._crop(phrases[i], starts[i]) * gains[i] for i in rows]).astype(np.float32)
+        if t.eq_db > 0:
+            x = np.stack([random_eq(row, np.random.default_rng([self.seed, step, 1, i]), t.eq_db)
+                          for row, i in zip(x, rows, strict=True)])
         noise = rng.standard_normal(x.shape).astype(np.float32) * (noisy[rows.start: rows.stop] * levels[
             rows.start: rows.stop])[:, None].astype(np.float32)
         targets = [frame_targets(self.phrases[phrases[i]].notes, starts[i], t.crop, hop, self.cfg.sample_rate,

@@ -151,7 +151,7 @@ def test_lr_halves_after_patience_validations_without_a_better_f1(tmp_path: Path
     assert task.lr_scale(8) == 0.25
 
 
-def test_tail_and_attack_weights_change_the_loss_are_run_settings_and_refuse_below_one(tmp_path: Path,
+def test_tail_attack_and_eq_settings_change_the_loss_are_run_settings_and_refuse_bad_values(tmp_path: Path,
                                                                                         one_thread: None) -> None:
     data = write_phrases(tmp_path / "data", {"train": 2, "valid": 1, "test": 1}, seconds=1.0)
 
@@ -168,3 +168,9 @@ def test_tail_and_attack_weights_change_the_loss_are_run_settings_and_refuse_bel
     assert weighted.settings()["training"]["tail_weight"] == 4.0
     with pytest.raises(LatentbridgeError, match="must be >= 1"):
         PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(tail_weight=0.5))
+    with pytest.raises(LatentbridgeError, match="eq-db"):
+        PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(eq_db=30.0))
+    equalised = task(eq_db=12.0)
+    equalised.model.load_state_dict(plain.model.state_dict())
+    again = [equalised.loss(equalised.model, 5, 0, 1, torch.device("cpu")).item() for _ in range(2)]
+    assert again[0] == again[1] != losses[0]  # the same filters for the same step, other sound than plain
