@@ -440,7 +440,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     voices.add_argument("--onset-tolerance", type=float, default=0.05, help="note-onset tolerance in s (0.05)")
     voices.add_argument("--align-attacks", type=float, default=0.0, metavar="MS",
                         help="every morph's output MS earlier, as `morph --align-attacks` (default: 0)")
-    voices.add_argument("--oracle-tracker", action="store_true",
+    voices.add_argument("--oracle-tracker", nargs="?", const="all", default=None, choices=("all", "frames", "onsets"),
                         help="the poly voices read each phrase's labels instead of the tracker: what a perfect "
-                             "tracker would leave to the voices and the decoder (a diagnostic; phrases only)")
+                             "tracker would leave to the voices and the decoder (a diagnostic; phrases only); "
+                             "'frames' or 'onsets' replace only that output of the tracker (default: all)")
     voices.set_defaults(func=run_voices)

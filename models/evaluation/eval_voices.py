@@ -9,7 +9,7 @@ poly resynthesis, and the family probability before and after amount 1 toward `f
 counts: phrases Basic Pitch found no note in, and notes CREPE called unvoiced, are reported, not dropped.
 `--plots DIR` draws the first strum, block-chord and arpeggio phrase (voices_plot.py). With `oracle_tracker` the
 poly voices read each phrase's labels instead of the tracker (label_tracker.py): the ceiling a perfect tracker
-would leave to the voices and the decoder (phrases only).
+would leave to the voices and the decoder (phrases only); "frames" or "onsets" replace only that output.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from export.core.errors import LatentbridgeError
 from export.core.progress import bar
 from export.onnx.bundled import BUNDLED_DIR
 from export.poly.offline import voices_decoder
+from export.poly.tracker import PolyTracker
 from models.classifier.model import FAMILIES, NoteClassifier
 from models.data.poly_midi import NoteLabel
 from models.data.poly_reader import PolyPhrase
@@ -52,7 +53,7 @@ class VoicesSettings:
     onset_tolerance: float = 0.05
     seed: int = 0
     align_attacks_ms: float = 0.0  # every morph's output this much earlier (`morph --align-attacks`)
-    oracle_tracker: bool = False  # the poly voices read the phrase's labels (label_tracker.py)
+    oracle_tracker: str | None = None  # None, or which tracker outputs the labels replace (label_tracker.py)
 
 
 def balanced(phrases: list[PolyPhrase], count: int) -> list[PolyPhrase]:
@@ -82,11 +83,13 @@ class Voices:
     """The offline morphs compared: mono and poly at amount 0, poly at amount 1 toward the family."""
 
     def __init__(self, family: str, tracker: Path | None = None, align_attacks_ms: float = 0.0,
-                 oracle: bool = False) -> None:
+                 oracle: str | None = None) -> None:
         self.ae = OnnxAutoencoder.open()
         self.bank = LatentBank.load(BUNDLED_DIR / "ae_default.bank.npz")
         self.target = parse_target(family, self.bank, self.ae)
-        self.labels = LabelTracker() if oracle else None
+        self.labels = None
+        if oracle is not None:
+            self.labels = LabelTracker(oracle, None if oracle == "all" else PolyTracker.open(tracker))
         self.poly = voices_decoder(self.ae, "poly", tracker_path=tracker, source=self.labels)
         self.advance = round(align_attacks_ms * MODEL_RATE / 1000.0)
 
@@ -174,8 +177,8 @@ def judge_notes(voices: Voices, classifier: NoteClassifier, data: Path, settings
 
 def evaluate_voices(classifier: NoteClassifier, poly_data: Path, notes_data: Path | None,
                     settings: VoicesSettings, tracker: Path | None = None, plots: Path | None = None) -> dict[str, Any]:
-    if settings.oracle_tracker and tracker is not None:
-        raise LatentbridgeError("--oracle-tracker replaces the tracker: leave out --tracker")
+    if settings.oracle_tracker == "all" and tracker is not None:
+        raise LatentbridgeError("--oracle-tracker all replaces the tracker: leave out --tracker")
     if settings.oracle_tracker and notes_data is not None:
         raise LatentbridgeError("--oracle-tracker judges phrases only (the single notes have no phrase labels): "
                                 "leave out --notes-data")

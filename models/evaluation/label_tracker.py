@@ -1,5 +1,8 @@
 """A stand-in for the multi-pitch tracker that reads a phrase's labels: what a perfect, zero-latency tracker would
 give the voices (`eval voices --oracle-tracker`, a diagnostic of where the voices lose notes, not a system).
+A part of it (`ORACLE_PARTS`): "all" gives both outputs from the labels; "frames" the labels' activations beside
+the real tracker's onsets, "onsets" the real tracker's activations beside the labels' onsets (which of the
+tracker's two outputs the voices miss most).
 
 Frames of 128 samples at 16 kHz, frame i = samples [i * 128, (i + 1) * 128): activations [264] are the training
 targets (models/polypitch/labels.py: a Gaussian of 0.7 bins around each sounding note's bent pitch, onset to
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from export.core.audio_io import MODEL_RATE
-from export.poly.tracker import BINS, HOP, SEMITONES
+from export.poly.tracker import BINS, HOP, SEMITONES, FrameSource, FrameStream
 from models.data.poly_midi import NoteLabel
 from models.polypitch.labels import frame_targets
 
@@ -31,14 +34,35 @@ class LabelStream:
         return activations, onsets
 
 
-class LabelTracker:
-    """The labels of the phrase being judged (`use(notes)` before each one); `stream()` starts at its frame 0."""
+ORACLE_PARTS = ("all", "frames", "onsets")
 
-    def __init__(self) -> None:
+
+class MixedStream:
+    """The labels' activations and the tracker's onsets (`part` "frames"), or the other way round ("onsets")."""
+
+    def __init__(self, labels: LabelStream, tracker: FrameStream, part: str) -> None:
+        self.labels, self.tracker, self.part = labels, tracker, part
+
+    def push(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (label_act, label_onsets), (act, onsets) = self.labels.push(audio), self.tracker.push(audio)
+        return (label_act, onsets) if self.part == "frames" else (act, label_onsets)
+
+
+class LabelTracker:
+    """The labels of the phrase being judged (`use(notes)` before each one); `stream()` starts at its frame 0.
+    For the parts "frames" and "onsets" the other half comes from `tracker`."""
+
+    def __init__(self, part: str = "all", tracker: FrameSource | None = None) -> None:
+        if part not in ORACLE_PARTS:
+            raise ValueError(f"oracle part must be one of {ORACLE_PARTS}, got {part!r}")
+        if (part == "all") != (tracker is None):
+            raise ValueError("a tracker goes with the parts 'frames' and 'onsets' only")
+        self.part, self.tracker = part, tracker
         self.notes: tuple[NoteLabel, ...] = ()
 
     def use(self, notes: tuple[NoteLabel, ...]) -> None:
         self.notes = notes
 
-    def stream(self) -> LabelStream:
-        return LabelStream(self.notes)
+    def stream(self) -> FrameStream:
+        labels = LabelStream(self.notes)
+        return labels if self.tracker is None else MixedStream(labels, self.tracker.stream(), self.part)

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from poly_phrases import write_phrases
 
-from export.app.cli import main
+from export.app.cli import build_parser, main
 from models.data.poly_reader import read_poly
-from models.evaluation.label_tracker import LabelTracker
+from export.core.audio_io import read_mono
+from export.poly.tracker import PolyTracker
+from models.evaluation.label_tracker import ORACLE_PARTS, LabelTracker
 from models.polypitch.labels import frame_targets
 
 
@@ -32,12 +34,34 @@ def test_label_stream_in_blocks_equals_the_whole_phrase_targets(phrases: Path) -
     assert np.array_equal(np.concatenate([o for _, o in parts]), onsets) and onsets.sum() > 0
 
 
-@pytest.mark.parametrize("oracle", [False, True], ids=["tracker", "oracle"])
-def test_eval_voices_report(phrases: Path, oracle: bool, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mixed_streams_take_one_output_from_the_labels_and_the_other_from_the_tracker(phrases: Path) -> None:
+    notes = read_poly(phrases, "test")[0].notes
+    tracker = PolyTracker.open()
+    audio = read_mono(read_poly(phrases, "test")[0].audio_path, 16000)[: 40 * 128]
+    real_act, real_onsets = tracker.activations(audio)
+    label_act, label_onsets = frame_targets(notes, 0, 40, 128, 16000)
+    for part, expected in (("frames", (label_act, real_onsets)), ("onsets", (real_act, label_onsets))):
+        mixed = LabelTracker(part, tracker)
+        mixed.use(notes)
+        stream = mixed.stream()
+        pushed = [stream.push(audio[a * 128: b * 128]) for a, b in ((0, 3), (3, 17), (17, 40))]
+        for got, want in zip((np.concatenate([p[0] for p in pushed]), np.concatenate([p[1] for p in pushed])),
+                             expected, strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="parts 'frames' and 'onsets' only"):
+        LabelTracker("frames")
+    for part in ORACLE_PARTS:  # the CLI offers every part
+        args = build_parser().parse_args(["eval", "voices", "--data", "x", "--oracle-tracker", part])
+        assert args.oracle_tracker == part
+
+
+@pytest.mark.parametrize("oracle", [None, "all", "frames"], ids=["tracker", "oracle", "oracle-frames"])
+def test_eval_voices_report(phrases: Path, oracle: str | None, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["eval", "voices", "--data", str(phrases), "--files", "2", "--threads", "1", "--json"]
-    assert main(argv + (["--oracle-tracker"] if oracle else [])) == 0
+    flags = {None: [], "all": ["--oracle-tracker"], "frames": ["--oracle-tracker", "frames"]}[oracle]
+    assert main(argv + flags) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["settings"]["oracle_tracker"] is oracle and "notes" not in report
+    assert report["settings"]["oracle_tracker"] == oracle and "notes" not in report
     ph = report["phrases"]
     assert ph["files"] == 2 and ph["no_notes_found"]["input"] == 0 and ph["no_notes_found"]["poly"] == 0
     f1 = ph["basic_pitch_note_onset_f1"]
