@@ -299,6 +299,12 @@ def _voices_summary(report: dict[str, Any]) -> str:
              f"{f1['poly']:.3f} ({ph['poly_over_input']:.2f}x), mono {f1['mono']:.3f} "
              f"({ph['mono_over_input']:.2f}x); no notes found {ph['no_notes_found']}; P({ph['family']}) "
              f"{fam['input']:.3f} -> {fam['poly_amount_1']:.3f}"]
+    lag = ph["poly_onset_lag_ms"]
+    if lag["percentiles_ms"] is not None:
+        spread = " / ".join(f"{v:.0f}" for v in lag["percentiles_ms"].values())
+        lines.append(f"poly onsets against the input's (Basic Pitch, {lag['found_in_both']} of {lag['notes']} notes "
+                     f"found in both): lag percentiles 10/25/50/75/90 {spread} ms, "
+                     f"{lag['within_25_ms_of_median']:.2f} within 25 ms of the median")
     if "notes" in report:
         nt = report["notes"]
         m, fam = nt["means"], nt["family_probability"]

@@ -7,6 +7,8 @@ poly morph with amount 1 toward that family (the mean over the phrase's 2-s wind
 split, round robin over instruments): CREPE pitch accuracy and periodicity of the originals, the mono and the
 poly resynthesis, and the family probability before and after amount 1 toward `family`. Means sit beside
 counts: phrases Basic Pitch found no note in, and notes CREPE called unvoiced, are reported, not dropped.
+`poly_onset_lag_ms`: how late the poly morph starts each note against the input, as Basic Pitch hears both
+(onset_lag.py; after the alignment).
 `--plots DIR` draws the first strum, block-chord and arpeggio phrase (voices_plot.py). With `oracle_tracker` the
 poly voices read each phrase's labels instead of the tracker (label_tracker.py): the ceiling a perfect tracker
 would leave to the voices and the decoder (phrases only); "frames" or "onsets" replace only that output.
@@ -37,6 +39,7 @@ from models.data.poly_reader import PolyPhrase
 from models.evaluation.eval_autoencoder import EvalSettings, eval_notes
 from models.evaluation.eval_poly import basic_pitch_model, basic_pitch_transcription, note_scores
 from models.evaluation.label_tracker import LabelTracker
+from models.evaluation.onset_lag import lag_summary, onset_lags_ms
 from models.evaluation.voices_plot import plot_voices
 from models.judges.crepe import judge_note
 from models.polypitch.labels import read_phrases
@@ -113,6 +116,7 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
     f1: dict[str, list[float]] = {"input": [], "poly": [], "mono": []}
     silent: dict[str, int] = {name: 0 for name in f1}
     before, after = [], []
+    lags: list[float] = []
     plotted: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp, bar("phrases", total=len(phrases), unit="phrase") as progress:
         for phrase in phrases:
@@ -120,12 +124,15 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
             voices.use_labels(phrase.notes)
             outputs = {"input": audio, "poly": voices.morph(audio, "poly", 0.0),
                        "mono": voices.morph(audio, "mono", 0.0)}
+            heard = {}
             for name, signal in outputs.items():
                 path = Path(tmp) / f"{name}.wav"
                 soundfile.write(path, signal, MODEL_RATE, subtype="FLOAT")
                 transcription, _ = basic_pitch_transcription(path, signal.shape[0] // 128, bp)
+                heard[name] = transcription.notes
                 silent[name] += not transcription.notes
                 f1[name].append(note_scores(phrase.notes, transcription.notes, settings.onset_tolerance)["f1"])
+            lags += onset_lags_ms(phrase.notes, heard["input"], heard["poly"])
             toward = voices.morph(audio, "poly", 1.0)
             before.append(family_probability(classifier, audio, settings.family))
             after.append(family_probability(classifier, toward, settings.family))
@@ -143,6 +150,7 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
             "basic_pitch_note_onset_f1": means, "no_notes_found": silent,
             "poly_over_input": means["poly"] / means["input"] if means["input"] else None,
             "mono_over_input": means["mono"] / means["input"] if means["input"] else None,
+            "poly_onset_lag_ms": lag_summary(lags, sum(len(p.notes) for p in phrases)),
             "family": settings.family, "family_probability": {"input": _mean(before), "poly_amount_1": _mean(after)},
             "plots": plotted}
 

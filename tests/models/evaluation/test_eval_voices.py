@@ -11,9 +11,9 @@ import pytest
 from poly_phrases import write_phrases
 
 from export.app.cli import build_parser, main
-from models.data.poly_reader import read_poly
 from export.core.audio_io import read_mono
 from export.poly.tracker import PolyTracker
+from models.data.poly_reader import read_poly
 from models.evaluation.label_tracker import ORACLE_PARTS, LabelTracker
 from models.polypitch.labels import frame_targets
 
@@ -67,6 +67,8 @@ def test_eval_voices_report(phrases: Path, oracle: str | None, capsys: pytest.Ca
     f1 = ph["basic_pitch_note_onset_f1"]
     assert f1["input"] > 0.5  # clean harmonic tones: Basic Pitch finds their notes
     assert 0.0 < f1["poly"] <= 1.0 and ph["poly_over_input"] == pytest.approx(f1["poly"] / f1["input"])
+    lag = ph["poly_onset_lag_ms"]
+    assert lag["notes"] > 0 and 0 < lag["found_in_both"] <= lag["notes"]
 
 
 def test_eval_voices_refusals(phrases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
