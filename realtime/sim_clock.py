@@ -14,7 +14,10 @@ compete with the clock for one CPU as an ordinary thread, and could slow it down
 What it cannot tell apart: the clock shares the interpreter lock with the worker, so a stage that held the lock
 for more than a block period would slow the clock down rather than make late blocks (the JACK soak, with the
 native callback, has no such blind spot); and a machine stall that lands inside the callback itself (a few
-microseconds per period) still counts as a callback overrun.
+microseconds per period) still counts as a callback overrun in the engine's totals. The clock lists those
+(`held`): blocks whose callback took over half a period of wall time but under half a period of its thread's CPU
+time, so it waited (on the machine, or on the interpreter lock the native callback does not take) rather than
+worked.
 
 `stall=(block, periods)` stops the clock for `periods` periods before `block`, after which it plays the blocks it
 owes back to back: a device that ran on while the engine's threads were held, the way a stalling machine makes
@@ -39,6 +42,7 @@ from realtime.engine import CALLBACK_PRIORITY, Engine
 class ClockRun:
     played: np.ndarray | None  # what the callback wrote, float32 [blocks, blocksize, channels], where asked for
     pauses: int  # late wake-ups after which the clock went on from where it was (the machine held it)
+    held: list[int]  # blocks whose callback waited past half a period without working that long (see above)
     cpu: int | None  # the CPU the clock and the worker were pinned to (None: not pinned, no SCHED_FIFO)
 
 
@@ -81,13 +85,16 @@ def run(engine: Engine, inputs: Sequence[np.ndarray], stall: tuple[int, float] |
     channels = inputs[0].shape[1]
     played = np.zeros((len(inputs) if keep else 1, n, channels), np.float32)
     cpu = pin_with_worker(engine) if realtime_priority(CALLBACK_PRIORITY) else None
-    pauses, owed_until = 0, -1
+    pauses, owed_until, held = 0, -1, []
     next_at = time.perf_counter()
     for k in range(len(inputs)):
         if stall is not None and k == stall[0]:
             time.sleep(stall[1] * period)
             owed_until = k + int(stall[1])
+        seq, started, cpu = engine.counts.seq, time.perf_counter(), time.thread_time()
         engine.callback(inputs[k], played[k if keep else 0], n, None, None)
+        if time.perf_counter() - started > 0.5 * period and time.thread_time() - cpu <= 0.5 * period:
+            held.append(seq)
         next_at += period
         if k < owed_until:  # catching up after the simulated stall: back to back
             continue
@@ -97,7 +104,7 @@ def run(engine: Engine, inputs: Sequence[np.ndarray], stall: tuple[int, float] |
             pauses += 1
         else:
             time.sleep(next_at - now)
-    return ClockRun(played if keep else None, pauses, cpu)
+    return ClockRun(played if keep else None, pauses, held, cpu)
 
 
 def play(engine: Engine, inputs: Sequence[np.ndarray], stall: tuple[int, float] | None = None) -> ClockRun:

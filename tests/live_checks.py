@@ -16,6 +16,7 @@ the output and the input side by side (the engine's two recordings, or what the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,11 @@ def window_totals(first: Status, last: Status) -> dict[str, int]:
             "xruns": last["xruns"] - first["xruns"]}
 
 
-def check_engine_kept_up(first: Status, last: Status, server: Any = None) -> None:
+def check_engine_kept_up(first: Status, last: Status, server: Any = None, held: Sequence[int] = ()) -> None:
     """No late block and no callback overrun between the status readings `first` and `last`: an engine whose
-    callback blocks or overruns fails on the overruns, one that cannot keep up on the late blocks.
+    callback blocks or overruns fails on the overruns, one that cannot keep up on the late blocks. Overruns at
+    blocks in `held` (the simulated clock's list of callbacks that waited rather than worked: the machine or the
+    interpreter lock held them) are the machine's and pass; only listed overruns can be passed so.
 
     Xruns are printed with what explains them, not asserted: a device-clock gap (the callback, the
     highest-priority thread here, was not called for > 2.5 block periods: the whole VM stalled, and JACK then names
@@ -58,7 +61,10 @@ def check_engine_kept_up(first: Status, last: Status, server: Any = None) -> Non
           f"worker {last['worker_fraction']}, server {server}")
     assert totals["blocks"] > 0, "no block between the two readings"
     assert totals["late"] == 0, f"{totals['late']} late blocks in [{start}, {end})"
-    assert totals["overruns"] == 0, f"{totals['overruns']} callback overruns in [{start}, {end})"
+    excused = [b for b in last.get("callback_overruns", []) if start <= b < end and b in held]
+    if excused:
+        print(f"callback overruns at {excused}: the callback waited there without working (held)")
+    assert totals["overruns"] - len(excused) == 0, f"{totals['overruns']} callback overruns in [{start}, {end})"
 
 
 def late_blocks_in(status: Status, start: int, end: int) -> list[int]:

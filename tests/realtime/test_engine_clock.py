@@ -78,15 +78,17 @@ def hiccups(how: str, blocks: int = 400, stall: tuple[int, float] | None = None,
 
 
 def test_the_default_preset_keeps_up_and_plays_its_chain_block_for_block() -> None:
-    """The strict line: 10 s of the default preset, no late block, no callback overrun (the engine's totals), every
-    block after the write-ahead the chain's output for the input `prefill` blocks before, bit for bit."""
+    """The strict line: 10 s of the default preset, no late block, no callback overrun (the engine's totals; one
+    the clock saw waiting rather than working is the machine's, `sim_clock.ClockRun.held`), every block after the
+    write-ahead the chain's output for the input `prefill` blocks before, bit for bit."""
     blocks = int(10.0 * RATE / BLOCK)
     inputs = plucks(11.0)[: blocks * BLOCK].reshape(blocks, BLOCK, 1)
     engine = Engine(load_chain("morph-reed", RATE), EngineConfig(RATE, BLOCK, prefill=PREFILL))
     engine.warm_up(load_chain("morph-reed", RATE))
     run = Run(engine, inputs)
-    print(f"clock on CPU {run.clock.cpu}, paused {run.clock.pauses} times with the machine")
-    check_engine_kept_up(run.first, run.last)
+    print(f"clock on CPU {run.clock.cpu}, paused {run.clock.pauses} times with the machine, callbacks held at "
+          f"{run.clock.held}")
+    check_engine_kept_up(run.first, run.last, held=run.clock.held)
     assert check_every_block_played(run.last, run.dry, run.played, PREFILL + 1, blocks) == []
     offline = load_chain("morph-reed", RATE)  # primed as the engine's chain was, then fed the same blocks
     offline.prime(BLOCK, engine.primed_samples // BLOCK)
@@ -136,9 +138,10 @@ def test_a_device_stall_makes_late_blocks_beside_its_gap_played_dry() -> None:
         check_engine_kept_up(run.first, run.last)
 
 
-def status(blocks: int, late: int, late_at: list[int], overruns: int = 0) -> dict:
+def status(blocks: int, late: int, late_at: list[int], overruns: int = 0, overrun_at: list[int] | None = None) -> dict:
     return {"blocks": blocks, "late_blocks": late, "late_at_block": late_at, "callback_overrun_count": overruns,
-            "xruns": 0, "xrun_at_block": [], "callback_gaps_ms": [], "worker_fraction": {}}
+            "callback_overruns": overrun_at or [], "xruns": 0, "xrun_at_block": [], "callback_gaps_ms": [],
+            "worker_fraction": {}}
 
 
 def test_the_strict_check_counts_late_blocks_past_the_64_the_engine_lists() -> None:
@@ -151,6 +154,42 @@ def test_the_strict_check_counts_late_blocks_past_the_64_the_engine_lists() -> N
         check_engine_kept_up(first, status(4000, 65, early))
     with pytest.raises(AssertionError, match="1 callback overruns in"):
         check_engine_kept_up(first, status(4000, 64, early, overruns=1))
+
+
+def test_callback_overruns_pass_only_where_the_clock_saw_the_callback_wait() -> None:
+    """An overrun whose callback the simulated clock saw waiting (over half a period of wall time, under half of
+    CPU time) is the machine's; one it did not see so, or one the engine did not list, still fails."""
+    first = status(2000, 0, [])
+    check_engine_kept_up(first, status(4000, 0, [], overruns=1, overrun_at=[2500]), held=[2500, 3100])
+    with pytest.raises(AssertionError, match="2 callback overruns in"):
+        check_engine_kept_up(first, status(4000, 0, [], overruns=2, overrun_at=[2500, 2600]), held=[2500])
+    with pytest.raises(AssertionError, match="1 callback overruns in"):
+        check_engine_kept_up(first, status(4000, 0, [], overruns=1, overrun_at=[1500]), held=[1500])  # before
+
+
+class WaitingCallback:
+    """Enough of an engine for the clock: its callback sleeps two periods in block 5 (it waits) and burns two in
+    block 10 (it works)."""
+
+    def __init__(self) -> None:
+        self.config = EngineConfig(RATE, BLOCK, prefill=PREFILL)
+        self.counts, self._worker = self, None
+        self.seq = 0
+
+    def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, when: object, flags: object) -> None:
+        if self.seq == 5:
+            time.sleep(2 * PERIOD)
+        elif self.seq == 10:
+            until = time.perf_counter() + 2 * PERIOD
+            while time.perf_counter() < until:
+                pass
+        outdata[:] = indata
+        self.seq += 1
+
+
+def test_the_clock_lists_a_callback_that_waited_and_not_one_that_worked() -> None:
+    clock = sim_clock.run(WaitingCallback(), list(noise(16)), keep=False)  # type: ignore[arg-type]
+    assert 5 in clock.held and 10 not in clock.held
 
 
 @pytest.mark.parametrize("preset", ["poly-morph", "morph-wavenet", "morph-lpc"])
