@@ -120,6 +120,20 @@ def check_every_block_played(status: Status, dry: np.ndarray, played: np.ndarray
     return late
 
 
+def wet_mask(status: Status, samples: int, fade: int = EngineConfig.crossfade) -> np.ndarray | None:
+    """Per output sample of a stopped engine's run: False where the chain's output went unheard (a late block, and
+    the first `fade` samples of the block after it, which fade back in from the dry input: what
+    `check_every_block_played` verifies), True elsewhere. None where the engine counted more late blocks than it
+    lists, so the wet audio is not known."""
+    late, n = status["late_at_block"], status["blocksize"]
+    if status["late_blocks"] > len(late):
+        return None
+    wet = np.ones(samples, bool)
+    for block in late:
+        wet[block * n: (block + 1) * n + fade] = False
+    return wet
+
+
 def check_late_blocks_beside_stalls(status: Status, start: int, end: int) -> list[int]:
     """Each late block in [start, end) of a stopped engine's run came from the machine, not from the engine's own
     work: it lies next to a device-clock gap the callback measured (its callbacks more than 2.5 block periods

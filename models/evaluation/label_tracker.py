@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from export.core.audio_io import MODEL_RATE
+from export.core.errors import LatentbridgeError
 from export.poly.tracker import BINS, HOP, SEMITONES, FrameSource, FrameStream
 from models.data.poly_midi import NoteLabel
 from models.polypitch.labels import frame_targets
@@ -54,9 +55,9 @@ class LabelTracker:
 
     def __init__(self, part: str = "all", tracker: FrameSource | None = None) -> None:
         if part not in ORACLE_PARTS:
-            raise ValueError(f"oracle part must be one of {ORACLE_PARTS}, got {part!r}")
+            raise LatentbridgeError(f"oracle part must be one of {ORACLE_PARTS}, got {part!r}")
         if (part == "all") != (tracker is None):
-            raise ValueError("a tracker goes with the parts 'frames' and 'onsets' only")
+            raise LatentbridgeError("a tracker goes with the parts 'frames' and 'onsets' only")
         self.part, self.tracker = part, tracker
         self.notes: tuple[NoteLabel, ...] = ()
 

@@ -167,6 +167,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eq-db", type=float, default=0.0,
                         help="two random peaking filters of up to +-DB on every crop, a different body for the "
                         "same notes (default: 0, off)")
+    parser.add_argument("--extra-data", type=Path, action="append", default=[], metavar="DIR",
+                        help="another phrase dataset whose train split joins the training pool (repeatable; e.g. "
+                        "a third SoundFont rendered with `dataset poly --ratios 1,0,0`); validation stays on --data")
     parser.add_argument("--init", type=Path, default=None,
                         help="warm-start from a tracker checkpoint, widened into --config if it has more input "
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
@@ -271,7 +274,7 @@ def _task(args: argparse.Namespace) -> TrainTask:
                                      valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
                                      tail_weight=args.tail_weight, attack_weight=args.attack_weight,
                                      eq_db=args.eq_db),
-                        args.lr_patience, args.init)
+                        args.lr_patience, args.init, tuple(args.extra_data))
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask
 

@@ -17,6 +17,9 @@ the best score writes best.pt (see the training loop). With `lr_patience` > 0 th
 that many validations without a better score; the schedule is not a run setting, so a resumed run may add it.
 `init` warm-starts from another tracker checkpoint (`widen_into`): a config with more input channels (poly_onset
 from poly_small) starts with exactly the old outputs.
+`extra` names more phrase datasets whose train splits join the training pool (e.g. phrases from a third SoundFont
+rendered with `dataset poly --ratios 1,0,0`), each cached in `cache_dir/extra-NAME`; crops are drawn uniformly over
+all training phrases. Validation stays on `data`'s valid split, so scores compare with runs without extras.
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ class PolyTask(BestScoreHooks):
     kind = "poly"
 
     def __init__(self, cfg: PolyPitchConfig, data: Path, cache_dir: Path, batch: int, seed: int,
-                 training: PolyTraining | None = None, lr_patience: int = 0, init: Path | None = None) -> None:
+                 training: PolyTraining | None = None, lr_patience: int = 0, init: Path | None = None,
+                 extra: tuple[Path, ...] = ()) -> None:
         if batch < 1:
             raise LatentbridgeError("--batch must be >= 1")
         if lr_patience < 0:
@@ -122,9 +126,14 @@ class PolyTask(BestScoreHooks):
             source, _ = load_model(init, "poly")
             with torch.no_grad():
                 widen_into(self.model, source.state_dict())
+        names = [path.resolve().name for path in extra]
+        if len(set(names)) != len(names) or data.resolve() in [path.resolve() for path in extra]:
+            raise LatentbridgeError("--extra-data: each dataset once, with distinct folder names, not --data again")
         self.data, self.cache_dir, self.batch, self.seed = data, cache_dir, batch, seed
+        self.extra = tuple(extra)
         self.phrases: list[PolyPhrase] = []
-        self.audio: np.ndarray | None = None
+        self.audio: list[np.ndarray] = []  # one cache per dataset, [phrases, samples]
+        self.first: np.ndarray | None = None  # index of each dataset's first phrase in self.phrases
         self.frames: np.ndarray | None = None  # whole frames per phrase
         self.valid: list[tuple[np.ndarray, np.ndarray]] = []
         self._state: dict[str, Any] = {"best": None, "best_step": 0, "history": [], "bad": 0,
@@ -136,21 +145,34 @@ class PolyTask(BestScoreHooks):
         for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames", "eq_db"):
             if training[name] == defaults[name]:  # runs from before these existed resume unchanged
                 del training[name]
-        extra = {} if self.init is None else {"init": str(self.init)}
+        extra: dict[str, Any] = {} if self.init is None else {"init": str(self.init)}
+        if self.extra:
+            extra["extra_data"] = [str(path) for path in self.extra]
         return {"batch": self.batch, "training": training, "data": str(self.data), **extra}
 
-    def _cache(self, phrases: list[PolyPhrase], directory: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+    def _cache(self, phrases: list[PolyPhrase], directory: Path, what: str,
+               root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
         if not phrases:
-            raise LatentbridgeError(f"{self.data}: no {what}")
+            raise LatentbridgeError(f"{root or self.data}: no {what}")
         longest = max(soundfile.info(str(p.audio_path)).frames for p in phrases)
         return cached_audio([p.audio_path for p in phrases], longest, directory, what)
 
     def prepare(self, rank: int, world: int) -> dict[str, Any]:
-        self.phrases = read_phrases(self.data, "train")
-        self.audio, lengths = self._cache(self.phrases, self.cache_dir, "train phrases")
-        self.frames = lengths // self.cfg.hop
+        self.phrases, self.audio, all_lengths, first = [], [], [], []
+        for root in (self.data, *self.extra):
+            phrases = read_phrases(root, "train")
+            directory = self.cache_dir if root == self.data else self.cache_dir / f"extra-{root.resolve().name}"
+            audio, lengths = self._cache(phrases, directory, f"train phrases of {root}", root)
+            first.append(len(self.phrases))
+            self.phrases += phrases
+            self.audio.append(audio)
+            all_lengths.append(lengths)
+        lengths = np.concatenate(all_lengths)
+        self.first, self.frames = np.array(first), lengths // self.cfg.hop
         facts: dict[str, Any] = {"data": str(self.data), "phrases": len(self.phrases),
                                  "train_seconds_of_audio": float(lengths.sum() / self.cfg.sample_rate)}
+        if self.extra:
+            facts["phrases_per_dataset"] = [len(n) for n in all_lengths]
         if self.training.valid_every and rank == 0:
             valid = read_phrases(self.data, "valid")[: self.training.valid_phrases]
             audio, lengths = self._cache(valid, self.cache_dir / "valid", "valid phrases")
@@ -168,13 +190,15 @@ class PolyTask(BestScoreHooks):
 
     def _crop(self, phrase: int, start: int) -> np.ndarray:
         """Audio of frames start - warmup .. start + crop with the front end's history (zeros before 0)."""
-        assert self.audio is not None
+        assert self.first is not None, "prepare() first"
+        source = int(np.searchsorted(self.first, phrase, side="right")) - 1
+        audio, row = self.audio[source], phrase - int(self.first[source])
         hop, t = self.cfg.hop, self.training
         begin = (start - t.warmup) * hop - self.model.stack.context
         end = (start + t.crop) * hop
         out = np.zeros(end - begin, np.float32)
-        lo, hi = max(begin, 0), min(end, self.audio.shape[1])
-        out[lo - begin: hi - begin] = self.audio[phrase, lo:hi]
+        lo, hi = max(begin, 0), min(end, audio.shape[1])
+        out[lo - begin: hi - begin] = audio[row, lo:hi]
         return out
 
     def loss(self, net: nn.Module, step: int, rank: int, world: int, device: torch.device) -> torch.Tensor:

@@ -34,6 +34,7 @@ from live_checks import (
     check_every_block_played,
     check_late_blocks_beside_stalls,
     late_blocks_in,
+    wet_mask,
     window_totals,
 )
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -46,7 +47,6 @@ from models.data.gm_programs import FAMILIES
 from models.training.checkpoint import load_model
 
 RATE, BLOCK, SECONDS = 48000, 256, 60.0
-FADE = 64  # the engine's wet/dry crossfade (EngineConfig.crossfade)
 TIMELINE = {"amount0": 20.0, "amount1": 30.0, "flood": 42.0, "query": 50.0, "bypass": 53.0, "target": 55.0}
 
 
@@ -239,22 +239,14 @@ def family_probability(audio48: np.ndarray, family: str, wet: np.ndarray | None 
     return float(probs[:, FAMILIES.index(family)].mean())
 
 
-def wet_samples(session: Session) -> np.ndarray:
-    """Per sample of the engine's output recording: False in late blocks (played dry) and the block after each
-    (the crossfade back), True elsewhere. Skips the test where the engine listed fewer late blocks than it had."""
-    s = session.status
-    if s["late_blocks"] > len(s["late_at_block"]):
-        pytest.skip(f"{s['late_blocks']} late blocks, more than the engine lists: the wet audio is not known")
-    wet = np.ones(session.got_out.shape[0], bool)
-    for block in s["late_at_block"]:
-        wet[block * BLOCK: (block + 2) * BLOCK] = False
-    return wet
-
-
 def test_osc_amount_moves_the_family_probability_toward_the_target(session: Session) -> None:
     """Judged on the windows the chain played (a late block is the dry input, whatever the amount): what a stalling
     machine still guarantees."""
-    out, wet = session.got_out[session.start:], wet_samples(session)[session.start:]
+    wet = wet_mask(session.status, session.got_out.shape[0])
+    if wet is None:
+        pytest.skip(f"{session.status['late_blocks']} late blocks, more than the engine lists: the wet audio is not "
+                    "known")
+    out, wet = session.got_out[session.start:], wet[session.start:]
     lag = session.status["added_latency_samples"]
     settle = RATE  # a second after each change (smoothing, the decays of notes in flight)
 
@@ -322,9 +314,9 @@ def test_render_replays_the_recorded_osc_session_sample_for_sample(session: Sess
         assert n > amount[-1].sample, "the comparison must cover every OSC change"
     n = max(n, 0)  # a skip in the first blocks leaves nothing of the chain's own to compare (printed, not failed)
     print(f"render == live compared over {n / RATE:.1f} s (late blocks {late}, skipped {status['skipped']})")
-    keep = np.ones(n, bool)
-    for b in late:  # played dry (and faded back in): the chain's own output went unheard
-        keep[max(0, b * BLOCK - lag): max(0, (b + 1) * BLOCK + FADE - lag)] = False
+    wet = wet_mask(status, session.got_out.size)
+    assert wet is not None  # late_blocks_in above failed otherwise
+    keep = wet[lag: lag + n]  # played dry (and faded back in): the chain's own output went unheard
     assert n == 0 or keep.mean() > 0.95
     np.testing.assert_array_equal(rendered[:n][keep], session.got_out[lag: lag + n][keep])
     if not status["skipped"]:

@@ -12,6 +12,7 @@ from poly_phrases import write_phrases
 
 from export.app.cli import build_parser, main
 from export.core.audio_io import read_mono
+from export.core.errors import LatentbridgeError
 from export.poly.tracker import PolyTracker
 from models.data.poly_reader import read_poly
 from models.evaluation.label_tracker import ORACLE_PARTS, LabelTracker
@@ -48,7 +49,7 @@ def test_mixed_streams_take_one_output_from_the_labels_and_the_other_from_the_tr
         for got, want in zip((np.concatenate([p[0] for p in pushed]), np.concatenate([p[1] for p in pushed])),
                              expected, strict=True):
             np.testing.assert_allclose(got, want, atol=1e-5)
-    with pytest.raises(ValueError, match="parts 'frames' and 'onsets' only"):
+    with pytest.raises(LatentbridgeError, match="parts 'frames' and 'onsets' only"):
         LabelTracker("frames")
     for part in ORACLE_PARTS:  # the CLI offers every part
         args = build_parser().parse_args(["eval", "voices", "--data", "x", "--oracle-tracker", part])

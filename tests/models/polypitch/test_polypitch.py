@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from poly_phrases import write_phrases
 
@@ -174,3 +175,26 @@ def test_tail_attack_and_eq_settings_change_the_loss_are_run_settings_and_refuse
     equalised.model.load_state_dict(plain.model.state_dict())
     again = [equalised.loss(equalised.model, 5, 0, 1, torch.device("cpu")).item() for _ in range(2)]
     assert again[0] == again[1] != losses[0]  # the same filters for the same step, other sound than plain
+
+
+def test_extra_datasets_join_the_training_pool_with_their_own_audio_and_are_run_settings(tmp_path: Path,
+                                                                                      one_thread: None) -> None:
+    data = write_phrases(tmp_path / "data", {"train": 3, "valid": 1, "test": 1}, seconds=1.0)
+    third = write_phrases(tmp_path / "third_font", {"train": 2}, seconds=1.5, seed=1)
+    task = PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(crop=16), extra=(third,))
+    facts = task.prepare(0, 1)
+    assert facts["phrases"] == 5 and facts["phrases_per_dataset"] == [3, 2]
+    assert (tmp_path / "cache" / "extra-third_font" / "audio.npy").is_file()
+    assert task.frames is not None and list(task.frames) == [125] * 3 + [187] * 2
+    wav, _ = soundfile.read(third / "train" / "train_001.wav", dtype="float32")
+    context, warmup = task.model.stack.context, task.training.warmup
+    crop = task._crop(4, 40)  # global phrase 4 = the extra dataset's second phrase
+    begin = (40 - warmup) * HOP - context
+    np.testing.assert_allclose(crop, wav[begin: begin + crop.shape[0]], atol=1e-4)
+    assert task.settings()["extra_data"] == [str(third)]
+    assert "extra_data" not in PolyTask(get_config("poly_tiny"), data, tmp_path / "c2", 2, 0).settings()
+    assert np.isfinite(task.loss(task.model, 3, 0, 1, torch.device("cpu")).item())
+    with pytest.raises(LatentbridgeError, match="extra-data"):
+        PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, extra=(data,))
+    with pytest.raises(LatentbridgeError, match="extra-data"):
+        PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, extra=(third, third))
