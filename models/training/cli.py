@@ -162,6 +162,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tail-weight", type=float, default=1.0,
                         help="activation loss weight in the 192 ms after each key-up at the note's bins, where "
                         "the release rings but the target is off (default: 1, plain)")
+    parser.add_argument("--tail-ms", type=float, default=192.0,
+                        help="how long after each key-up --tail-weight applies, ms (default: 192; whole frames of "
+                        "8 ms)")
     parser.add_argument("--attack-weight", type=float, default=1.0,
                         help="activation loss weight in each note's first 32 ms at its bins (default: 1, plain)")
     parser.add_argument("--eq-db", type=float, default=0.0,
@@ -173,6 +176,11 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="warm-start from a tracker checkpoint, widened into --config if it has more input "
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
+
+
+def _frames_of(ms: float) -> int:
+    """Milliseconds as whole tracker frames of 128 samples at 16 kHz (8 ms)."""
+    return round(ms / 8.0)
 
 
 def _note_subset(args: argparse.Namespace) -> NoteSubset:
@@ -272,7 +280,8 @@ def _task(args: argparse.Namespace) -> TrainTask:
         return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
                                      valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
-                                     tail_weight=args.tail_weight, attack_weight=args.attack_weight,
+                                     tail_weight=args.tail_weight, tail_frames=_frames_of(args.tail_ms),
+                                     attack_weight=args.attack_weight,
                                      eq_db=args.eq_db),
                         args.lr_patience, args.init, tuple(args.extra_data))
     from models.spectral.model import get_config as spectral_config

@@ -117,7 +117,7 @@ class PolyTask(BestScoreHooks):
         if not 0.0 <= self.training.eq_db <= 24.0:
             raise LatentbridgeError("--eq-db must be in 0..24")
         if min(self.training.tail_frames, self.training.attack_frames) < 1:
-            raise LatentbridgeError("tail and attack spans must be >= 1 frame")
+            raise LatentbridgeError("tail and attack spans must be >= 1 frame (8 ms; --tail-ms)")
         self.cfg, self.model = cfg, PolyPitchNet(cfg)
         self.init = init
         if init is not None:

@@ -198,3 +198,22 @@ def test_extra_datasets_join_the_training_pool_with_their_own_audio_and_are_run_
         PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, extra=(data,))
     with pytest.raises(LatentbridgeError, match="extra-data"):
         PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, extra=(third, third))
+
+
+def test_tail_ms_sets_the_weighted_span_in_frames_and_refuses_less_than_one(tmp_path: Path, one_thread: None,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    data = write_phrases(tmp_path / "data", {"train": 1, "valid": 1, "test": 1}, seconds=1.0)
+
+    def train(out: str, *extra: str) -> int:
+        return main(["train", "poly", "--data", str(data), "--out", str(tmp_path / out), "--config", "poly_tiny",
+                     "--batch", "1", "--crop", "16", "--steps", "1", *extra])
+
+    assert train("long", "--tail-ms", "320", "--tail-weight", "3") == 0
+    assert train("plain") == 0
+    settings = {name: torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["extra"]["settings"][
+        "training"] for name in ("long", "plain")}
+    assert settings["long"]["tail_frames"] == 40 and settings["long"]["tail_weight"] == 3.0
+    assert "tail_frames" not in settings["plain"]  # 192 ms, the default: older runs resume unchanged
+    capsys.readouterr()
+    assert train("short", "--tail-ms", "3", "--tail-weight", "3") == 2
+    assert "tail and attack spans must be >= 1 frame" in capsys.readouterr().err
