@@ -162,7 +162,7 @@ class PolyTask(BestScoreHooks):
         for root in (self.data, *self.extra):
             phrases = read_phrases(root, "train")
             directory = self.cache_dir if root == self.data else self.cache_dir / f"extra-{root.resolve().name}"
-            audio, lengths = self._cache(phrases, directory, f"train phrases of {root}", root)
+            audio, lengths = self._cache(phrases, directory, "train phrases", root)
             first.append(len(self.phrases))
             self.phrases += phrases
             self.audio.append(audio)

@@ -217,3 +217,13 @@ def test_tail_ms_sets_the_weighted_span_in_frames_and_refuses_less_than_one(tmp_
     capsys.readouterr()
     assert train("short", "--tail-ms", "3", "--tail-weight", "3") == 2
     assert "tail and attack spans must be >= 1 frame" in capsys.readouterr().err
+
+
+def test_an_extra_dataset_without_training_phrases_is_a_one_line_error(tmp_path: Path) -> None:
+    data = write_phrases(tmp_path / "data", {"train": 1, "valid": 1, "test": 1}, seconds=1.0)
+    for name, counts, message in (("valid_only", {"valid": 1}, r"valid_only/phrases.json: no split 'train'"),
+                                  ("empty_train", {"train": 0}, r"empty_train: no train phrases$")):
+        extra = write_phrases(tmp_path / name, counts, seconds=1.0)
+        task = PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 1, 0, extra=(extra,))
+        with pytest.raises(LatentbridgeError, match=message):
+            task.prepare(0, 1)
