@@ -91,9 +91,9 @@ def run(engine: Engine, inputs: Sequence[np.ndarray], stall: tuple[int, float] |
         if stall is not None and k == stall[0]:
             time.sleep(stall[1] * period)
             owed_until = k + int(stall[1])
-        seq, started, cpu = engine.counts.seq, time.perf_counter(), time.thread_time()
+        seq, started, worked = engine.counts.seq, time.perf_counter(), time.thread_time()
         engine.callback(inputs[k], played[k if keep else 0], n, None, None)
-        if time.perf_counter() - started > 0.5 * period and time.thread_time() - cpu <= 0.5 * period:
+        if time.perf_counter() - started > 0.5 * period and time.thread_time() - worked <= 0.5 * period:
             held.append(seq)
         next_at += period
         if k < owed_until:  # catching up after the simulated stall: back to back

@@ -10,6 +10,7 @@ must: on late blocks the engine made itself, and on late blocks past the 64 the 
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -223,3 +224,8 @@ def test_one_episode_of_cpu_bound_late_blocks_is_the_machines_two_are_the_engine
     assert check_late_blocks_beside_stalls(made_up([6637, 6639, 6640]), 100, 11000) == [6637, 6639, 6640]
     with pytest.raises(AssertionError, match="in 2 episodes"):
         check_late_blocks_beside_stalls(made_up([6637, 6700]), 100, 11000)
+
+
+def test_the_clock_reports_the_cpu_it_was_pinned_to_not_a_time() -> None:
+    clock = sim_clock.run(WaitingCallback(), list(noise(2)), keep=False)  # type: ignore[arg-type]
+    assert clock.cpu is None or (isinstance(clock.cpu, int) and 0 <= clock.cpu < (os.cpu_count() or 1))
