@@ -9,7 +9,9 @@ and onsets [F, 88] (1 in the frame holding the onset and the next). A re-strike 
 previous note was let go less than RESTRIKE_GAP before (its release still rings: a strum repeating a chord);
 `restrikes` marks its onset frames. `activation_weights` marks where a causal tracker errs most (issue 16): the
 frames just after a key-up at the released note's bins, where the SoundFont's release still rings but the target
-is 0, and the first frames of each note.
+is 0, and the first frames of each note; optionally the bins an octave below and an octave, a twelfth and two
+octaves above each sounding note (HARMONIC_INTERVALS), where organ stops, pads and overtones make a tracker hear
+notes that are not played.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ LOWEST_MIDI, BINS_PER_SEMITONE, SEMITONES = 21, 3, 88
 BINS = SEMITONES * BINS_PER_SEMITONE
 ONSET_FRAMES = 2
 RESTRIKE_GAP = 0.1  # seconds
+HARMONIC_INTERVALS = (-12, 12, 19, 24)  # semitones from a sounding note where false notes cluster
 
 
 def bend_at(note: NoteLabel, times: np.ndarray) -> np.ndarray:
@@ -92,12 +95,14 @@ def restrikes(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, s
 
 
 def activation_weights(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, sample_rate: int,
-                       tail_frames: int, tail_weight: float, attack_frames: int, attack_weight: float) -> np.ndarray:
+                       tail_frames: int, tail_weight: float, attack_frames: int, attack_weight: float,
+                       harmonic_weight: float = 1.0) -> np.ndarray:
     """[frames, 264] loss weights for the activation targets of frames first .. first + frames - 1: 1, times
     `tail_weight` in the `tail_frames` frames after each key-up at the bins within one semitone of the note's
-    final (bent) pitch, and `attack_weight` in each note's first `attack_frames` frames at the bins within one
-    semitone of its pitch (the larger where they meet). Where another note sounds at a tail's bins the target is
-    positive there; the tail weight applies all the same (the frames are as hard)."""
+    final (bent) pitch, `attack_weight` in each note's first `attack_frames` frames at the bins within one
+    semitone of its pitch, and `harmonic_weight` in every frame a note sounds at the bins within one semitone of
+    its (bent) pitch plus each of HARMONIC_INTERVALS (the largest where they meet). Where another note sounds at
+    those bins the target is positive there; the weight applies all the same (the frames are as hard)."""
     weights = np.ones((frames, BINS), np.float32)
     for note in notes:
         lo, hi = note_frames(note, hop, sample_rate)
@@ -112,6 +117,14 @@ def activation_weights(notes: tuple[NoteLabel, ...], first: int, frames: int, ho
                          min(int(np.floor(centre + BINS_PER_SEMITONE)) + 1, BINS))
             rows = slice(start - first, stop - first)
             weights[rows, bins] = np.maximum(weights[rows, bins], weight)
+        start, stop = max(lo, first), min(hi, first + frames)
+        if harmonic_weight != 1.0 and start < stop:
+            midi = note.pitch + bend_at(note, (np.arange(start, stop) + 0.5) * hop / sample_rate)
+            for interval in HARMONIC_INTERVALS:
+                centre = (midi + interval - LOWEST_MIDI) * BINS_PER_SEMITONE
+                near = np.abs(np.arange(BINS)[None, :] - centre[:, None]) <= BINS_PER_SEMITONE
+                rows = weights[start - first: stop - first]
+                rows[near] = np.maximum(rows[near], harmonic_weight)
     return weights
 
 

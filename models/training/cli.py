@@ -167,6 +167,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
                         "8 ms)")
     parser.add_argument("--attack-weight", type=float, default=1.0,
                         help="activation loss weight in each note's first 32 ms at its bins (default: 1, plain)")
+    parser.add_argument("--harmonic-weight", type=float, default=1.0,
+                        help="activation loss weight an octave below and an octave, a twelfth and two octaves above "
+                        "each sounding note, where organ stops and overtones sound like notes (default: 1, plain)")
     parser.add_argument("--eq-db", type=float, default=0.0,
                         help="two random peaking filters of up to +-DB on every crop, a different body for the "
                         "same notes (default: 0, off)")
@@ -282,7 +285,7 @@ def _task(args: argparse.Namespace) -> TrainTask:
                                      valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
                                      tail_weight=args.tail_weight, tail_frames=_frames_of(args.tail_ms),
                                      attack_weight=args.attack_weight,
-                                     eq_db=args.eq_db),
+                                     harmonic_weight=args.harmonic_weight, eq_db=args.eq_db),
                         args.lr_patience, args.init, tuple(args.extra_data))
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask

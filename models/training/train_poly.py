@@ -7,7 +7,8 @@ the phrase's start), the loss skips the warm-up frames, so the causal convs star
 Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + BCE on onsets (positive weight
 `onset_pos_weight`, and `restrike_weight` times that on the onset frames of re-struck notes, labels.restrikes);
 the activation terms are weighted `tail_weight` in the `tail_frames` after each key-up and `attack_weight` in each
-note's first `attack_frames` (labels.activation_weights; 1 = plain).
+note's first `attack_frames`, and `harmonic_weight` at the octave-and-overtone bins of every sounding note
+(labels.activation_weights; 1 = plain).
 Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half of the crops, white
 noise at a level uniform in `noise_db` (dBFS RMS); with `eq_db` > 0 every crop also passes through two random
 peaking filters of up to +-`eq_db` (models/training/random_eq.py, drawn from (seed, step, crop)).
@@ -55,6 +56,7 @@ class PolyTraining:
     tail_frames: int = 24  # 192 ms
     attack_weight: float = 1.0
     attack_frames: int = 4  # 32 ms
+    harmonic_weight: float = 1.0
     eq_db: float = 0.0
     gain_db: tuple[float, float] = (-18.0, 6.0)
     noise_db: tuple[float, float] = (-70.0, -40.0)
@@ -112,8 +114,8 @@ class PolyTask(BestScoreHooks):
             raise LatentbridgeError("crop and --valid-phrases must be >= 1, warm-up >= 0")
         if self.training.restrike_weight <= 0:
             raise LatentbridgeError("--restrike-weight must be > 0")
-        if min(self.training.tail_weight, self.training.attack_weight) < 1.0:
-            raise LatentbridgeError("--tail-weight and --attack-weight must be >= 1")
+        if min(self.training.tail_weight, self.training.attack_weight, self.training.harmonic_weight) < 1.0:
+            raise LatentbridgeError("--tail-weight, --attack-weight and --harmonic-weight must be >= 1")
         if not 0.0 <= self.training.eq_db <= 24.0:
             raise LatentbridgeError("--eq-db must be in 0..24")
         if min(self.training.tail_frames, self.training.attack_frames) < 1:
@@ -142,7 +144,8 @@ class PolyTask(BestScoreHooks):
     def settings(self) -> dict[str, Any]:
         training = asdict(self.training)
         defaults = asdict(PolyTraining())
-        for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames", "eq_db"):
+        for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames",
+                     "harmonic_weight", "eq_db"):
             if training[name] == defaults[name]:  # runs from before these existed resume unchanged
                 del training[name]
         extra: dict[str, Any] = {} if self.init is None else {"init": str(self.init)}
@@ -226,10 +229,10 @@ class PolyTask(BestScoreHooks):
         act_t = torch.from_numpy(np.stack([a for a, _ in targets])).to(device)
         onset_t = torch.from_numpy(np.stack([o for _, o in targets])).to(device)
         act_weight = None
-        if t.tail_weight != 1.0 or t.attack_weight != 1.0:
+        if t.tail_weight != 1.0 or t.attack_weight != 1.0 or t.harmonic_weight != 1.0:
             act_weight = torch.from_numpy(np.stack([activation_weights(
                 self.phrases[phrases[i]].notes, starts[i], t.crop, hop, self.cfg.sample_rate, t.tail_frames,
-                t.tail_weight, t.attack_frames, t.attack_weight) for i in rows])).to(device)
+                t.tail_weight, t.attack_frames, t.attack_weight, t.harmonic_weight) for i in rows])).to(device)
         act_loss = F.binary_cross_entropy_with_logits(act, act_t, weight=act_weight, pos_weight=torch.tensor(
             t.act_pos_weight, device=device))
         weight = None

@@ -15,7 +15,7 @@ from poly_phrases import write_phrases
 from export.app.cli import main
 from export.core.errors import LatentbridgeError
 from models.data.poly_midi import NoteLabel
-from models.polypitch.labels import activation_weights, frame_targets, reference_grid, restrikes
+from models.polypitch.labels import HARMONIC_INTERVALS, activation_weights, frame_targets, reference_grid, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet, get_config
 from models.training.train_poly import PolyTask, PolyTraining, widen_into
 
@@ -152,6 +152,23 @@ def test_lr_halves_after_patience_validations_without_a_better_f1(tmp_path: Path
     assert task.lr_scale(8) == 0.25
 
 
+def test_harmonic_weight_marks_the_octaves_and_overtones_of_each_sounding_note_while_it_sounds() -> None:
+    note = NoteLabel(onset=0.1, offset=0.3, pitch=60, velocity=100, program=0, channel=0, bend=((0.2, 2.0),))
+    weights = activation_weights((note,), 0, 60, HOP, 16000, tail_frames=10, tail_weight=1.0, attack_frames=3,
+                                 attack_weight=1.0, harmonic_weight=3.0)
+    first, last = int(0.1 * 16000 // HOP), int(np.ceil(0.3 * 16000 / HOP))
+    assert np.flatnonzero(weights.max(axis=1) == 3.0).tolist() == list(range(first, last))  # while it sounds
+    marked = np.flatnonzero(weights[first] == 3.0)
+    expected = [3 * (60 + interval - 21) + k for interval in HARMONIC_INTERVALS for k in range(-3, 4)]
+    assert marked.tolist() == expected  # +-1 semitone around 48, 72, 79, 84; the note's own bins stay at 1
+    bent = int(0.2 * 16000 // HOP) + 1  # the bend (+2 semitones) moves the marks with it
+    assert weights[bent, 3 * (62 + 12 - 21)] == 3.0 and weights[bent, 3 * (60 + 12 - 21) - 3] == 1.0
+    plain = activation_weights((note,), 0, 60, HOP, 16000, 10, 1.0, 3, 1.0)
+    assert np.all(plain == 1.0)
+    top = NoteLabel(onset=0.0, offset=0.2, pitch=100, velocity=100, program=0, channel=0, bend=())
+    assert activation_weights((top,), 0, 30, HOP, 16000, 10, 1.0, 3, 1.0, 3.0).shape == (30, 264)  # clipped at 108
+
+
 def test_tail_attack_and_eq_settings_change_the_loss_are_run_settings_and_refuse_bad_values(tmp_path: Path,
                                                                                         one_thread: None) -> None:
     data = write_phrases(tmp_path / "data", {"train": 2, "valid": 1, "test": 1}, seconds=1.0)
@@ -161,14 +178,18 @@ def test_tail_attack_and_eq_settings_change_the_loss_are_run_settings_and_refuse
         made.prepare(0, 1)
         return made
 
-    plain, weighted = task(), task(tail_weight=4.0, attack_weight=3.0)
+    plain, weighted = task(), task(tail_weight=4.0, attack_weight=3.0, harmonic_weight=2.0)
     weighted.model.load_state_dict(plain.model.state_dict())
     losses = [t.loss(t.model, 5, 0, 1, torch.device("cpu")).item() for t in (plain, weighted)]
     assert losses[1] > losses[0] > 0  # the same crops, the marked frames counted more
     assert "tail_weight" not in plain.settings()["training"]  # runs from before the weights resume unchanged
     assert weighted.settings()["training"]["tail_weight"] == 4.0
+    assert weighted.settings()["training"]["harmonic_weight"] == 2.0 and "harmonic_weight" not in plain.settings()[
+        "training"]
     with pytest.raises(LatentbridgeError, match="must be >= 1"):
         PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(tail_weight=0.5))
+    with pytest.raises(LatentbridgeError, match="harmonic-weight must be >= 1"):
+        PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(harmonic_weight=0.0))
     with pytest.raises(LatentbridgeError, match="eq-db"):
         PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(eq_db=30.0))
     equalised = task(eq_db=12.0)
