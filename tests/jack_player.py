@@ -135,6 +135,7 @@ class Player:
         self.frames = int(record_seconds * 48000)
         self.recording = np.zeros(self.frames, np.float32)
         self.xruns = 0
+        self.xrun_at: list[int] = []  # frames recorded when the server reported each xrun (-1: before start)
         self.done = threading.Event()
         self.proc = subprocess.Popen(
             [str(player_binary()), server, "lbtest-player", str(self.dir / "play.f32"), str(self.dir / "rec.f32"),
@@ -149,7 +150,7 @@ class Player:
     def _wait_done(self) -> None:
         line = self.proc.stdout.readline().split() if self.proc.stdout else []
         if line[:1] == ["done"]:
-            self.xruns = int(line[1])
+            self.xruns, self.xrun_at = int(line[1]), [int(at) for at in line[2:]]
         self.done.set()
 
     def _send(self, line: str) -> None:

@@ -6,8 +6,10 @@
  *   PLAY.f32    raw float32 mono at the server rate, played from "start" on (silence before and after)
  *   RECORD.f32  written at the end: RECORD_FRAMES samples of what reached the input port from "start" on
  * Protocol on stdin/stdout (one line each): prints "ready RATE" once connected; reads "start" (or "stop", or
- * end of input to stop early); prints "done XRUNS" when RECORD_FRAMES were recorded or it was stopped, then
- * writes RECORD.f32 (only the frames recorded) and exits 0. Errors: one line on stderr, exit code 1.
+ * end of input to stop early); prints "done XRUNS AT..." when RECORD_FRAMES were recorded or it was stopped
+ * (AT: for each of the first MAX_XRUNS xruns the server reported, the frames recorded when it was reported, -1
+ * before start), then writes RECORD.f32 (only the frames recorded) and exits 0. Errors: one line on stderr, exit
+ * code 1.
  */
 
 #include <jack/jack.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MAX_XRUNS 64
 #define PRIORITY 65 /* SCHED_FIFO for the process thread where allowed, as a JACK client under a realtime server */
 
 typedef struct {
@@ -28,6 +31,7 @@ typedef struct {
     atomic_long pos;    /* frames played and recorded since start; -1 before start */
     atomic_int stop;    /* set by the main thread to end early */
     atomic_int xruns;
+    atomic_long xrun_at[MAX_XRUNS]; /* the position (pos) when each xrun was reported */
     int realtime_tried;
 } Player;
 
@@ -58,7 +62,10 @@ static int on_process(jack_nframes_t frames, void *arg) {
 }
 
 static int on_xrun(void *arg) {
-    atomic_fetch_add(&((Player *)arg)->xruns, 1);
+    Player *p = arg;
+    int n = atomic_fetch_add(&p->xruns, 1);
+    if (n < MAX_XRUNS)
+        atomic_store(&p->xrun_at[n], atomic_load(&p->pos));
     return 0;
 }
 
@@ -95,6 +102,8 @@ int main(int argc, char **argv) {
     atomic_init(&p.pos, -1);
     atomic_init(&p.stop, 0);
     atomic_init(&p.xruns, 0);
+    for (int i = 0; i < MAX_XRUNS; i++)
+        atomic_init(&p.xrun_at[i], -1);
     if (!(p.play = read_samples(argv[3], &p.play_frames)))
         return fail("cannot read", argv[3]);
     if (p.record_frames <= 0 || !(p.record = calloc(p.record_frames, sizeof(float))))
@@ -127,7 +136,11 @@ int main(int argc, char **argv) {
         usleep(5000);
     long recorded = atomic_load(&p.pos) > 0 ? atomic_load(&p.pos) : 0;
     jack_deactivate(client);
-    printf("done %d\n", atomic_load(&p.xruns));
+    int xruns = atomic_load(&p.xruns);
+    printf("done %d", xruns);
+    for (int i = 0; i < xruns && i < MAX_XRUNS; i++)
+        printf(" %ld", atomic_load(&p.xrun_at[i]));
+    printf("\n");
     fflush(stdout);
     FILE *f = fopen(argv[4], "wb");
     if (!f || fwrite(p.record, sizeof(float), recorded, f) != (size_t)recorded || fclose(f))

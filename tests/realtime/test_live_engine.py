@@ -94,14 +94,24 @@ def test_effects_chain_recording_equals_the_chain_offline(jack_server: str, tmp_
     # (one JACK period each way): the played -> heard round trip is that plus the engine's added latency
     device = round(status["device_latency_ms"] * RATE / 1000)
     end = min(2 * RATE, intact - start + device)
+    # an xrun the server reports to the player (a client late in a cycle: the machine's doing, and the engine's
+    # stream need not flag it) may replace a period of what it heard (a clean-clone run once differed in exactly one
+    # 256-sample period, no late block, no xrun in the engine's list); the player notes how far it had recorded when
+    # each was reported, and the comparison stops 0.1 s before the first
+    print(f"xruns the server reported to the player: {player.xruns} at recorded frames {player.xrun_at}")
+    first_xrun = min((at for at in player.xrun_at if at >= 0), default=None)
+    if first_xrun is not None:
+        end = min(end, first_xrun - RATE // 10)
+    if end - 1000 < RATE // 2 or (player.xruns > len(player.xrun_at) and first_xrun is None):
+        pytest.skip(f"the server reported {player.xruns} xrun(s) to the player, the first at frame {first_xrun}: "
+                    "less than half a second to compare")
     heard, sent = player.recording[1000: end], got_out[start - device + 1000: start - device + end]
-    print(f"xruns the server reported to the player: {player.xruns}")
     if player.xruns and not np.array_equal(heard, sent):
-        # a server-side xrun (a client late in a cycle) is the machine's doing, and the engine's stream may not flag
-        # it: what the player heard in that cycle is not the engine's block (a clean-clone run once differed in
-        # exactly one 256-sample period, no late block, no xrun in the engine's list)
-        pytest.skip(f"the server reported {player.xruns} xrun(s) to the player and what it heard differs in "
-                    f"{int(np.sum(heard != sent))} samples")
+        # the report reaches the player's notification thread after the cycle it concerns; on a stalling machine
+        # later than 0.1 s: what differs is then the machine's doing too, and the test says where
+        differs = np.flatnonzero(heard != sent)
+        pytest.skip(f"the server reported {player.xruns} xrun(s) to the player (first at frame {first_xrun}) and "
+                    f"what it heard differs in {differs.size} samples from frame {1000 + int(differs[0])}")
     np.testing.assert_array_equal(heard, sent)
     # the chain on the whole recorded input at once, after the silence the engine primed its chain with
     primed = np.zeros(status["primed_samples"], np.float32)
