@@ -120,11 +120,11 @@ def activation_weights(notes: tuple[NoteLabel, ...], first: int, frames: int, ho
         start, stop = max(lo, first), min(hi, first + frames)
         if harmonic_weight != 1.0 and start < stop:
             midi = note.pitch + bend_at(note, (np.arange(start, stop) + 0.5) * hop / sample_rate)
+            sounding = weights[start - first: stop - first]  # a view: the marks land in `weights`
             for interval in HARMONIC_INTERVALS:
                 centre = (midi + interval - LOWEST_MIDI) * BINS_PER_SEMITONE
                 near = np.abs(np.arange(BINS)[None, :] - centre[:, None]) <= BINS_PER_SEMITONE
-                rows = weights[start - first: stop - first]
-                rows[near] = np.maximum(rows[near], harmonic_weight)
+                sounding[near] = np.maximum(sounding[near], harmonic_weight)
     return weights
 
 

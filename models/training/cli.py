@@ -160,7 +160,7 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restrike-weight", type=float, default=1.0,
                         help="onset loss weight on re-struck notes' onset frames (default: 1, plain)")
     parser.add_argument("--tail-weight", type=float, default=1.0,
-                        help="activation loss weight in the 192 ms after each key-up at the note's bins, where "
+                        help="activation loss weight in the --tail-ms after each key-up at the note's bins, where "
                         "the release rings but the target is off (default: 1, plain)")
     parser.add_argument("--tail-ms", type=float, default=192.0,
                         help="how long after each key-up --tail-weight applies, ms (default: 192; whole frames of "
@@ -181,9 +181,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
 
 
-def _frames_of(ms: float) -> int:
-    """Milliseconds as whole tracker frames of 128 samples at 16 kHz (8 ms)."""
-    return round(ms / 8.0)
+def _frames_of(ms: float, hop: int, sample_rate: int) -> int:
+    """Milliseconds as whole frames of `hop` samples at `sample_rate` (the tracker's: 8 ms)."""
+    return round(ms / 1000.0 * sample_rate / hop)
 
 
 def _note_subset(args: argparse.Namespace) -> NoteSubset:
@@ -280,12 +280,14 @@ def _task(args: argparse.Namespace) -> TrainTask:
         from models.polypitch.model import get_config as poly_config
         from models.training.train_poly import PolyTask, PolyTraining
 
-        return PolyTask(poly_config(args.config), args.data, cache, args.batch, args.seed,
+        poly = poly_config(args.config)
+        return PolyTask(poly, args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
                                      valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
-                                     tail_weight=args.tail_weight, tail_frames=_frames_of(args.tail_ms),
-                                     attack_weight=args.attack_weight,
-                                     harmonic_weight=args.harmonic_weight, eq_db=args.eq_db),
+                                     tail_weight=args.tail_weight,
+                                     tail_frames=_frames_of(args.tail_ms, poly.hop, poly.sample_rate),
+                                     attack_weight=args.attack_weight, harmonic_weight=args.harmonic_weight,
+                                     eq_db=args.eq_db),
                         args.lr_patience, args.init, tuple(args.extra_data))
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask

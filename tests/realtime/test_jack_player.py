@@ -42,5 +42,6 @@ def test_the_player_reports_where_the_server_reported_an_xrun() -> None:
     assert stalled.is_set()
     assert player.xruns >= 1 and len(player.xrun_at) == min(player.xruns, 64)
     # a stalling machine may add xruns anywhere; what it cannot do is report the one made here before it happened
+    # (unless more than the 64 the player places came first)
     assert all(-1 <= at <= player.frames for at in player.xrun_at)
-    assert max(player.xrun_at) >= STALL_AFTER
+    assert max(player.xrun_at) >= STALL_AFTER or player.xruns > len(player.xrun_at)
