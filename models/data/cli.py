@@ -1,4 +1,4 @@
-"""`latentbridge dataset {notes,speech,clips,phrase,plot}`: render training data in the official layouts.
+"""`latentbridge dataset {notes,speech,clips,poly,organs,phrase,plot}`: render training data in the official layouts.
 
 Each renderer module exposes `add_arguments(parser)` and `run(args) -> int`; they are
 imported only when their command runs.
@@ -22,6 +22,9 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
     "poly": ("models.data.poly_render",
              "polyphonic phrases (strums, chords, arpeggios, bass + chords, lines) with MIDI and JSON labels",
              "latentbridge dataset poly --out data/poly --limit 40"),
+    "organs": ("models.data.organ_fonts",
+               "SoundFonts of additive drawbar and pipe organs (and a bass), one random registration each",
+               "latentbridge dataset organs --out data/organ_fonts --fonts 12"),
     "phrase": ("models.data.demo_phrase", "the demo input: a nylon-guitar phrase, 44.1 kHz stereo",
                "latentbridge dataset phrase --out guitar_phrase.wav"),
     "plot": ("models.data.notes_plot", "spectrogram grid of a few rendered notes (PNG)",
