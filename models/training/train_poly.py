@@ -25,6 +25,7 @@ all training phrases. Validation stays on `data`'s valid split, so scores compar
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from torch import Tensor, nn
 
 from export.core.errors import LatentbridgeError
 from models.data.poly_reader import PolyPhrase
+from models.data.soundfont_twins import held_out_twins
 from models.polypitch.labels import BINS_PER_SEMITONE, activation_weights, frame_targets, read_phrases, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet
 from models.training.audio_cache import cached_audio
@@ -96,6 +98,18 @@ def semitone_f1(activations: np.ndarray, target: np.ndarray, threshold: float = 
         return padded.reshape(x.shape[0], -1, BINS_PER_SEMITONE).max(axis=2) >= threshold
     est, ref = on(activations), on(target)
     return int((est & ref).sum()), int(est.sum()), int(ref.sum())
+
+
+def _refuse_held_out_twins(data: Path, extra: tuple[Path, ...]) -> None:
+    """A one-line error when an --extra-data SoundFont holds an instrument that sounds as one of --data's valid or
+    test instruments (soundfont_twins.py); a note on stderr for font pairs that could not be compared."""
+    twins, unchecked = held_out_twins(data, extra)
+    for line in unchecked:
+        print(f"latentbridge: could not check for held-out twins: {line}", file=sys.stderr)
+    if twins:
+        more = f" (and {len(twins) - 1} more)" if len(twins) > 1 else ""
+        raise LatentbridgeError(f"--extra-data would train on held-out instruments: {twins[0]}{more}; render that "
+                                "SoundFont without those programs or leave it out")
 
 
 class PolyTask(BestScoreHooks):
@@ -161,6 +175,8 @@ class PolyTask(BestScoreHooks):
         return cached_audio([p.audio_path for p in phrases], longest, directory, what)
 
     def prepare(self, rank: int, world: int) -> dict[str, Any]:
+        if self.extra:
+            _refuse_held_out_twins(self.data, self.extra)
         self.phrases, self.audio, all_lengths, first = [], [], [], []
         for root in (self.data, *self.extra):
             phrases = read_phrases(root, "train")
