@@ -20,7 +20,9 @@ that many validations without a better score; the schedule is not a run setting,
 from poly_small) starts with exactly the old outputs.
 `extra` names more phrase datasets whose train splits join the training pool (e.g. phrases from a third SoundFont
 rendered with `dataset poly --ratios 1,0,0`), each cached in `cache_dir/extra-NAME`; crops are drawn uniformly over
-all training phrases. Validation stays on `data`'s valid split, so scores compare with runs without extras.
+all training phrases. Validation stays on `data`'s valid split, so scores compare with runs without extras. An extra
+dataset rendered from a SoundFont that holds a twin of one of `data`'s valid or test instruments (GM fonts share
+samples; models/data/soundfont_twins.py) is refused before training.
 """
 
 from __future__ import annotations
