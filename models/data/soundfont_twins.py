@@ -3,9 +3,9 @@
 GM SoundFonts share samples: MuseScore General is built on FluidR3, csound's sf_GMbank on TimGM6mb. Splits go by
 (SoundFont, program), so a phrase set rendered from one font "for training only" can hold the very instrument
 another font's valid or test split keeps out. Two programs are twins when every partial's level (0.5x to 6x the
-key, relative to the loudest, on a 0.5-s note at velocity 100 rendered at 16 kHz) differs by at most `TWIN_DB` at
-three keys in the program's range; partial levels, not samples, because two fonts may loop or scale one sample
-differently. `held_out_twins(data, extras)` reads the `dataset poly` indexes and names every such pair.
+key, relative to the loudest, over samples 1 000-9 000 of a `dataset notes` note at velocity 100) differs by at
+most `TWIN_DB` at three keys in the program's range; partial levels, not samples, because two fonts may loop or
+scale one sample differently. `held_out_twins(data, extras)` reads the `dataset poly` indexes and names every such pair.
 """
 
 from __future__ import annotations
@@ -16,35 +16,33 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import mido
 import numpy as np
 
 from models.data.gm_programs import GM_PROGRAMS
-from models.data.note_synth import SAMPLE_RATE
-from models.data.poly_synth import PolySynth
+from models.data.note_synth import SAMPLE_RATE, NoteSynth
 from models.data.soundfonts import search_dirs
 
 TWIN_DB = 1.0
 KEYS = (48, 60, 72)
 PARTIALS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)  # ratios to the key's frequency
-NOTE_S, WINDOW = 0.6, 8000  # note length; the analysed samples start 1 000 samples in
+START, WINDOW = 1000, 8000  # the analysed samples of the held note
 
 
 @functools.lru_cache(maxsize=8)
-def _synth(path: str) -> PolySynth:
-    return PolySynth(path, 0.0)
+def _synth(path: str) -> NoteSynth:
+    return NoteSynth(path, 0.0)
 
 
+@functools.lru_cache(maxsize=1024)  # a held-out font's levels are compared with every extra font's
 def partial_levels(font: Path, program: int, key: int) -> np.ndarray:
     """Levels (dB, the loudest 0) of the key's partials below 7.9 kHz (see the module docstring)."""
-    events = [(0.0, mido.Message("program_change", channel=0, program=program)),
-              (0.0, mido.Message("note_on", channel=0, note=key, velocity=100)),
-              (NOTE_S, mido.Message("note_off", channel=0, note=key))]
-    audio = _synth(str(font)).render(events, int((NOTE_S + 0.15) * SAMPLE_RATE))[0][1000: 1000 + WINDOW]
+    audio = _synth(str(font)).render(program, key, 100)[START: START + WINDOW]
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.shape[0]), n=SAMPLE_RATE))  # 1-Hz bins
     hz = 440.0 * 2 ** ((key - 69) / 12)
     levels = np.array([spectrum[int(r * hz) - 2: int(r * hz) + 3].max() for r in PARTIALS if r * hz < 7900])
-    return 20 * np.log10(np.maximum(levels, 1e-9) / max(float(levels.max()), 1e-9))
+    relative = 20 * np.log10(np.maximum(levels, 1e-9) / max(float(levels.max()), 1e-9))
+    relative.flags.writeable = False  # cached: shared by every caller
+    return relative
 
 
 def level_difference_db(a: Path, b: Path, program: int) -> float:
@@ -55,8 +53,8 @@ def level_difference_db(a: Path, b: Path, program: int) -> float:
 
 
 def _fonts(root: Path) -> dict[str, Path]:
-    """The SoundFonts a `dataset poly` output was rendered from, by file name (its summary's paths, else the
-    search directories)."""
+    """The SoundFonts a `dataset poly` output was rendered from that are still on this machine, by file name (its
+    summary's paths; `_locate` falls back to the search directories)."""
     found: dict[str, Path] = {}
     summary = root / "summary.json"
     if summary.is_file():

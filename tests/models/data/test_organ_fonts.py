@@ -6,23 +6,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mido
 import numpy as np
 import pytest
 
 from export.app.cli import main
 from export.core.pitch_units import midi_to_hz
+from models.data.note_synth import NoteSynth
 from models.data.organ_fonts import BAND_LIMIT_HZ, Rank, Voicing, write_console
-from models.data.poly_synth import PolySynth
 
 RATE = 16000
 
 
-def play(font: Path, program: int, key: int, seconds: float = 1.0) -> np.ndarray:
-    events = [(0.0, mido.Message("program_change", channel=0, program=program)),
-              (0.0, mido.Message("note_on", channel=0, note=key, velocity=100)),
-              (seconds * 0.8, mido.Message("note_off", channel=0, note=key))]
-    return PolySynth(str(font), 0.0).render(events, int(seconds * RATE))[0]
+def play(font: Path, program: int, key: int) -> np.ndarray:
+    """A `dataset notes` note (held 3 s) at velocity 100."""
+    return NoteSynth(font, 0.0).render(program, key, 100)
 
 
 def level_db(audio: np.ndarray, hz: float) -> float:
