@@ -1,10 +1,10 @@
 """A minimal SoundFont 2.01 writer: mono 16-bit samples, instruments made of zones, one bank-0 preset per program.
 
 Samples are float32 in [-1, 1] at their own rate (`Sample.rate`, any positive integer: a single-cycle loop can
-be stored at whatever rate makes its period a whole number of samples). Every instrument zone names its sample
-and a few generators (SoundFont 2.01 section 8.1.2 numbering, `GEN`); a preset is one global zone pointing at its
-instrument. What this writes is what the spec requires and nothing more: no modulators (the spec's default
-modulators apply), no stereo links, no ROM samples.
+be stored at whatever rate makes its period a whole number of samples), each with a loop. Every instrument zone
+names its sample and a few generators (SoundFont 2.01 section 8.1.2 numbering, `GEN`); a preset is one global zone
+pointing at its instrument. What this writes is what the spec requires and nothing more: no modulators (the
+spec's default modulators apply), no one-shot samples, no stereo links, no ROM samples.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 GEN = {  # generator operators used here (SoundFont 2.01, 8.1.2)
-    "vibLfoToPitch": 6, "initialFilterFc": 8, "pan": 17, "delayVibLFO": 23, "freqVibLFO": 24,
-    "attackVolEnv": 34, "holdVolEnv": 35, "decayVolEnv": 36, "sustainVolEnv": 37, "releaseVolEnv": 38,
-    "instrument": 41, "keyRange": 43, "velRange": 44, "initialAttenuation": 48, "coarseTune": 51,
-    "fineTune": 52, "sampleID": 53, "sampleModes": 54, "overridingRootKey": 58,
+    "vibLfoToPitch": 6, "freqVibLFO": 24, "attackVolEnv": 34, "decayVolEnv": 36, "sustainVolEnv": 37,
+    "releaseVolEnv": 38, "instrument": 41, "keyRange": 43, "initialAttenuation": 48, "sampleID": 53,
+    "sampleModes": 54,
 }
 LOOP_CONTINUOUSLY = 1
 TRAILING_ZEROS = 46  # the spec's minimum of zero samples after every sample
@@ -32,8 +31,7 @@ class Sample:
     audio: np.ndarray  # float32 [n]
     rate: int
     root_key: int
-    loop: tuple[int, int] | None = None  # [start, end) in samples, None for a one-shot
-    cents: int = 0  # pitch correction
+    loop: tuple[int, int]  # [start, end) in samples
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,8 @@ def write_sf2(path: Path, name: str, samples: list[Sample], instruments: list[In
     smpl, starts = _sample_data(samples)
     shdr = b""
     for s, start in zip(samples, starts, strict=True):
-        loop = s.loop or (0, s.audio.shape[0])
-        shdr += _name(s.name) + struct.pack("<IIIIIBbHH", start, start + s.audio.shape[0], start + loop[0],
-                                            start + loop[1], s.rate, s.root_key, s.cents, 0, 1)
+        shdr += _name(s.name) + struct.pack("<IIIIIBbHH", start, start + s.audio.shape[0], start + s.loop[0],
+                                            start + s.loop[1], s.rate, s.root_key, 0, 0, 1)  # no correction, mono
     shdr += _name("EOS") + bytes(26)
 
     inst, ibag, igen = b"", b"", b""
