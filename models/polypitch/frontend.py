@@ -1,11 +1,14 @@
 """The tracker's front end: causal log-magnitude DFTs mapped to log-frequency bins and stacked by harmonic.
 
 Audio is float32 at 16 kHz; frame i ends at sample (i + 1) * hop and each DFT window (Hann, n_fft samples)
-ends there too, so a frame sees no audio after its end. Log-frequency bin j of the stack is centred on MIDI
-`lowest_midi + (j - low_pad) / bins_per_semitone`; output bin b of harmonic h reads bin b + low_pad +
-round(bins_per_semitone * 12 * log2(h)). Returns [B, len(n_ffts) * len(harmonics), frames, n_bins] of
-log amplitudes (floor log(1e-4)): where DFT bins are wider than log bins (low notes) a sine of amplitude A reads
-about log(A) (interpolated), where they are narrower its peak is averaged over the log bin's triangle.
+ends there too, so a frame sees no audio after its end. With `fall` > 0, every window longer than 2 * fall
+rises over its first n - fall samples and falls over its last `fall` (`asymmetric_hann`): the newest audio
+weighs more, so a note's energy appears sooner than through a symmetric Hann window of the same length.
+Log-frequency bin j of the stack is centred on MIDI `lowest_midi + (j - low_pad) / bins_per_semitone`; output
+bin b of harmonic h reads bin b + low_pad + round(bins_per_semitone * 12 * log2(h)). Returns [B, len(n_ffts) *
+len(harmonics), frames, n_bins] of log amplitudes (floor log(1e-4)): where DFT bins are wider than log bins (low
+notes) a sine of amplitude A reads about log(A) (interpolated), where they are narrower its peak is averaged
+over the log bin's triangle.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ def harmonic_shifts(harmonics: Sequence[float], bins_per_semitone: int) -> list[
     return [round(bins_per_semitone * 12 * math.log2(h)) for h in harmonics]
 
 
+def asymmetric_hann(n: int, fall: int) -> np.ndarray:
+    """A window of n samples rising as sin^2 over n - fall samples and falling as cos^2 over `fall`; with
+    fall = 0 or fall >= n / 2 it is the periodic Hann window."""
+    if fall <= 0 or 2 * fall >= n:
+        fall = n // 2
+    rise = n - fall
+    up = np.sin(0.5 * np.pi * np.arange(rise) / rise) ** 2
+    down = np.cos(0.5 * np.pi * np.arange(fall) / fall) ** 2
+    return np.concatenate([up, down])
+
+
 def log_filter(n_fft: int, sample_rate: int, centres_hz: np.ndarray, bins_per_semitone: int,
                fmax: float) -> np.ndarray:
     """[n_fft // 2 + 1, len(centres)] triangular weights from DFT bins to log-frequency bins: each column is a
@@ -49,7 +63,7 @@ class HarmonicStack(nn.Module):
     (see the module docstring). `context` = max(n_ffts) - hop."""
 
     def __init__(self, n_ffts: Sequence[int], hop: int, sample_rate: int, lowest_midi: float, n_bins: int,
-                 bins_per_semitone: int, harmonics: Sequence[float], fmax: float) -> None:
+                 bins_per_semitone: int, harmonics: Sequence[float], fmax: float, fall: int = 0) -> None:
         super().__init__()
         self.n_ffts, self.hop, self.n_bins = tuple(n_ffts), hop, n_bins
         self.context = max(self.n_ffts) - hop
@@ -59,7 +73,7 @@ class HarmonicStack(nn.Module):
         total = self.low_pad + n_bins + max(0, max(shifts))
         centres = midi_hz(lowest_midi + (np.arange(total) - self.low_pad) / bins_per_semitone)
         for n in self.n_ffts:
-            window = torch.hann_window(n, periodic=True, dtype=torch.float64)
+            window = torch.from_numpy(asymmetric_hann(n, fall))
             self.register_buffer(f"window_{n}", window.float(), persistent=False)
             self.register_buffer(f"scale_{n}", torch.tensor(2.0 / float(window.sum())), persistent=False)
             matrix = log_filter(n, sample_rate, centres, bins_per_semitone, fmax)

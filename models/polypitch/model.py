@@ -46,12 +46,13 @@ class PolyPitchConfig:
     time_kernel: int = 3
     dilations: tuple[int, int, int] = (1, 2, 4)
     onset_channels: int = 16
+    window_fall: int = 0  # samples of each DFT window's falling side (0: symmetric Hann; frontend.asymmetric_hann)
 
     def __post_init__(self) -> None:
         if self.hop < 1 or min(self.n_ffts, default=0) < self.hop:
             raise LatentbridgeError("PolyPitchConfig: every n_fft must be >= hop >= 1")
-        if min(self.channels, self.onset_channels, self.time_kernel, self.octave_kernel) < 1:
-            raise LatentbridgeError("PolyPitchConfig: widths and kernels must be >= 1")
+        if min(self.channels, self.onset_channels, self.time_kernel, self.octave_kernel) < 1 or self.window_fall < 0:
+            raise LatentbridgeError("PolyPitchConfig: widths and kernels must be >= 1, window_fall >= 0")
         if len(self.dilations) != 3 or min(self.dilations) < 1:
             raise LatentbridgeError("PolyPitchConfig.dilations must be three positive integers")
         if self.octave_kernel % 2 == 0:
@@ -77,6 +78,9 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     # poly_onset with 24 channels (issue 16: more capacity for unseen instruments); its cost beside 16 and 32
     # channels: `latentbridge bench tracker` (bench/results/zen4-2026-12-06/tracker.json)
     "poly_wide": PolyPitchConfig(n_ffts=(1024, 4096, 256), channels=24, onset_channels=24),
+    # poly_onset with its 1024- and 4096-point windows falling over their last 256 samples (16 ms): a note reaches
+    # half its steady magnitude in the 4096-point window about 60 ms sooner (same weights, `train poly --init`)
+    "poly_fast": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
 }
@@ -108,7 +112,7 @@ class PolyPitchNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.stack = HarmonicStack(cfg.n_ffts, cfg.hop, cfg.sample_rate, cfg.lowest_midi, cfg.n_bins,
-                                   cfg.bins_per_semitone, cfg.harmonics, cfg.fmax)
+                                   cfg.bins_per_semitone, cfg.harmonics, cfg.fmax, cfg.window_fall)
         c, kt, (d1, d2, d3) = cfg.channels, cfg.time_kernel, cfg.dilations
         self.norm = nn.BatchNorm2d(self.stack.channels)
         self.conv1 = CausalConv(self.stack.channels, c, kt, 5, d1)

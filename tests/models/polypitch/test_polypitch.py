@@ -15,6 +15,7 @@ from poly_phrases import write_phrases
 from export.app.cli import main
 from export.core.errors import LatentbridgeError
 from models.data.poly_midi import NoteLabel
+from models.polypitch.frontend import asymmetric_hann
 from models.polypitch.labels import HARMONIC_INTERVALS, activation_weights, frame_targets, reference_grid, restrikes
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet, get_config
 from models.training.train_poly import PolyTask, PolyTraining, widen_into
@@ -35,6 +36,24 @@ def test_a_sine_peaks_at_its_bin_in_each_harmonic_channel() -> None:
     low = model.stack(sine(110.0, model.stack.context + HOP))[0, 0, -1]  # DFT bins wider than log bins here
     assert int(low.argmax()) == 3 * (45 - 21)
     assert 0.4 < float(low.max().exp()) <= 0.5  # amplitude 0.5, interpolated between DFT bins
+
+
+def test_the_asymmetric_window_is_hann_at_zero_fall_and_hears_a_new_note_sooner() -> None:
+    for n in (256, 1024, 4096):
+        hann = torch.hann_window(n, periodic=True, dtype=torch.float64).numpy()
+        np.testing.assert_allclose(asymmetric_hann(n, 0), hann, atol=1e-12)
+        np.testing.assert_allclose(asymmetric_hann(n, n // 2), hann, atol=1e-12)
+    slow = PolyPitchNet(PolyPitchConfig(n_ffts=(4096,), harmonics=(1.0,))).stack
+    fast = PolyPitchNet(PolyPitchConfig(n_ffts=(4096,), harmonics=(1.0,), window_fall=256)).stack
+    silence, frames = torch.zeros(1, slow.context), 60
+    tone = torch.cat([silence, sine(440.0, frames * HOP)], dim=1)  # A4 starts at the first new frame
+    def first_frame_at_half_level(stack: torch.nn.Module) -> int:
+        level = stack(tone)[0, 0, :, 3 * (69 - 21)].exp()
+        return int(torch.nonzero(level >= 0.5 * float(level[-1]))[0])
+    steady = [float(stack(tone)[0, 0, -1, 3 * (69 - 21)].exp()) for stack in (slow, fast)]
+    assert steady[1] == pytest.approx(steady[0], rel=0.1)  # the window's scale keeps a steady sine's level
+    slow_frame, fast_frame = first_frame_at_half_level(slow), first_frame_at_half_level(fast)
+    assert 0 < fast_frame <= slow_frame - 5  # 40 ms or more sooner (half the window's mass: 128 ms against 75)
 
 
 @pytest.fixture
