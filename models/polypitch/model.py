@@ -79,8 +79,11 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     # channels: `latentbridge bench tracker` (bench/results/zen4-2026-12-06/tracker.json)
     "poly_wide": PolyPitchConfig(n_ffts=(1024, 4096, 256), channels=24, onset_channels=24),
     # poly_onset with its 1024- and 4096-point windows falling over their last 256 samples (16 ms): a note reaches
-    # half its steady magnitude in the 4096-point window about 60 ms sooner (same weights, `train poly --init`)
+    # half its steady level in the 4096-point window 7 frames (56 ms) sooner on a sine (same weights: `--init`)
     "poly_fast": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256),
+    # poly_fast plus a 2048-point window (appended as the last 8 input channels, `--init` widens poly_fast into it)
+    # between the 1024-point window's speed and the 4096-point window's resolution of low notes
+    "poly_fast4": PolyPitchConfig(n_ffts=(1024, 4096, 256, 2048), window_fall=256),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
 }
