@@ -94,8 +94,10 @@ def held_out_twins(data: Path, extras: Sequence[Path]) -> tuple[list[str], list[
                 if extra_name == held_name:
                     continue
                 shared = sorted(programs & held_programs)
+                if not shared:
+                    continue
                 a, b = _locate(held_name, held_fonts), _locate(extra_name, extra_fonts)
-                if shared and (a is None or b is None):
+                if a is None or b is None:
                     unchecked.append(f"{extra}: {extra_name} against {held_name} (not found)")
                     continue
                 for program in shared:
