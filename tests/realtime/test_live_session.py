@@ -223,20 +223,24 @@ def test_output_sounds_and_onsets_come_after_the_reported_latency(session: Sessi
           f" reported {lag / RATE * 1000:.1f} + device {device / RATE * 1000:.1f} ms")
 
 
-def family_probability(audio48: np.ndarray, family: str, wet: np.ndarray | None = None) -> float:
-    """The note classifier's mean probability of `family` over half-overlapping windows of `audio48`; with `wet`
-    (a mask per 48-kHz sample) only over windows wholly wet (NaN when there is none)."""
+def family_probabilities(audio48: np.ndarray, family: str, wet: np.ndarray | None = None) -> np.ndarray:
+    """The note classifier's probability of `family` on each half-overlapping window of `audio48`; with `wet` (a mask
+    per 48-kHz sample) only on windows wholly wet (none may be)."""
     model, _ = load_model(BUNDLED_DIR / "classifier_default.pt", "classifier")
     audio = resample(audio48, RATE, 16000)
     n, step = model.cfg.n_samples, model.cfg.n_samples // 2
     starts = [i for i in range(0, audio.shape[0] - n + 1, step)
               if wet is None or wet[i * RATE // 16000: (i + n) * RATE // 16000].all()]
     if not starts:
-        return float("nan")
+        return np.zeros(0)
     windows = np.stack([audio[i: i + n] for i in starts])
     with torch.no_grad():
-        probs = torch.softmax(model(torch.from_numpy(windows))[0], -1).numpy()
-    return float(probs[:, FAMILIES.index(family)].mean())
+        probs = torch.softmax(model(torch.from_numpy(windows))[0].double(), -1).numpy()
+    return probs[:, FAMILIES.index(family)]
+
+
+def mean_log_odds(p: np.ndarray) -> float:
+    return float(np.mean(np.log(p) - np.log1p(-p)))
 
 
 def test_osc_amount_moves_the_family_probability_toward_the_target(session: Session) -> None:
@@ -254,12 +258,16 @@ def test_osc_amount_moves_the_family_probability_toward_the_target(session: Sess
         return slice(int(a * RATE) + lag + settle, int(b * RATE) + lag)
 
     spans = [span(TIMELINE["amount0"], TIMELINE["amount1"]), span(TIMELINE["amount1"], TIMELINE["flood"])]
-    at0, at1 = (family_probability(out[s], "reed", wet[s]) for s in spans)
-    print(f"P(reed) over wet windows: amount 0 -> {at0:.3f}, amount 1 -> {at1:.3f}; late blocks "
-          f"{session.status['late_at_block']}")
-    if np.isnan(at0) or np.isnan(at1):
+    at0, at1 = (family_probabilities(out[s], "reed", wet[s]) for s in spans)
+    if not at0.size or not at1.size:
         pytest.skip("late blocks left no wholly wet window in a span")
-    assert at1 > at0 + 0.05 and at1 > 3 * at0  # the 3-SoundFont judge: 0.018 -> 0.101 (the old one: > +0.1)
+    rise = mean_log_odds(at1) - mean_log_odds(at0)
+    print(f"P(reed) over {at0.size} and {at1.size} wet windows: amount 0 -> {at0.mean():.3f}, amount 1 -> "
+          f"{at1.mean():.3f}; mean log-odds rise {rise:.2f}; late blocks {session.status['late_at_block']}")
+    # The spans hold other notes, and where the plucks fall on the engine's 32-ms frames moves the morph's pull:
+    # offline renders of this input shifted by 0-3001 samples gave means 0.013-0.022 -> 0.066-0.140 (log-odds rise
+    # 1.60-1.86); live runs 0.006-0.018 -> 0.045-0.132. The log-odds rise (the judge's own scale) is the steady line.
+    assert at1.mean() > 2 * at0.mean() and rise > 1.0
 
 
 def test_an_osc_flood_makes_no_late_block_of_the_engines_and_leaves_every_value_in_range(session: Session) -> None:
