@@ -5,7 +5,9 @@ GM SoundFonts share samples: MuseScore General is built on FluidR3, csound's sf_
 another font's valid or test split keeps out. Two programs are twins when every partial's level (0.5x to 6x the
 key, relative to the loudest, over samples 1 000-9 000 of a `dataset notes` note at velocity 100) differs by at
 most `TWIN_DB` at three keys in the program's range; partial levels, not samples, because two fonts may loop or
-scale one sample differently. `held_out_twins(data, extras)` reads the `dataset poly` indexes and names every such pair.
+scale one sample differently. `held_out_twins(data, extras)` reads the `dataset poly` indexes and names every such pair;
+`train_twins(notes, split)` does the same inside one `dataset notes` render of several fonts (its instruments.json),
+whose split by (SoundFont, program) can put a held-out instrument's twin in train.
 """
 
 from __future__ import annotations
@@ -106,3 +108,26 @@ def held_out_twins(data: Path, extras: Sequence[Path]) -> tuple[list[str], list[
                         twins.append(f"{extra}: {extra_name} program {program} ({GM_PROGRAMS[program].name}) "
                                      f"sounds as {held_name}'s held-out one ({difference:.2f} dB apart)")
     return twins, unchecked
+
+
+def train_twins(root: Path, split: str) -> dict[str, str]:
+    """Held-out instrument -> a train instrument of another SoundFont that sounds the same, in a `dataset notes`
+    render (`root`/instruments.json: SoundFont path, program and split per instrument); {} for a dataset without
+    that file (the real NSynth) or whose fonts are no longer on this machine."""
+    index = root / "instruments.json"
+    if not index.is_file():
+        return {}
+    instruments = json.loads(index.read_text(encoding="utf-8"))
+    train = [(name, info) for name, info in instruments.items() if info.get("split") == "train"]
+    found: dict[str, str] = {}
+    for name, info in sorted(instruments.items()):
+        if info.get("split") != split or not Path(info.get("soundfont_path", "")).is_file():
+            continue
+        for other, twin in train:
+            if (twin.get("program") == info["program"] and twin.get("soundfont") != info.get("soundfont")
+                    and Path(twin.get("soundfont_path", "")).is_file()
+                    and level_difference_db(Path(info["soundfont_path"]), Path(twin["soundfont_path"]),
+                                            info["program"]) <= TWIN_DB):
+                found[name] = other
+                break
+    return found

@@ -58,9 +58,7 @@ def _summary(report: dict[str, Any]) -> str:
     if "difference_hz" in report:
         return _speech_summary(report)
     if "family_accuracy_per_family" in report:
-        return (f"{report['notes']} {report['split']} notes of {report['instruments']} instruments: family accuracy "
-                f"{report['family_accuracy']:.3f}, pitch accuracy {report['pitch_accuracy']:.3f}\n"
-                + "  ".join(f"{f} {a:.2f}" for f, a in report["family_accuracy_per_family"].items()))
+        return _classifier_summary(report)
     if "macro_roc_auc" in report:
         lines = [f"{report['clips']} {report['split']} clips: macro ROC-AUC {report['macro_roc_auc']:.3f}, "
                  f"macro PR-AUC {report['macro_pr_auc']:.3f}", f"{'tag':<16}{'ROC-AUC':>9}{'PR-AUC':>9}{'pos':>6}"]
@@ -123,6 +121,20 @@ def run_autoencoder(args: argparse.Namespace) -> int:
         report["audio"] = _write_variants(variants, notes, args.audio, args.audio_notes)
     _write(report, args)
     return 0
+
+
+def _classifier_summary(report: dict[str, Any]) -> str:
+    lines = [f"{report['notes']} {report['split']} notes of {report['instruments']} instruments: family accuracy "
+             f"{report['family_accuracy']:.3f}, pitch accuracy {report['pitch_accuracy']:.3f}",
+             "  ".join(f"{f} {a:.2f}" for f, a in report["family_accuracy_per_family"].items())]
+    twins = report.get("instruments_with_train_twin") or {}
+    if twins:
+        clean = report["family_accuracy_without_twins"]
+        lines.append(f"{len(twins)} of these instruments have a same-sounding twin in train (not held out): "
+                     + ", ".join(f"{k} ~ {v}" for k, v in twins.items()))
+        lines.append(f"without them ({report['notes_without_twins']} notes): family accuracy "
+                     + ("n/a" if clean is None else f"{clean:.3f}"))
+    return "\n".join(lines)
 
 
 def _write_variants(variants: dict[str, Any], notes: list[Any], directory: Path, count: int) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from export.app.cli import main
 from models.data.organ_fonts import Rank, Voicing, write_console
-from models.data.soundfont_twins import held_out_twins, level_difference_db
+from models.data.soundfont_twins import held_out_twins, level_difference_db, train_twins
 
 ORGAN = Voicing(16, "drawbar organ", (Rank(0.5, -6.0), Rank(1.0, 0.0), Rank(2.0, -9.0)), 0.005, 0.05)
 ROCK = Voicing(18, "rock organ", (Rank(1.0, 0.0), Rank(1.5, -3.0)), 0.005, 0.05)
@@ -53,3 +53,22 @@ def test_a_font_no_longer_on_the_machine_is_reported_as_unchecked(tmp_path: Path
     extra = dataset(tmp_path / "extra", tmp_path / "gone.sf2", "train", [16])
     twins, unchecked = held_out_twins(data, [extra])
     assert twins == [] and len(unchecked) == 1 and "gone.sf2" in unchecked[0]
+
+
+def test_a_notes_render_names_its_held_out_instruments_with_a_train_twin(tmp_path: Path) -> None:
+    """`dataset notes` splits by (SoundFont, program): the held-out drawbar organ of one font has a same-sounding
+    train instrument in the other, the rock organs differ, and a font no longer on the machine is passed over."""
+    held_font, train_font = tmp_path / "held.sf2", tmp_path / "train.sf2"
+    write_console(held_font, [ORGAN, ROCK])
+    write_console(train_font, [ORGAN, OTHER_ROCK])
+
+    def entry(font: Path, program: int, split: str) -> dict[str, object]:
+        return {"soundfont": font.name, "soundfont_path": str(font), "program": program, "split": split}
+
+    (tmp_path / "instruments.json").write_text(json.dumps({
+        "organ_electronic_000": entry(held_font, 16, "test"), "organ_electronic_001": entry(held_font, 18, "test"),
+        "organ_electronic_002": entry(train_font, 16, "train"), "organ_electronic_003": entry(train_font, 18, "train"),
+        "organ_electronic_004": entry(tmp_path / "gone.sf2", 16, "valid")}))
+    assert train_twins(tmp_path, "test") == {"organ_electronic_000": "organ_electronic_002"}
+    assert train_twins(tmp_path, "valid") == {}
+    assert train_twins(tmp_path / "nsynth", "test") == {}  # no instruments.json: the real NSynth

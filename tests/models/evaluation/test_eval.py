@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,28 @@ def test_classifier_report(trained: dict[str, Path], capsys: pytest.CaptureFixtu
                                                           "organ", "reed", "string", "synth_lead", "vocal"}
 
 
+def test_classifier_report_leaves_out_held_out_instruments_with_a_train_twin(
+        trained: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A train instrument re-listed as the same program of the same font as a test instrument (under another
+    font's name) is its twin: the report names the pair and scores the test split without that instrument."""
+    notes = tmp_path / "notes"
+    shutil.copytree(trained["notes"], notes)
+    index = json.loads((notes / "instruments.json").read_text())
+    held = json.loads((notes / "test" / "examples.json").read_text())
+    held_name = sorted({e["instrument_str"] for e in held.values()})[0]
+    twin = next(n for n, info in sorted(index.items()) if info["split"] == "train")
+    index[twin] |= {"program": index[held_name]["program"], "soundfont_path": index[held_name]["soundfont_path"],
+                    "soundfont": "another.sf2"}
+    (notes / "instruments.json").write_text(json.dumps(index))
+    assert main(["eval", "classifier", "--model", str(trained["classifier"]), "--data", str(notes), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["instruments_with_train_twin"].get(held_name) == twin
+    assert held_name in report["family_accuracy_per_instrument"]
+    assert 0 < report["notes_without_twins"] < report["notes"]
+    assert main(["eval", "classifier", "--model", str(trained["classifier"]), "--data", str(notes)]) == 0
+    assert f"{held_name} ~ {twin}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("oracle, accuracy", [("right", 1.0), ("wrong", 0.0)])
 def test_classifier_report_of_an_oracle(oracle: str, accuracy: float, trained: dict[str, Path],
                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,6 +237,7 @@ def test_classifier_report_of_an_oracle(oracle: str, accuracy: float, trained: d
     assert report["notes"] > 0 and report["family_accuracy_per_family"]
     assert report["family_accuracy"] == report["pitch_accuracy"] == accuracy
     assert set(report["family_accuracy_per_family"].values()) == {accuracy}
+    assert set(report["family_accuracy_per_instrument"].values()) == {accuracy}
 
 
 def test_models_bundle_writes_a_model_card(trained: dict[str, Path], tmp_path: Path,
