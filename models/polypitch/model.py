@@ -84,6 +84,10 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     # poly_fast plus a 2048-point window (appended as the last 8 input channels, `--init` widens poly_fast into it)
     # between the 1024-point window's speed and the 4096-point window's resolution of low notes
     "poly_fast4": PolyPitchConfig(n_ffts=(1024, 4096, 256, 2048), window_fall=256),
+    # poly_fast with its time convs dilated 1, 4, 16 instead of 1, 2, 4: 42 frames (336 ms) of causal context
+    # instead of 14 at the same weights and cost (`--init` loads poly_fast), for notes that fade under newer ones
+    # (the bundled tracker scores no better on its own training phrases than on valid: it underfits)
+    "poly_fast_ctx": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256, dilations=(1, 4, 16)),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
 }
