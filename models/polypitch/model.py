@@ -88,6 +88,9 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     # instead of 14 at the same weights and cost (`--init` loads poly_fast), for notes that fade under newer ones
     # (the bundled tracker scores no better on its own training phrases than on valid: it underfits)
     "poly_fast_ctx": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256, dilations=(1, 4, 16)),
+    # poly_fast with 24 channels (poly_wide's width): `--init` widens poly_fast into it with the new channels' inputs
+    # zeroed, so it starts from poly_fast's outputs (half poly_fast's training speed, bench tracker)
+    "poly_fast_wide": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256, channels=24, onset_channels=24),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
 }
