@@ -134,6 +134,10 @@ class PolyPitchNet(nn.Module):
         self.onset_head = nn.Conv2d(cfg.onset_channels, 1, (1, cfg.bins_per_semitone),
                                     stride=(1, cfg.bins_per_semitone), padding=(0, cfg.bins_per_semitone // 2))
 
+    # weights whose input is several layers' features side by side (name -> how many blocks of `channels`), for
+    # `train poly --init` to widen block by block
+    CONCATENATED_INPUTS = {"onset_conv.conv.weight": 2}
+
     @property
     def causal_layers(self) -> list[CausalConv]:
         return [self.conv1, self.conv2, self.conv3, self.onset_conv]

@@ -71,9 +71,12 @@ class PolyTraining:
 def widen_into(model: nn.Module, source: dict[str, Tensor]) -> list[str]:
     """Copy a tracker state dict into `model`: equal shapes whole; a larger tensor of the same rank gets the
     source in its leading slice, the rest stays at its fresh initialisation except the new input channels of
-    conv weights (dim 1), which are zeroed so the widened model computes what the source did. Returns the names
-    copied into a slice; refuses missing names and shrinking shapes."""
+    every conv weight (dim 1: new front-end windows, and more channels in every layer and head), which are zeroed
+    so the widened model computes what the source did; an input made of several layers' features side by side
+    (the model's CONCATENATED_INPUTS) is widened block by block. Returns the names copied into a slice; refuses
+    missing names and shrinking shapes."""
     target, widened = model.state_dict(), []
+    blocks = getattr(model, "CONCATENATED_INPUTS", {})
     missing = sorted(set(target) ^ set(source))
     if missing:
         raise LatentbridgeError(f"--init: not a tracker of this architecture (differs in {missing[:3]})")
@@ -85,9 +88,15 @@ def widen_into(model: nn.Module, source: dict[str, Tensor]) -> list[str]:
         if new.dim() != value.dim() or any(a < b for a, b in zip(new.shape, value.shape, strict=True)):
             raise LatentbridgeError(f"--init: {name} has shape {tuple(value.shape)}, cannot widen to "
                                     f"{tuple(new.shape)}")
-        if name.endswith("conv.weight") and new.dim() == 4:
-            new[:, value.shape[1]:] = 0.0
-        new[tuple(slice(0, n) for n in value.shape)] = value
+        k = blocks.get(name, 1)
+        if new.dim() == 4 and name.endswith("weight"):  # conv: [out, in, time, freq]
+            old_block, new_block = value.shape[1] // k, new.shape[1] // k
+            for b in range(k):
+                new[:, b * new_block + old_block: (b + 1) * new_block] = 0.0
+                new[: value.shape[0], b * new_block: b * new_block + old_block, : value.shape[2], : value.shape[3]] = \
+                    value[:, b * old_block: (b + 1) * old_block]
+        else:
+            new[tuple(slice(0, n) for n in value.shape)] = value
         widened.append(name)
     model.load_state_dict(target)
     return widened

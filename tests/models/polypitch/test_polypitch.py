@@ -128,6 +128,7 @@ def test_activation_weights_mark_the_release_after_key_up_and_the_attack_at_the_
 
 
 def test_widening_a_checkpoint_keeps_its_outputs_and_refuses_shrinking() -> None:
+    """New front-end windows, and more channels in every layer and head, start at the source's outputs."""
     torch.manual_seed(0)
     narrow = PolyPitchNet(PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0), channels=4, octave_kernel=5,
                                           onset_channels=4)).eval()
@@ -144,6 +145,14 @@ def test_widening_a_checkpoint_keeps_its_outputs_and_refuses_shrinking() -> None
     torch.testing.assert_close(o2, o1, atol=1e-6, rtol=0)
     with pytest.raises(LatentbridgeError, match="cannot widen"), torch.no_grad():
         widen_into(narrow, wide.state_dict())
+    wider = PolyPitchNet(PolyPitchConfig(n_ffts=(1024, 256), harmonics=(1.0, 2.0), channels=6, octave_kernel=5,
+                                         onset_channels=5)).eval()  # more channels in every layer and head
+    with torch.no_grad():
+        assert {"conv1.conv.weight", "octave.weight", "activation_head.weight",
+                "onset_head.weight"} <= set(widen_into(wider, narrow.state_dict()))
+        a3, o3 = wider(audio)
+    torch.testing.assert_close(a3, a1, atol=1e-6, rtol=0)
+    torch.testing.assert_close(o3, o1, atol=1e-6, rtol=0)
 
 
 def test_train_writes_best_and_resumes(tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture) -> None:
