@@ -86,7 +86,7 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     "poly_fast4": PolyPitchConfig(n_ffts=(1024, 4096, 256, 2048), window_fall=256),
     # poly_fast with its time convs dilated 1, 4, 16 instead of 1, 2, 4: 42 frames (336 ms) of causal context
     # instead of 14 at the same weights and cost (`--init` loads poly_fast), for notes that fade under newer ones
-    # (the bundled tracker scores no better on its own training phrases than on valid: it underfits)
+    # (the bundled tracker scores no better on its own training phrases than on valid)
     "poly_fast_ctx": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256, dilations=(1, 4, 16)),
     # poly_fast with 24 channels (poly_wide's width): `--init` widens poly_fast into it with the new channels' inputs
     # zeroed, so it starts from poly_fast's outputs (half poly_fast's training speed, bench tracker)
