@@ -12,30 +12,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-sys.path[:0] = [".", "tests"]
+sys.path[:0] = [".", "tests", "tests/realtime"]
 from jack_player import plucks  # noqa: E402
+from test_live_session import BLOCK, RATE, TIMELINE, family_probabilities  # noqa: E402  (the live check's judge)
 
-from export.core.audio_io import resample  # noqa: E402
-from export.onnx.bundled import BUNDLED_DIR  # noqa: E402
-from models.data.gm_programs import FAMILIES  # noqa: E402
-from models.training.checkpoint import load_model  # noqa: E402
 from plugin_host.presets import read_preset  # noqa: E402
 from plugin_host.render import RenderSettings, render_audio  # noqa: E402
 
-RATE, BLOCK = 48000, 256
-SPANS = {"A": (21.0, 30.0), "B": (31.0, 42.0)}  # a second after each OSC change of the live session's timeline
-MODEL, _ = load_model(BUNDLED_DIR / "classifier_default.pt", "classifier")
-
-
-def p_reed(audio48: np.ndarray) -> list[float]:
-    audio = resample(audio48, RATE, 16000)
-    n = MODEL.cfg.n_samples
-    windows = np.stack([audio[i: i + n] for i in range(0, audio.shape[0] - n + 1, n // 2)])
-    with torch.no_grad():
-        probs = torch.softmax(MODEL(torch.from_numpy(windows))[0].double(), -1).numpy()
-    return probs[:, FAMILIES.index("reed")].tolist()
+SETTLE = 1.0  # seconds after each OSC change, as the live check waits
+SPANS = {"A": (TIMELINE["amount0"] + SETTLE, TIMELINE["amount1"]),
+         "B": (TIMELINE["amount1"] + SETTLE, TIMELINE["flood"])}
 
 
 def main() -> None:
@@ -51,7 +38,8 @@ def main() -> None:
             chosen["stages"][1]["parameters"]["amount"] = amount
             rendered = render_audio(chosen, audio[None, :], RATE, RenderSettings(blocksize=BLOCK))[0]
             for name, (a, b) in SPANS.items():
-                row[f"{name}{amount:.0f}"] = p_reed(rendered[offset + int(a * RATE): offset + int(b * RATE)])
+                row[f"{name}{amount:.0f}"] = family_probabilities(
+                    rendered[offset + int(a * RATE): offset + int(b * RATE)], "reed").tolist()
         rows.append(row)
         print(json.dumps({k: v if k == "offset" else round(float(np.mean(v)), 4) for k, v in row.items()}), flush=True)
     if out is not None:
