@@ -52,8 +52,11 @@ def write_phrases(root: Path, counts: dict[str, int], seconds: float = 2.0, seed
     return root
 
 
-def export_tiny_tracker(directory: Path, seed: int = 0) -> Path:
-    """A randomly initialised `poly_tiny` tracker saved as a checkpoint and exported; its `tracker.onnx` path."""
+def export_tiny_tracker(directory: Path, seed: int = 0, memory: int = 0) -> Path:
+    """A randomly initialised `poly_tiny` tracker (with a per-bin memory of `memory` units, its output conv drawn
+    at random) saved as a checkpoint and exported; its `tracker.onnx` path."""
+    from dataclasses import replace
+
     import torch
 
     from models.exporting.onnx_export import export_checkpoint
@@ -61,10 +64,12 @@ def export_tiny_tracker(directory: Path, seed: int = 0) -> Path:
     from models.training.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
-    model = PolyPitchNet(get_config("poly_tiny"))
+    model = PolyPitchNet(replace(get_config("poly_tiny"), memory=memory))
     with torch.no_grad():  # input statistics of real log spectra, so the layers see a useful range
         model.norm.running_mean.fill_(-6.0)
         model.norm.running_var.fill_(4.0)
+        if memory:
+            model.memory_head.weight.normal_(0.0, 1.0)
     save_checkpoint(directory / "run" / "checkpoint.pt", "poly", model, None, 0, seed)
     rows = export_checkpoint(directory / "run" / "checkpoint.pt", directory, "tiny", force=True)
     return Path(rows[0]["path"])

@@ -4,8 +4,9 @@ Frames of `hop` (128) samples at 16 kHz; frame i covers samples [i * hop, (i + 1
 audio up to (i + 1) * hop (zero look-ahead). Activation bin b (of 264) is centred on MIDI 21 + b / 3 (bin 0 =
 A0, bin 3 k = MIDI 21 + k, bin 261 = C8); onset k (of 88) is MIDI 21 + k. `stream(audio [B, k * hop], state)`
 -> (activation logits [B, k, 264], onset logits [B, k, 88], new state); the state is the last
-max(n_ffts) - hop samples and each causal conv's last (kernel - 1) * dilation input frames, zeros at the start,
-so blocks with the carried state equal one call. `forward(audio)` is one call from the zero state.
+max(n_ffts) - hop samples, each causal conv's last (kernel - 1) * dilation input frames and, with `memory` > 0,
+the per-bin recurrent memory's hidden state [B, 264, memory]; zeros at the start, so blocks with the carried
+state equal one call. `forward(audio)` is one call from the zero state.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ class PolyPitchConfig:
     dilations: tuple[int, int, int] = (1, 2, 4)
     onset_channels: int = 16
     window_fall: int = 0  # samples of each DFT window's falling side (0: symmetric Hann; frontend.asymmetric_hann)
+    memory: int = 0  # units of the per-bin GRU over frames (0: none)
 
     def __post_init__(self) -> None:
         if self.hop < 1 or min(self.n_ffts, default=0) < self.hop:
             raise LatentbridgeError("PolyPitchConfig: every n_fft must be >= hop >= 1")
-        if min(self.channels, self.onset_channels, self.time_kernel, self.octave_kernel) < 1 or self.window_fall < 0:
-            raise LatentbridgeError("PolyPitchConfig: widths and kernels must be >= 1, window_fall >= 0")
+        if min(self.channels, self.onset_channels, self.time_kernel, self.octave_kernel) < 1 or \
+                min(self.window_fall, self.memory) < 0:
+            raise LatentbridgeError("PolyPitchConfig: widths and kernels must be >= 1, window_fall and memory >= 0")
         if len(self.dilations) != 3 or min(self.dilations) < 1:
             raise LatentbridgeError("PolyPitchConfig.dilations must be three positive integers")
         if self.octave_kernel % 2 == 0:
@@ -91,6 +94,10 @@ CONFIGS: dict[str, PolyPitchConfig] = {
     # poly_fast with 24 channels (poly_wide's width): `--init` widens poly_fast into it with the new channels' inputs
     # zeroed, so it starts from poly_fast's outputs (half poly_fast's training speed, bench tracker)
     "poly_fast_wide": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256, channels=24, onset_channels=24),
+    # poly_fast plus a per-bin GRU memory of 16 units (`--init` loads poly_fast; the memory's output starts at zero)
+    # for notes held under newer ones and release tails: the bundled tracker scores no better on its own training
+    # phrases than on valid, and neither more context (poly_fast_ctx) nor width (poly_fast_wide) changed that
+    "poly_fast_memory": PolyPitchConfig(n_ffts=(1024, 4096, 256), window_fall=256, memory=16),
     "poly_tiny": PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0, 3.0), channels=4, octave_kernel=5,
                                  onset_channels=4),
 }
@@ -133,10 +140,18 @@ class PolyPitchNet(nn.Module):
         self.onset_conv = CausalConv(2 * c, cfg.onset_channels, 2, 3)
         self.onset_head = nn.Conv2d(cfg.onset_channels, 1, (1, cfg.bins_per_semitone),
                                     stride=(1, cfg.bins_per_semitone), padding=(0, cfg.bins_per_semitone // 2))
+        if cfg.memory:
+            self.memory = nn.GRU(c, cfg.memory)
+            self.memory_head = nn.Conv2d(cfg.memory, 1, (1, 5), padding=(0, 2))
+            nn.init.zeros_(self.memory_head.weight)
+            nn.init.zeros_(self.memory_head.bias)
 
     # weights whose input is several layers' features side by side (name -> how many blocks of `channels`), for
     # `train poly --init` to widen block by block
     CONCATENATED_INPUTS = {"onset_conv.conv.weight": 2}
+    # parameters a source checkpoint may lack: `train poly --init` leaves them at their initialisation, whose output
+    # is zero (the memory's output conv), so the tracker starts from the source's outputs
+    ADDED_MODULES = ("memory.", "memory_head.")
 
     @property
     def causal_layers(self) -> list[CausalConv]:
@@ -149,16 +164,19 @@ class PolyPitchNet(nn.Module):
 
     @property
     def state_names(self) -> list[str]:
-        return ["tail", *(f"cache_{i}" for i in range(len(self.causal_layers)))]
+        memory = ["memory"] if self.cfg.memory else []
+        return ["tail", *(f"cache_{i}" for i in range(len(self.causal_layers))), *memory]
 
     def init_state(self, batch: int) -> list[Tensor]:
-        """Zero state: the audio tail [B, max(n_ffts) - hop] and each causal conv's cache [B, C, pad, bins]."""
+        """Zero state: the audio tail [B, max(n_ffts) - hop], each causal conv's cache [B, C, pad, bins] and the
+        memory [B, bins, memory] where there is one."""
         caches = [torch.zeros(batch, layer.c_in, layer.pad, self.cfg.n_bins) for layer in self.causal_layers]
-        return [torch.zeros(batch, self.stack.context), *caches]
+        memory = [torch.zeros(batch, self.cfg.n_bins, self.cfg.memory)] if self.cfg.memory else []
+        return [torch.zeros(batch, self.stack.context), *caches, *memory]
 
     def stream(self, audio: Tensor, state: list[Tensor]) -> tuple[Tensor, Tensor, list[Tensor]]:
         """See the module docstring; audio [B, k * hop] with k >= 1."""
-        tail, c1, c2, c3, c4 = state
+        tail, c1, c2, c3, c4, *memory = state
         window = torch.cat([tail, audio], dim=1)
         x = self.norm(self.stack(window))
         h1, c1 = self.conv1(x, c1)
@@ -168,10 +186,22 @@ class PolyPitchNet(nn.Module):
         h, c3 = self.conv3(h, c3)
         h = F.relu(h)
         activations = self.activation_head(h)[:, 0]
+        if self.cfg.memory:
+            held, last = self._remember(h, memory[0])
+            activations, memory = activations + held, [last]
         o, c4 = self.onset_conv(torch.cat([h1, h], dim=1), c4)
         onsets = self.onset_head(F.relu(o))[:, 0]
         new_tail = window[:, window.shape[1] - self.stack.context:]
-        return activations, onsets, [new_tail, c1, c2, c3, c4]
+        return activations, onsets, [new_tail, c1, c2, c3, c4, *memory]
+
+    def _remember(self, h: Tensor, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Features [B, C, k, bins] and memory [B, bins, units] -> (logits [B, k, bins], new memory): the GRU runs
+        over the k frames with the bins as its batch."""
+        b, c, k, _ = h.shape
+        n, units = self.cfg.n_bins, self.cfg.memory  # constants, so the graph's output shapes name them
+        out, last = self.memory(h.permute(2, 0, 3, 1).reshape(k, b * n, c), memory.reshape(1, b * n, units))
+        out = out.reshape(k, b, n, units).permute(1, 3, 0, 2)
+        return self.memory_head(out)[:, 0], last.reshape(b, n, units)
 
     def forward(self, audio: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """audio [B, k * hop] -> (activation logits, onset logits) from the zero state, or with `history`

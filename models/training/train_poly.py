@@ -73,11 +73,13 @@ def widen_into(model: nn.Module, source: dict[str, Tensor]) -> list[str]:
     source in its leading slice, the rest stays at its fresh initialisation except the new input channels of
     every conv weight (dim 1: new front-end windows, and more channels in every layer and head), which are zeroed
     so the widened model computes what the source did; an input made of several layers' features side by side
-    (the model's CONCATENATED_INPUTS) is widened block by block. Returns the names copied into a slice; refuses
-    missing names and shrinking shapes."""
+    (the model's CONCATENATED_INPUTS) is widened block by block; parameters of the model's ADDED_MODULES (whose
+    output starts at zero) that the source lacks keep their initialisation. Returns the names copied into a slice;
+    refuses other missing names and shrinking shapes."""
     target, widened = model.state_dict(), []
     blocks = getattr(model, "CONCATENATED_INPUTS", {})
-    missing = sorted(set(target) ^ set(source))
+    added = tuple(getattr(model, "ADDED_MODULES", ()))
+    missing = sorted(name for name in set(target) ^ set(source) if name in source or not name.startswith(added))
     if missing:
         raise LatentbridgeError(f"--init: not a tracker of this architecture (differs in {missing[:3]})")
     for name, value in source.items():

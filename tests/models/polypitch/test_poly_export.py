@@ -16,9 +16,10 @@ HOP = 128
 TOLERANCE = 1e-4  # max |onnx - torch| of the sigmoid outputs
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_tiny_tracker(tmp_path_factory.mktemp("poly"))
+@pytest.fixture(scope="module", params=[0, 3], ids=["convs", "memory"])
+def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny tracker, and the same with a per-bin recurrent memory (its state carried between calls)."""
+    return export_tiny_tracker(tmp_path_factory.mktemp("poly"), memory=request.param)
 
 
 def audio(frames: int, seed: int = 0) -> np.ndarray:

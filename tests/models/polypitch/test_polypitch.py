@@ -55,11 +55,17 @@ def test_the_asymmetric_window_is_hann_at_zero_fall_and_hears_a_new_note_sooner(
     assert 0 < fast_frame <= slow_frame - 5  # 40 ms or more sooner (half the window's mass: 128 ms against 75)
 
 
-@pytest.fixture(params=[0, 256], ids=["hann", "falling_window"])
+@pytest.fixture(params=[(0, 0), (256, 0), (256, 3)], ids=["hann", "falling_window", "memory"])
 def tiny(request: pytest.FixtureRequest) -> PolyPitchNet:
-    """poly_tiny with Hann windows and with the falling windows of the bundled tracker (`window_fall`)."""
+    """poly_tiny with Hann windows, with the falling windows of the bundled tracker (`window_fall`), and with a
+    per-bin recurrent memory whose output conv is drawn at random (it starts at zero)."""
+    window_fall, memory = request.param
     torch.manual_seed(0)
-    return PolyPitchNet(replace(get_config("poly_tiny"), window_fall=request.param)).eval()
+    model = PolyPitchNet(replace(get_config("poly_tiny"), window_fall=window_fall, memory=memory)).eval()
+    if memory:
+        with torch.no_grad():
+            model.memory_head.weight.normal_(0.0, 1.0)
+    return model
 
 
 @pytest.mark.parametrize("blocks", [(1, 3, 7, 2, 11), (5, 1, 1, 17)])
@@ -153,6 +159,25 @@ def test_widening_a_checkpoint_keeps_its_outputs_and_refuses_shrinking() -> None
         a3, o3 = wider(audio)
     torch.testing.assert_close(a3, a1, atol=1e-6, rtol=0)
     torch.testing.assert_close(o3, o1, atol=1e-6, rtol=0)
+
+
+def test_a_memory_added_by_init_starts_from_the_source_s_outputs_and_then_moves_them() -> None:
+    torch.manual_seed(0)
+    cfg = PolyPitchConfig(n_ffts=(1024,), harmonics=(1.0, 2.0), channels=4, octave_kernel=5, onset_channels=4)
+    plain, remembering = PolyPitchNet(cfg).eval(), PolyPitchNet(replace(cfg, memory=3)).eval()
+    assert remembering.state_names[-1] == "memory"
+    assert tuple(remembering.init_state(2)[-1].shape) == (2, cfg.n_bins, 3)
+    audio = 0.3 * torch.randn(1, 30 * HOP, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert widen_into(remembering, plain.state_dict()) == []
+        (a1, o1), (a2, o2) = plain(audio), remembering(audio)
+        torch.testing.assert_close(a2, a1, atol=1e-6, rtol=0)
+        torch.testing.assert_close(o2, o1, atol=1e-6, rtol=0)
+        remembering.memory_head.weight.normal_(0.0, 1.0)
+        a3, o3 = remembering(audio)
+    assert (a3 - a1).abs().max() > 0.1 and torch.equal(o3, o1)  # the memory adds to the activations only
+    with pytest.raises(LatentbridgeError, match="not a tracker of this architecture"), torch.no_grad():
+        widen_into(plain, remembering.state_dict())  # a memory has nowhere to go
 
 
 def test_train_writes_best_and_resumes(tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture) -> None:
