@@ -1,4 +1,5 @@
-"""`latentbridge dataset {notes,speech,clips,poly,organs,phrase,plot}`: render training data in the official layouts.
+"""`latentbridge dataset {notes,speech,clips,poly,organs,tuning,phrase,plot}`: training data in the official
+layouts (and the SoundFont checks they need).
 
 Each renderer module exposes `add_arguments(parser)` and `run(args) -> int`; they are
 imported only when their command runs.
@@ -25,6 +26,9 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
     "organs": ("models.data.organ_fonts",
                "SoundFonts of additive drawbar and pipe organs (and a bass), one random registration each",
                "latentbridge dataset organs --out data/organ_fonts --fonts 12"),
+    "tuning": ("models.data.key_tuning",
+               "which SoundFont instruments sound off the keys that play them (CREPE on rendered notes)",
+               "latentbridge dataset tuning --out tuning.json"),
     "phrase": ("models.data.demo_phrase", "the demo input: a nylon-guitar phrase, 44.1 kHz stereo",
                "latentbridge dataset phrase --out guitar_phrase.wav"),
     "plot": ("models.data.notes_plot", "spectrogram grid of a few rendered notes (PNG)",

@@ -30,6 +30,7 @@ class PolyPhrase:
     seconds: float
     style: str  # strum, block, arpeggio, bass_chords, line; "midi" for a WAV + MIDI pair
     programs: tuple[int, ...]  # one per instrument (channel order)
+    soundfont: str = ""  # the SoundFont's file name where the phrase's JSON names one
 
 
 def _load_json(path: Path) -> object:
@@ -76,8 +77,9 @@ def _rendered(root: Path, split: str, name: str) -> PolyPhrase:
     if not audio.is_file():
         raise LatentbridgeError(f"{audio}: no such audio file")
     notes = tuple(_note(entry, where, k) for k, entry in enumerate(data["notes"]))
+    soundfont = data.get("soundfont")
     return PolyPhrase(name, split, audio, notes, float(data["seconds"]), data["style"],
-                      tuple(i["program"] for i in data["instruments"]))
+                      tuple(i["program"] for i in data["instruments"]), soundfont if isinstance(soundfont, str) else "")
 
 
 def _from_index(root: Path, split: str | None) -> list[PolyPhrase]:

@@ -176,6 +176,9 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra-data", type=Path, action="append", default=[], metavar="DIR",
                         help="another phrase dataset whose train split joins the training pool (repeatable; e.g. "
                         "a third SoundFont rendered with `dataset poly --ratios 1,0,0`); validation stays on --data")
+    parser.add_argument("--skip-instruments", type=Path, default=None, metavar="TUNING_JSON",
+                        help="never draw training phrases played by an instrument this `latentbridge dataset tuning` "
+                        "report marks off its key (its labels name keys it does not sound)")
     parser.add_argument("--init", type=Path, default=None,
                         help="warm-start from a tracker checkpoint, widened into --config if it has more input "
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
@@ -277,10 +280,12 @@ def _task(args: argparse.Namespace) -> TrainTask:
         return ClassifierTask(classifier_config(args.config), args.data, cache, args.per_instrument, args.batch,
                               args.seed, args.valid_every, args.valid_per_instrument)
     if args.model == "poly":
+        from models.data.key_tuning import read_off_key
         from models.polypitch.model import get_config as poly_config
         from models.training.train_poly import PolyTask, PolyTraining
 
         poly = poly_config(args.config)
+        skip = frozenset() if args.skip_instruments is None else read_off_key(args.skip_instruments)
         return PolyTask(poly, args.data, cache, args.batch, args.seed,
                         PolyTraining(crop=args.crop, valid_every=args.valid_every,
                                      valid_phrases=args.valid_phrases, restrike_weight=args.restrike_weight,
@@ -288,7 +293,7 @@ def _task(args: argparse.Namespace) -> TrainTask:
                                      tail_frames=_frames_of(args.tail_ms, poly.hop, poly.sample_rate),
                                      attack_weight=args.attack_weight, harmonic_weight=args.harmonic_weight,
                                      eq_db=args.eq_db),
-                        args.lr_patience, args.init, tuple(args.extra_data))
+                        args.lr_patience, args.init, tuple(args.extra_data), skip)
     from models.spectral.model import get_config as spectral_config
     from models.training.train_spectral import SpectralTask
 

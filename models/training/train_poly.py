@@ -23,6 +23,9 @@ rendered with `dataset poly --ratios 1,0,0`), each cached in `cache_dir/extra-NA
 all training phrases. Validation stays on `data`'s valid split, so scores compare with runs without extras. An extra
 dataset rendered from a SoundFont that holds a twin of one of `data`'s valid or test instruments (GM fonts share
 samples; models/data/soundfont_twins.py) is refused before training.
+`skip` names (SoundFont file name, program) pairs whose training phrases are never drawn (instruments that sound
+off the keys their labels name, `dataset tuning`); the audio cache still holds every phrase, so it is shared with
+runs without `skip`.
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ class PolyTask(BestScoreHooks):
 
     def __init__(self, cfg: PolyPitchConfig, data: Path, cache_dir: Path, batch: int, seed: int,
                  training: PolyTraining | None = None, lr_patience: int = 0, init: Path | None = None,
-                 extra: tuple[Path, ...] = ()) -> None:
+                 extra: tuple[Path, ...] = (), skip: frozenset[tuple[str, int]] = frozenset()) -> None:
         if batch < 1:
             raise LatentbridgeError("--batch must be >= 1")
         if lr_patience < 0:
@@ -160,6 +163,8 @@ class PolyTask(BestScoreHooks):
             raise LatentbridgeError("--extra-data: each dataset once, with distinct folder names, not --data again")
         self.data, self.cache_dir, self.batch, self.seed = data, cache_dir, batch, seed
         self.extra = tuple(extra)
+        self.skip = frozenset(skip)
+        self.drawable: np.ndarray | None = None  # indices of the training phrases crops are drawn from
         self.phrases: list[PolyPhrase] = []
         self.audio: list[np.ndarray] = []  # one cache per dataset, [phrases, samples]
         self.first: np.ndarray | None = None  # index of each dataset's first phrase in self.phrases
@@ -178,6 +183,8 @@ class PolyTask(BestScoreHooks):
         extra: dict[str, Any] = {} if self.init is None else {"init": str(self.init)}
         if self.extra:
             extra["extra_data"] = [str(path) for path in self.extra]
+        if self.skip:
+            extra["skip_instruments"] = sorted([font, program] for font, program in self.skip)
         return {"batch": self.batch, "training": training, "data": str(self.data), **extra}
 
     def _cache(self, phrases: list[PolyPhrase], directory: Path, what: str,
@@ -201,8 +208,14 @@ class PolyTask(BestScoreHooks):
             all_lengths.append(lengths)
         lengths = np.concatenate(all_lengths)
         self.first, self.frames = np.array(first), lengths // self.cfg.hop
+        self.drawable = np.array([i for i, p in enumerate(self.phrases)
+                                  if not any((p.soundfont, program) in self.skip for program in p.programs)], int)
+        if self.drawable.size == 0:
+            raise LatentbridgeError("--skip-instruments leaves no training phrase")
         facts: dict[str, Any] = {"data": str(self.data), "phrases": len(self.phrases),
                                  "train_seconds_of_audio": float(lengths.sum() / self.cfg.sample_rate)}
+        if self.skip:
+            facts["phrases_skipped"] = len(self.phrases) - int(self.drawable.size)
         if self.extra:
             facts["phrases_per_dataset"] = [len(n) for n in all_lengths]
         if self.training.valid_every and rank == 0:
@@ -234,10 +247,10 @@ class PolyTask(BestScoreHooks):
         return out
 
     def loss(self, net: nn.Module, step: int, rank: int, world: int, device: torch.device) -> torch.Tensor:
-        assert self.frames is not None, "prepare() first"
+        assert self.frames is not None and self.drawable is not None, "prepare() first"
         rng = np.random.default_rng([self.seed, step])
         t, hop, total = self.training, self.cfg.hop, self.batch * world
-        phrases = rng.integers(0, len(self.phrases), size=total)
+        phrases = self.drawable[rng.integers(0, self.drawable.size, size=total)]
         starts = np.floor(rng.random(total) * np.maximum(self.frames[phrases] - t.crop, 1)).astype(int)
         gains = 10.0 ** (rng.uniform(*t.gain_db, size=total) / 20.0)
         noisy = rng.random(total) < 0.5

@@ -301,3 +301,33 @@ def test_an_extra_dataset_without_training_phrases_is_a_one_line_error(tmp_path:
         task = PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 1, 0, extra=(extra,))
         with pytest.raises(LatentbridgeError, match=message):
             task.prepare(0, 1)
+
+
+def test_skipped_instruments_are_never_drawn_and_are_a_run_setting(tmp_path: Path, one_thread: None) -> None:
+    """Phrases played by a (SoundFont, program) that `dataset tuning` marks off its key stay in the cache but are
+    never cropped; skipping every phrase is a one-line error."""
+    data = write_phrases(tmp_path / "data", {"train": 4, "valid": 1}, seconds=1.0)
+    for name, font in (("train_000", "off.sf2"), ("train_001", "good.sf2"), ("train_002", "off.sf2")):
+        path = data / "train" / f"{name}.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "soundfont": font}))
+
+    class Recording(PolyTask):
+        drawn: set[int] = set()
+
+        def _crop(self, phrase: int, start: int) -> np.ndarray:
+            self.drawn.add(int(phrase))
+            return super()._crop(phrase, start)
+
+    task = Recording(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(crop=16),
+                     skip=frozenset({("off.sf2", 0)}))
+    facts = task.prepare(0, 1)
+    assert facts["phrases"] == 4 and facts["phrases_skipped"] == 2
+    for step in range(40):
+        task.loss(task.model, step, 0, 1, torch.device("cpu"))
+    assert Recording.drawn == {1, 3}
+    assert task.settings()["skip_instruments"] == [["off.sf2", 0]]
+    assert "skip_instruments" not in PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0).settings()
+    everything = PolyTask(get_config("poly_tiny"), data, tmp_path / "cache", 2, 0, PolyTraining(crop=16),
+                          skip=frozenset({("off.sf2", 0), ("good.sf2", 0), ("", 0)}))
+    with pytest.raises(LatentbridgeError, match="leaves no training phrase"):
+        everything.prepare(0, 1)
