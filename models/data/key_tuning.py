@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def key_offset(audio: np.ndarray, key: int) -> float | None:
     return float(np.median(12.0 * np.log2(f0[span][pitched] / midi_to_hz(key))))
 
 
-def measure(soundfont: Path, programs: list[int], keys: tuple[int, ...] = KEYS) -> list[KeyTuning]:
+def measure(soundfont: Path, programs: Iterable[int], keys: tuple[int, ...] = KEYS) -> list[KeyTuning]:
     """One row per program the font has (bank 0)."""
     synth, rows = NoteSynth(soundfont), []
     for program in programs:
@@ -114,8 +115,8 @@ def _programs(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     programs, fonts = _programs(args.programs), resolve_soundfonts(args.soundfont)
     started, rows = time.monotonic(), []
-    for font in progress(fonts, desc="tuning", unit="font"):
-        rows += measure(font, programs)
+    for font in fonts:
+        rows += measure(font, progress(programs, desc=f"tuning {font.name}", unit="program"))
     report = {"keys": list(KEYS), "method": "CREPE tiny, median over 0.2-0.7 s, periodicity >= 0.5",
               "instruments": [asdict(r) | {"off_key": r.off_key} for r in rows]}
     with atomic_output(args.out, args.force) as tmp:
