@@ -2,7 +2,7 @@
 
 Some General MIDI presets do not, and a phrase labelled with its keys then teaches a tracker a wrong pitch
 (measured on the Debian fonts: TimGM6mb's whistle sounds 8.7 semitones below its key, both fonts' guitar
-harmonics two octaves above, the fifth-sawtooth leads a fifth apart). `measure` renders one note per key
+harmonics two octaves above, the fifth-sawtooth leads 5 semitones below). `measure` renders one note per key
 (velocity 100, 1 s, `note_synth`) and runs CREPE (tiny) on it at 16 kHz; a key's offset is the median of
 12 log2(f0 / key frequency) over 0.2-0.7 s where CREPE's periodicity is >= 0.5 (None with fewer than 10 such
 frames: unpitched or silent). An instrument is *off its key* when every key gives an offset, they agree within
