@@ -71,15 +71,16 @@ def _rendered(root: Path, split: str, name: str) -> PolyPhrase:
             raise LatentbridgeError(f"{where}: field {field!r} missing or not a {kind.__name__}")
     if not _number(data.get("seconds")):
         raise LatentbridgeError(f"{where}: field 'seconds' missing or not a number")
+    if not isinstance(data.get("soundfont", ""), str):
+        raise LatentbridgeError(f"{where}: field 'soundfont' is not a string")
     if not all(isinstance(i, dict) and isinstance(i.get("program"), int) for i in data["instruments"]):
         raise LatentbridgeError(f"{where}: an instrument lacks an integer 'program'")
     audio = where.with_suffix(".wav")
     if not audio.is_file():
         raise LatentbridgeError(f"{audio}: no such audio file")
     notes = tuple(_note(entry, where, k) for k, entry in enumerate(data["notes"]))
-    soundfont = data.get("soundfont")
     return PolyPhrase(name, split, audio, notes, float(data["seconds"]), data["style"],
-                      tuple(i["program"] for i in data["instruments"]), soundfont if isinstance(soundfont, str) else "")
+                      tuple(i["program"] for i in data["instruments"]), data.get("soundfont", ""))
 
 
 def _from_index(root: Path, split: str | None) -> list[PolyPhrase]:

@@ -48,6 +48,7 @@ def test_reads_a_render_by_split(rendered: Path) -> None:
             assert isinstance(p, PolyPhrase) and p.split == split and p.audio_path.is_file()
             assert (p.style, list(p.programs), p.seconds, len(p.notes)) == (entry["style"], entry["programs"],
                                                                             entry["seconds"], entry["notes"])
+            assert p.soundfont == entry["soundfont"] and p.soundfont.endswith(".sf2")
             assert all(isinstance(n, NoteLabel) for n in p.notes)
 
 
@@ -118,6 +119,8 @@ def test_bad_index_and_labels(copy: Path) -> None:
     data = json.loads(label.read_text())
     label.write_text(json.dumps({**data, "notes": [{**data["notes"][0], "pitch": "C4"}]}))
     one_line_error("note 0 has a field of the wrong type", copy, "train")
+    label.write_text(json.dumps({**data, "soundfont": 3}))
+    one_line_error("field 'soundfont' is not a string", copy, "train")
     label.write_text(json.dumps({k: v for k, v in data.items() if k != "style"}))
     one_line_error("field 'style' missing", copy, "train")
     label.write_text("{not json")
