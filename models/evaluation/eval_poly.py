@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from export.core.audio_io import MODEL_RATE, read_mono
+from export.core.progress import progress
 from export.poly.note_events import NoteEvent, extract_notes
 from export.poly.tracker import frame_pitches, midi_hz
 from models.data.poly_midi import NoteLabel
@@ -40,6 +41,7 @@ FRAME_THRESHOLD = 0.5
 # Reported beside the raw score as what the zero look-ahead still costs in onset timing alone.
 DETECTION_LATENCY_S = 0.016
 BASIC_PITCH_FRAME_THRESHOLD = 0.3  # basic_pitch.inference.predict's default
+PLOTTED_FILES = 3  # piano rolls drawn by --plots (the first files)
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,10 @@ def _per_style(styles: list[str], frames: list[dict[str, float]],
 
 
 def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 0.05, basic_pitch: bool = True,
-             limit: int | None = None, bp_notes: BasicPitchNotes | None = None
+             limit: int | None = None, bp_notes: BasicPitchNotes | None = None, keep_rows: int = PLOTTED_FILES
              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(report, per-file rows for plots: phrase, reference grid, our and Basic Pitch's activations)."""
+    """(report, the first `keep_rows` files' rows for plots: phrase, reference grid, our and Basic Pitch's
+    activations; the rest are scored and dropped, so a whole split fits in memory)."""
     phrases: list[PolyPhrase] = read_phrases(data, split)[:limit]
     bp_path = basic_pitch_model() if basic_pitch else None
     systems: dict[str, dict[str, list[dict[str, float]]]] = {
@@ -193,7 +196,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
     compensated: list[dict[str, float]] = []
     ahead: dict[str, list[dict[str, float]]] = {"frames": [], "notes": []}
     rows = []
-    for phrase in phrases:
+    for phrase in progress(phrases, f"eval poly ({split})", unit="file"):
         audio = read_mono(phrase.audio_path, MODEL_RATE)
         frames = audio.shape[0] // 128
         reference = reference_grid(phrase.notes, frames, 128, MODEL_RATE)
@@ -220,7 +223,8 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
                          for n in result.notes]
                 compensated.append(note_scores(phrase.notes, early, onset_tolerance))
             counts[name] += len(result.notes)
-        rows.append(row)
+        if len(rows) < keep_rows:
+            rows.append(row)
     report: dict[str, Any] = {
         "split": split, "files": len(phrases), "reference_notes": sum(len(p.notes) for p in phrases),
         "frame_hop": 128, "frame_threshold": FRAME_THRESHOLD,
@@ -239,7 +243,7 @@ def evaluate(model: nn.Module, data: Path, split: str, onset_tolerance: float = 
     return report, rows
 
 
-def piano_rolls(rows: list[dict[str, Any]], directory: Path, count: int = 3) -> list[str]:
+def piano_rolls(rows: list[dict[str, Any]], directory: Path, count: int = PLOTTED_FILES) -> list[str]:
     """One PNG per phrase (the first `count`): the reference notes, our activations and Basic Pitch's note
     posteriorgram on the same frame grid (semitones on the vertical axis)."""
     from matplotlib.figure import Figure

@@ -91,3 +91,16 @@ def test_one_frame_ahead_reads_each_output_one_frame_earlier() -> None:
     a, o = one_frame_ahead(act, onset)
     assert np.array_equal(a[:3], act[1:]) and not a[3].any() and a.shape == act.shape
     assert np.array_equal(o[:3], onset[1:]) and not o[3].any()
+
+
+def test_a_whole_split_keeps_only_the_plotted_rows(tmp_path: Path) -> None:
+    """Every file is scored; only the first `keep_rows` keep their activations (a 4 500-file split fits)."""
+    from models.evaluation.eval_poly import evaluate
+    from models.training.checkpoint import load_model
+
+    data = write_phrases(tmp_path / "data", {"train": 1, "valid": 1, "test": 3}, seconds=1.0)
+    export_tiny_tracker(tmp_path)
+    model = load_model(tmp_path / "run", "poly")[0].eval()
+    report, rows = evaluate(model, data, "test", basic_pitch=False, keep_rows=1)
+    assert report["files"] == 3 and report["ours"]["files_scored"] == 3
+    assert len(rows) == 1 and rows[0]["ours"].shape[1] == 264
