@@ -383,6 +383,8 @@ def _common(parser: argparse.ArgumentParser, data_help: str) -> None:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from models.evaluation.label_tracker import ORACLE_PARTS
+
     parser = subparsers.add_parser("eval", help="judge trained models on held-out data",
                                    description="Judge trained models on held-out data.")
     kinds = parser.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
@@ -458,8 +460,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     voices.add_argument("--onset-tolerance", type=float, default=0.05, help="note-onset tolerance in s (0.05)")
     voices.add_argument("--align-attacks", type=float, default=0.0, metavar="MS",
                         help="every morph's output MS earlier, as `morph --align-attacks` (default: 0)")
-    voices.add_argument("--oracle-tracker", nargs="?", const="all", default=None, choices=("all", "frames", "onsets"),
+    voices.add_argument("--oracle-tracker", nargs="?", const="all", default=None, choices=ORACLE_PARTS,
                         help="the poly voices read each phrase's labels instead of the tracker: what a perfect "
                              "tracker would leave to the voices and the decoder (a diagnostic; phrases only); "
-                             "'frames' or 'onsets' replace only that output of the tracker (default: all)")
+                             "'frames' or 'onsets' replace only that output of the tracker, 'clean' removes its "
+                             "false frames, 'filled' its missed ones (default: all)")
     voices.set_defaults(func=run_voices)
