@@ -24,7 +24,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["models*", "export*", "realtime*", "plugin_host*"]),
     include_package_data=True,
-    package_data={"plugin_host": ["presets/*.yaml"],
+    package_data={"plugin_host": ["presets/*.yaml"], "models.data": ["off_key_instruments.json"],
                   "export": ["bundled/*.json", "bundled/*.pt", "bundled/*.csv", "bundled/*.onnx", "bundled/*.npz",
                              "bundled/*.wav"]},
     install_requires=[

@@ -5,6 +5,11 @@ OUT/<split>/<name>.wav (16 kHz mono 16-bit), <name>.mid (what was rendered, see 
 onset/offset in seconds, pitch, velocity, program, channel, pitch bend), OUT/phrases.json (index) and
 OUT/summary.json. Splits are by instrument (SoundFont x program) exactly as `dataset notes`; phrase i is drawn from
 (--seed, i) alone, so --limit N gives the first N phrases of the full render, byte for byte, for any --workers.
+
+Labels are exact only where an instrument sounds at its keys. `--skip-instruments` names a `dataset tuning` report
+(default: OFF_KEY_REPORT, the Debian fonts' seven instruments that do not): a phrase drawn onto one of its off-key
+instruments is left out, its name unused, so every other phrase is byte for byte what a render without the report
+writes. The summary counts what was left out, and names the fonts the report never checked.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from export.core.progress import bar
 from models.data import poly_stats
 from models.data.gm_programs import GM_PROGRAMS
 from models.data.instrument_splits import SPLITS, Instrument, all_instruments, assign_splits, parse_ratios
+from models.data.key_tuning import read_off_key
 from models.data.note_synth import SAMPLE_RATE
 from models.data.output_dir import check_out, staged_dir
 from models.data.poly_compose import STYLES, Voice, compose
@@ -33,6 +39,7 @@ from models.data.render_args import add_render_arguments
 from models.data.soundfonts import resolve_soundfonts
 from models.data.workers import unordered_results
 
+OFF_KEY_REPORT = Path(__file__).with_name("off_key_instruments.json")
 DEFAULT_PHRASES = 45000  # measured: ~320 audio-s/s on one core, so about 10 minutes
 DEFAULT_SECONDS = 4.0
 CHUNK = 16  # phrases per worker task
@@ -52,6 +59,9 @@ def _add_phrase_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"number of phrases (default {DEFAULT_PHRASES}, about 10 minutes on one core)")
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
                         help=f"phrase length including a 0.5 s release tail (default {DEFAULT_SECONDS:g})")
+    parser.add_argument("--skip-instruments", default=str(OFF_KEY_REPORT), metavar="TUNING_JSON",
+                        help="a `dataset tuning` report: phrases of instruments it marks off their keys are left "
+                             "out ('none': keep them; default: the Debian fonts' report shipped with latentbridge)")
 
 
 @dataclass(frozen=True)
@@ -134,9 +144,34 @@ def _pools(instruments: list[Instrument], split_of: dict[int, str], soundfonts: 
     return pools
 
 
+@dataclass(frozen=True)
+class OffKey:
+    """What `--skip-instruments` read: the (SoundFont file name, program) pairs off their keys, the fonts checked."""
+    report: str | None
+    instruments: frozenset[tuple[str, int]]
+    checked: frozenset[str]
+
+    @staticmethod
+    def read(value: str) -> OffKey:
+        if value == "none":
+            return OffKey(None, frozenset(), frozenset())
+        path = Path(value)
+        instruments = read_off_key(path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        checked = data.get("soundfonts_checked") or [r.get("soundfont") for r in data["instruments"]]
+        return OffKey(str(path), instruments, frozenset(str(f) for f in checked))
+
+    def summary(self, left_out: dict[str, list[str]], soundfonts: list[Path]) -> dict:
+        return {"report": self.report,
+                "phrases": {s: len(left_out.get(s, [])) for s in SPLITS},
+                "instruments": sorted({n for names in left_out.values() for n in names}),
+                "soundfonts_not_checked": sorted(p.name for p in soundfonts if p.name not in self.checked)}
+
+
 def _jobs(count: int, pools: dict[str, Pool], args: argparse.Namespace, ratios: tuple[float, float, float],
-          root: Path) -> list[PhraseJob]:
-    jobs = []
+          root: Path, off_key: OffKey) -> tuple[list[PhraseJob], dict[str, list[str]]]:
+    """The phrases to render, and per split the instruments of every phrase left out for `off_key`."""
+    jobs, left_out = [], {}
     for index, split in enumerate(phrase_splits(count, ratios, {s for s in SPLITS if pools[s]})):
         rng = np.random.default_rng([args.seed, index, 0])
         styles = sorted(pools[split])
@@ -145,10 +180,15 @@ def _jobs(count: int, pools: dict[str, Pool], args: argparse.Namespace, ratios: 
         fonts = sorted(pools[split][style])
         font = fonts[int(rng.integers(len(fonts)))]
         cast = [role[int(rng.integers(len(role)))] for role in pools[split][style][font]]
+        off = [f"{Path(font).name} {i.gm.program} ({i.name})" for i in cast
+               if (Path(font).name, i.gm.program) in off_key.instruments]
+        if off:
+            left_out.setdefault(split, []).extend(off)
+            continue
         jobs.append(PhraseJob(index, f"phrase_{index:05d}", split, style, font,
                               tuple((i.name, i.gm.program, i.family) for i in cast), args.seconds, args.seed,
                               args.gain_db, str(root)))
-    return jobs
+    return jobs, left_out
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -168,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     ratios = parse_ratios(args.ratios)
     soundfonts = resolve_soundfonts(args.soundfont)
+    off_key = OffKey.read(args.skip_instruments)
     check_out(out, args.force, MARKERS, "dataset poly")
     instruments = [i for i in all_instruments(soundfonts)
                    if _synth(str(i.soundfont), args.gain_db).has_program(i.gm.program)]
@@ -180,7 +221,9 @@ def run(args: argparse.Namespace) -> int:
     with staged_dir(out) as tmp:
         for split in SPLITS:
             (tmp / split).mkdir()
-        jobs = _jobs(count, pools, args, ratios, tmp)
+        jobs, left_out = _jobs(count, pools, args, ratios, tmp, off_key)
+        if not jobs:
+            raise LatentbridgeError("every phrase drawn plays an instrument off its key (see --skip-instruments)")
         chunks = [tuple(jobs[i: i + CHUNK]) for i in range(0, len(jobs), CHUNK)]
         records: list[dict] = []
         render_started = time.monotonic()
@@ -197,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
                                          "notes": r["notes"], "seconds": r["seconds"]} for r in records}}
         poly_stats.write_json(tmp / "phrases.json", index)
         summary = poly_stats.summary(records, instruments, split_of, render_seconds, out, args, soundfonts)
+        summary["left_out_off_key"] = off_key.summary(left_out, soundfonts)
         poly_stats.write_json(tmp / "summary.json", summary)
     summary["seconds"] = round(time.monotonic() - started, 2)
     print(json.dumps(summary, indent=1) if args.json else poly_stats.table(summary))

@@ -85,4 +85,12 @@ def table(s: dict) -> str:
                                                           for k, v in s["polyphony"].items()))
     lines.append(f"gain {s['gain_db']:g} dB; {s['scaled_down']} phrase(s) scaled down to avoid clipping "
                  f"(lowest {s['min_gain_db']:g} dB)")
+    off = s.get("left_out_off_key")
+    if off and off["report"]:
+        lines.append(f"left out (instruments off their keys): {sum(off['phrases'].values())} phrase(s) "
+                     f"({', '.join(f'{k} {v}' for k, v in off['phrases'].items())}): "
+                     f"{'; '.join(off['instruments']) or 'none drawn'}")
+        if off["soundfonts_not_checked"]:
+            lines.append(f"not in the tuning report (labels unchecked; run `latentbridge dataset tuning`): "
+                         f"{', '.join(off['soundfonts_not_checked'])}")
     return "\n".join(lines)

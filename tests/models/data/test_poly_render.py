@@ -216,3 +216,32 @@ def test_errors_are_one_line(rendered: Path, tmp_path: Path, capsys: pytest.Capt
     assert main(["dataset", "poly", "--out", str(tmp_path / "y"), "--soundfont", str(tmp_path / "no.sf2")]) == 2
     assert "SoundFont not found" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_instruments_off_their_keys_are_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A phrase drawn onto an instrument the tuning report marks off its key is not written; every other phrase is
+    byte for byte the render without the report, and the summary counts what was left out."""
+    kept = render(tmp_path / "all", 12, "--skip-instruments", "none")
+    phrases = read_poly(kept)
+    program = phrases[0].programs[0]
+    dropped = {p.name for p in phrases if program in p.programs}
+    report = tmp_path / "tuning.json"
+    report.write_text(json.dumps({"instruments": [
+        {"soundfont": "TimGM6mb.sf2", "program": program, "off_key": True},
+        {"soundfont": "TimGM6mb.sf2", "program": (program + 1) % 128, "off_key": False}]}))
+    capsys.readouterr()
+    skipped = render(tmp_path / "skip", 12, "--skip-instruments", str(report))
+    assert "left out (instruments off their keys)" in capsys.readouterr().out
+    assert {p.name for p in read_poly(skipped)} == {p.name for p in phrases} - dropped
+    assert phrase_files(skipped) == {k: v for k, v in phrase_files(kept).items()
+                                     if Path(k).stem not in dropped}
+    off = json.loads((skipped / "summary.json").read_text())["left_out_off_key"]
+    assert sum(off["phrases"].values()) == len(dropped) > 0 and off["soundfonts_not_checked"] == []
+    assert all(name.startswith(f"TimGM6mb.sf2 {program} ") for name in off["instruments"])
+    none = json.loads((kept / "summary.json").read_text())["left_out_off_key"]
+    assert none["report"] is None and sum(none["phrases"].values()) == 0
+    report.write_text("[1, 2]")
+    assert main(["dataset", "poly", "--out", str(tmp_path / "bad"), "--soundfont", str(soundfont()),
+                 "--skip-instruments", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert "not a `dataset tuning` report" in err and err.count("\n") == 1 and not (tmp_path / "bad").exists()
