@@ -81,6 +81,18 @@ def test_a_partial_of_a_sounding_note_needs_a_strong_activation_to_start() -> No
     assert sorted(round(float(m)) for m, g in zip(v.midi, v.gain, strict=True) if g) == [48, 60]
 
 
+def test_an_octave_below_a_sounding_note_needs_a_strong_activation_to_start() -> None:
+    for below in (12.0, 24.0):
+        alloc = VoiceAllocator(AllocatorConfig(voices=3))
+        alloc.frame(bumps((64.0, 0.9)))
+        v = alloc.frame(bumps((64.0, 0.9), (64.0 - below, 0.7)))  # the tracker's commonest false chord note
+        assert int(v.gain.sum()) == 1 and round(float(v.midi[0])) == 64
+        v = alloc.frame(bumps((64.0, 0.9), (64.0 - below, 0.9)))  # a bass note under it, played loud, starts
+        assert sorted(round(float(m)) for m, g in zip(v.midi, v.gain, strict=True) if g) == [64 - below, 64]
+    v = VoiceAllocator(AllocatorConfig(voices=3)).frame(bumps((64.0, 0.9), (57.0, 0.7)))  # a fourth below: free
+    assert int(v.gain.sum()) == 2
+
+
 def test_a_rising_onset_on_a_sounding_voice_marks_it_struck_again() -> None:
     alloc = VoiceAllocator(AllocatorConfig(voices=3, onset=0.5))
     chord = bumps((48.0, 0.9), (55.0, 0.8))
