@@ -1,13 +1,16 @@
 """Scratch: eval voices with the tracker's false frames removed by kind (harmonically related to a sounding note,
 release tails of ended notes, or the rest), through a patched MixedStream("clean")."""
 import sys
+
 import numpy as np
-from pathlib import Path
+
 import models.evaluation.label_tracker as lt
+from export.app.cli import main
 from export.core.audio_io import MODEL_RATE
 
 KIND = sys.argv[1]  # related | tail | other
-RELATED = {"oct_below": (-24, -12), "oct_above": (12, 24), "fifths": (-7, 7, 19, 28, 31)}.get(KIND, (-24, -12, -7, 7, 12, 19, 24, 28, 31))
+RELATED = {"oct_below": (-24, -12), "oct_above": (12, 24), "fifths": (-7, 7, 19, 28, 31)}.get(
+    KIND, (-24, -12, -7, 7, 12, 19, 24, 28, 31))
 orig_push = lt.MixedStream.push
 orig_init = lt.MixedStream.__init__
 
@@ -42,6 +45,7 @@ def push(self, audio):
 
 lt.MixedStream.__init__ = init
 lt.MixedStream.push = push
-from export.app.cli import main
+
 sys.exit(main(["eval", "voices", "--data", "data/poly", "--split", "valid", "--files", "80", "--align-attacks", "48",
-               "--oracle-tracker", "clean", "--threads", "1", "--out", f"/work/scratch/s10/oracle_clean_{KIND}_valid80_L48.json"]))
+               "--oracle-tracker", "clean", "--threads", "1", "--out",
+               f"/work/scratch/s10/oracle_clean_{KIND}_valid80_L48.json"]))

@@ -1,10 +1,13 @@
-"""Scratch: eval voices with a peak one or two octaves below a sounding voice / other peak needing SUB to start."""
+"""Scratch: eval voices with a peak one or two octaves below a sounding voice / other peak needing SUB to start
+(as run against the allocator before 9a4ad36, which has since made the same rule its own with SUB = 0.85)."""
 import sys
-import numpy as np
-import export.poly.voice_allocator as va
 
-SUB = float(sys.argv[1]); split = sys.argv[2]; files = sys.argv[3]; out = sys.argv[4]
-orig = va.VoiceAllocator._harmonic
+import numpy as np
+
+import export.poly.voice_allocator as va
+from export.app.cli import main
+
+SUB, split, files, out = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 orig_frame = va.VoiceAllocator.frame
 
 def sub_octave(self, midi, others):
@@ -29,6 +32,6 @@ def near_sounding(self, m):
 
 va.VoiceAllocator.frame = frame
 va.VoiceAllocator._near_sounding = near_sounding
-from export.app.cli import main
+
 sys.exit(main(["eval", "voices", "--data", "data/poly", "--split", split, "--files", files, "--align-attacks", "48",
                "--threads", "1", "--out", out]))
