@@ -15,8 +15,8 @@ Rules (every one is causal and frame by frame, so the result never depends on ho
   6th harmonic of a sounding voice or of another peak, whose own harmonics already play it: the tracker's
   commonest false note is a loud partial; and where it lies one or two octaves below one, whose harmonics are
   all harmonics of the lower pitch: the false notes the morph pays most for) takes a free slot: slot 0 first
-  (so one note alone is always slot 0), then the free slot whose last pitch was nearest. With no free slot it replaces the
-  weakest sounding slot when it is stronger.
+  (so one note alone is always slot 0), then the free slot whose last pitch was nearest. With no free slot it
+  replaces the weakest sounding slot when it is stronger.
 - A sounding slot is struck again (`restruck`) in the frame where the onset activation at its semitone rises
   through `onset` (it was below in the previous frame): the note was plucked or bowed anew while it sounded,
   e.g. a strum repeating a chord.
