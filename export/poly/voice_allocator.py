@@ -35,9 +35,10 @@ import numpy as np
 from export.poly.tracker import LOWEST_MIDI, bin_midi, refine_peak
 
 HARMONIC_INTERVALS = 12 * np.log2(np.arange(2, 7))  # semitones from a fundamental to its 2nd..6th harmonics
-# ... and one or two octaves below it (a sub-octave's harmonics include all of the note's): measured on 80 valid
-# phrases, the tracker's false frames an octave or two below sounding notes cost `morph --voices poly` more than
-# all its other false frames (removed by the labels: Basic Pitch note-onset F1 0.462 -> 0.509, the rest 0.462 -> 0.47)
+# ... and one or two octaves below it (a sub-octave's harmonics include all of the note's). On 80 valid phrases,
+# removing with the labels only the tracker's false frames an octave or two below sounding notes lifts the Basic
+# Pitch note-onset F1 of `morph --voices poly` 0.462 -> 0.509, as much as removing all of them (0.506):
+# bench/results/poly_eval_2026-12-07/morph_errors/
 RELATED_INTERVALS = np.concatenate([HARMONIC_INTERVALS, [-12.0, -24.0]])
 
 

@@ -158,7 +158,8 @@ class OffKey:
         path = Path(value)
         instruments = read_off_key(path)
         data = json.loads(path.read_text(encoding="utf-8"))
-        checked = data.get("soundfonts_checked") or [r.get("soundfont") for r in data["instruments"]]
+        checked = data.get("soundfonts_checked") or [r.get("soundfont") for r in data["instruments"]
+                                                     if isinstance(r, dict)]
         return OffKey(str(path), instruments, frozenset(str(f) for f in checked))
 
     def summary(self, left_out: dict[str, list[str]], soundfonts: list[Path]) -> dict:
