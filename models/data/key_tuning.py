@@ -78,15 +78,32 @@ def measure(soundfont: Path, programs: Iterable[int], keys: tuple[int, ...] = KE
     return rows
 
 
-def read_off_key(path: Path) -> frozenset[tuple[str, int]]:
-    """(SoundFont file name, program) of every instrument a `dataset tuning` JSON marks off its key."""
+@dataclass(frozen=True)
+class TuningReport:
+    """What a `dataset tuning` JSON says: the (SoundFont file name, program) pairs off their keys, and the fonts it
+    measured (`soundfonts_checked`, or else the fonts of its rows)."""
+
+    off_key: frozenset[tuple[str, int]]
+    checked: frozenset[str]
+
+
+def read_report(path: Path) -> TuningReport:
+    """`path` read once; a missing or malformed report is a one-line error."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return frozenset((str(r["soundfont"]), int(r["program"])) for r in data["instruments"] if r["off_key"])
+        rows = data["instruments"]
+        off = frozenset((str(r["soundfont"]), int(r["program"])) for r in rows if r["off_key"])
+        checked = data.get("soundfonts_checked") or [r.get("soundfont") for r in rows]  # rows are objects here
+        return TuningReport(off, frozenset(str(f) for f in checked if f is not None))
     except FileNotFoundError:
         raise LatentbridgeError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise LatentbridgeError(f"{path}: not a `dataset tuning` report ({type(exc).__name__}: {exc})") from None
+
+
+def read_off_key(path: Path) -> frozenset[tuple[str, int]]:
+    """(SoundFont file name, program) of every instrument a `dataset tuning` JSON marks off its key."""
+    return read_report(path).off_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     for font in fonts:
         rows += measure(font, progress(programs, desc=f"tuning {font.name}", unit="program"))
     report = {"keys": list(KEYS), "method": "CREPE tiny, median over 0.2-0.7 s, periodicity >= 0.5",
+              "soundfonts_checked": [font.name for font in fonts],
               "instruments": [asdict(r) | {"off_key": r.off_key} for r in rows]}
     with atomic_output(args.out, args.force) as tmp:
         tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -29,7 +29,7 @@ from export.core.progress import bar
 from models.data import poly_stats
 from models.data.gm_programs import GM_PROGRAMS
 from models.data.instrument_splits import SPLITS, Instrument, all_instruments, assign_splits, parse_ratios
-from models.data.key_tuning import read_off_key
+from models.data.key_tuning import read_report
 from models.data.note_synth import SAMPLE_RATE
 from models.data.output_dir import check_out, staged_dir
 from models.data.poly_compose import STYLES, Voice, compose
@@ -155,12 +155,8 @@ class OffKey:
     def read(value: str) -> OffKey:
         if value == "none":
             return OffKey(None, frozenset(), frozenset())
-        path = Path(value)
-        instruments = read_off_key(path)
-        data = json.loads(path.read_text(encoding="utf-8"))
-        checked = data.get("soundfonts_checked") or [r.get("soundfont") for r in data["instruments"]
-                                                     if isinstance(r, dict)]
-        return OffKey(str(path), instruments, frozenset(str(f) for f in checked))
+        report = read_report(Path(value))
+        return OffKey(value, report.off_key, report.checked)
 
     def summary(self, left_out: dict[str, list[str]], soundfonts: list[Path]) -> dict:
         return {"report": self.report,

@@ -9,7 +9,7 @@ import pytest
 
 from export.app.cli import main
 from export.core.errors import LatentbridgeError
-from models.data.key_tuning import KeyTuning, measure, read_off_key
+from models.data.key_tuning import KeyTuning, measure, read_off_key, read_report
 from models.data.organ_fonts import Rank, Voicing, write_console
 
 PARTIALS = (1.0, 0.5, 0.3)
@@ -40,7 +40,7 @@ def test_the_report_names_what_train_poly_skips_and_bad_reports_are_one_line_err
     out = tmp_path / "tuning.json"
     assert main(["dataset", "tuning", "--soundfont", str(font), "--programs", "0,1,16", "--out", str(out)]) == 0
     assert "1 off their keys" in capsys.readouterr().out
-    assert read_off_key(out) == {("three.sf2", 1)}
+    assert read_off_key(out) == {("three.sf2", 1)} and read_report(out).checked == {"three.sf2"}
     assert main(["dataset", "tuning", "--soundfont", str(font), "--programs", "0", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err and read_off_key(out) == {("three.sf2", 1)}
     assert main(["dataset", "tuning", "--soundfont", str(font), "--programs", "0-200", "--out",
