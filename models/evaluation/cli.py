@@ -311,6 +311,9 @@ def _voices_summary(report: dict[str, Any]) -> str:
              f"{f1['poly']:.3f} ({ph['poly_over_input']:.2f}x), mono {f1['mono']:.3f} "
              f"({ph['mono_over_input']:.2f}x); no notes found {ph['no_notes_found']}; P({ph['family']}) "
              f"{fam['input']:.3f} -> {fam['poly_amount_1']:.3f}"]
+    tolerances = "; ".join(f"{name}: input {r['input']:.3f}, poly {r['poly']:.3f} ({r['poly_over_input'] or 0:.2f}x)"
+                           for name, r in ph["by_onset_tolerance"].items())
+    lines.append(f"by onset tolerance (issue 16 judges at 80 ms) {tolerances}")
     lag = ph["poly_onset_lag_ms"]
     if lag["percentiles_ms"] is not None:
         spread = " / ".join(f"{v:.0f}" for v in lag["percentiles_ms"].values())

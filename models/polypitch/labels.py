@@ -96,13 +96,14 @@ def restrikes(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, s
 
 def activation_weights(notes: tuple[NoteLabel, ...], first: int, frames: int, hop: int, sample_rate: int,
                        tail_frames: int, tail_weight: float, attack_frames: int, attack_weight: float,
-                       harmonic_weight: float = 1.0) -> np.ndarray:
+                       harmonic_weight: float = 1.0,
+                       harmonic_intervals: tuple[float, ...] = HARMONIC_INTERVALS) -> np.ndarray:
     """[frames, 264] loss weights for the activation targets of frames first .. first + frames - 1: 1, times
     `tail_weight` in the `tail_frames` frames after each key-up at the bins within one semitone of the note's
     final (bent) pitch, `attack_weight` in each note's first `attack_frames` frames at the bins within one
     semitone of its pitch, and `harmonic_weight` in every frame a note sounds at the bins within one semitone of
-    its (bent) pitch plus each of HARMONIC_INTERVALS (the largest where they meet). Where another note sounds at
-    those bins the target is positive there; the weight applies all the same (the frames are as hard)."""
+    its (bent) pitch plus each of `harmonic_intervals` semitones (the largest where they meet). Where another note
+    sounds at those bins the target is positive there; the weight applies all the same (the frames are as hard)."""
     weights = np.ones((frames, BINS), np.float32)
     for note in notes:
         lo, hi = note_frames(note, hop, sample_rate)
@@ -121,7 +122,7 @@ def activation_weights(notes: tuple[NoteLabel, ...], first: int, frames: int, ho
         if harmonic_weight != 1.0 and start < stop:
             midi = note.pitch + bend_at(note, (np.arange(start, stop) + 0.5) * hop / sample_rate)
             sounding = weights[start - first: stop - first]  # a view: the marks land in `weights`
-            for interval in HARMONIC_INTERVALS:
+            for interval in harmonic_intervals:
                 centre = (midi + interval - LOWEST_MIDI) * BINS_PER_SEMITONE
                 near = np.abs(np.arange(BINS)[None, :] - centre[:, None]) <= BINS_PER_SEMITONE
                 sounding[near] = np.maximum(sounding[near], harmonic_weight)

@@ -170,6 +170,10 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--harmonic-weight", type=float, default=1.0,
                         help="activation loss weight an octave below and an octave, a twelfth and two octaves above "
                         "each sounding note, where organ stops and overtones sound like notes (default: 1, plain)")
+    parser.add_argument("--harmonic-intervals", type=_semitone_list, default=None, metavar="LIST",
+                        help="the semitones from each sounding note that --harmonic-weight marks, comma-separated "
+                        "(default: -12,12,19,24; e.g. --harmonic-intervals=-24,-12 for the sub-octaves alone, "
+                        "the false notes `morph --voices poly` pays most for)")
     parser.add_argument("--eq-db", type=float, default=0.0,
                         help="two random peaking filters of up to +-DB on every crop, a different body for the "
                         "same notes (default: 0, off)")
@@ -182,6 +186,17 @@ def add_poly_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="warm-start from a tracker checkpoint, widened into --config if it has more input "
                         "channels (e.g. export/bundled/poly_default.pt into poly_onset)")
+
+
+def _semitone_list(text: str) -> tuple[float, ...]:
+    """`--harmonic-intervals`: comma-separated semitones, none 0, each within four octaves."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of semitones: {text!r}") from None
+    if not all(0 < abs(v) <= 48 for v in values):
+        raise argparse.ArgumentTypeError(f"each interval must be non-zero and within 48 semitones: {text!r}")
+    return values
 
 
 def _frames_of(ms: float, hop: int, sample_rate: int) -> int:
@@ -281,6 +296,7 @@ def _task(args: argparse.Namespace) -> TrainTask:
                               args.seed, args.valid_every, args.valid_per_instrument)
     if args.model == "poly":
         from models.data.key_tuning import read_off_key
+        from models.polypitch.labels import HARMONIC_INTERVALS
         from models.polypitch.model import get_config as poly_config
         from models.training.train_poly import PolyTask, PolyTraining
 
@@ -292,6 +308,7 @@ def _task(args: argparse.Namespace) -> TrainTask:
                                      tail_weight=args.tail_weight,
                                      tail_frames=_frames_of(args.tail_ms, poly.hop, poly.sample_rate),
                                      attack_weight=args.attack_weight, harmonic_weight=args.harmonic_weight,
+                                     harmonic_intervals=args.harmonic_intervals or HARMONIC_INTERVALS,
                                      eq_db=args.eq_db),
                         args.lr_patience, args.init, tuple(args.extra_data), skip)
     from models.spectral.model import get_config as spectral_config

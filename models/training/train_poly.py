@@ -8,7 +8,7 @@ Loss: BCE on activations (Gaussian targets, positive weight `act_pos_weight`) + 
 `onset_pos_weight`, and `restrike_weight` times that on the onset frames of re-struck notes, labels.restrikes);
 the activation terms are weighted `tail_weight` in the `tail_frames` after each key-up and `attack_weight` in each
 note's first `attack_frames`, and `harmonic_weight` at the octave-and-overtone bins of every sounding note
-(labels.activation_weights; 1 = plain).
+(`harmonic_intervals` from it; labels.activation_weights; 1 = plain).
 Augmentation from the same (seed, step) stream: a gain uniform in `gain_db` and, on half of the crops, white
 noise at a level uniform in `noise_db` (dBFS RMS); with `eq_db` > 0 every crop also passes through two random
 peaking filters of up to +-`eq_db` (models/training/random_eq.py, drawn from (seed, step, crop)).
@@ -44,7 +44,14 @@ from torch import Tensor, nn
 from export.core.errors import LatentbridgeError
 from models.data.poly_reader import PolyPhrase
 from models.data.soundfont_twins import held_out_twins
-from models.polypitch.labels import BINS_PER_SEMITONE, activation_weights, frame_targets, read_phrases, restrikes
+from models.polypitch.labels import (
+    BINS_PER_SEMITONE,
+    HARMONIC_INTERVALS,
+    activation_weights,
+    frame_targets,
+    read_phrases,
+    restrikes,
+)
 from models.polypitch.model import PolyPitchConfig, PolyPitchNet
 from models.training.audio_cache import cached_audio
 from models.training.best_score import BestScoreHooks
@@ -64,6 +71,7 @@ class PolyTraining:
     attack_weight: float = 1.0
     attack_frames: int = 4  # 32 ms
     harmonic_weight: float = 1.0
+    harmonic_intervals: tuple[float, ...] = HARMONIC_INTERVALS  # semitones from each note that harmonic_weight marks
     eq_db: float = 0.0
     gain_db: tuple[float, float] = (-18.0, 6.0)
     noise_db: tuple[float, float] = (-70.0, -40.0)
@@ -177,7 +185,7 @@ class PolyTask(BestScoreHooks):
         training = asdict(self.training)
         defaults = asdict(PolyTraining())
         for name in ("restrike_weight", "tail_weight", "tail_frames", "attack_weight", "attack_frames",
-                     "harmonic_weight", "eq_db"):
+                     "harmonic_weight", "harmonic_intervals", "eq_db"):
             if training[name] == defaults[name]:  # runs from before these existed resume unchanged
                 del training[name]
         extra: dict[str, Any] = {} if self.init is None else {"init": str(self.init)}
@@ -274,7 +282,8 @@ class PolyTask(BestScoreHooks):
         if t.tail_weight != 1.0 or t.attack_weight != 1.0 or t.harmonic_weight != 1.0:
             act_weight = torch.from_numpy(np.stack([activation_weights(
                 self.phrases[phrases[i]].notes, starts[i], t.crop, hop, self.cfg.sample_rate, t.tail_frames,
-                t.tail_weight, t.attack_frames, t.attack_weight, t.harmonic_weight) for i in rows])).to(device)
+                t.tail_weight, t.attack_frames, t.attack_weight, t.harmonic_weight, t.harmonic_intervals)
+                for i in rows])).to(device)
         act_loss = F.binary_cross_entropy_with_logits(act, act_t, weight=act_weight, pos_weight=torch.tensor(
             t.act_pos_weight, device=device))
         weight = None

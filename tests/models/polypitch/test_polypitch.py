@@ -218,6 +218,9 @@ def test_harmonic_weight_marks_the_octaves_and_overtones_of_each_sounding_note_w
     assert weights[bent, 3 * (62 + 12 - 21)] == 3.0 and weights[bent, 3 * (60 + 12 - 21) - 3] == 1.0
     plain = activation_weights((note,), 0, 60, HOP, 16000, 10, 1.0, 3, 1.0)
     assert np.all(plain == 1.0)
+    below = activation_weights((note,), 0, 60, HOP, 16000, 10, 1.0, 3, 1.0, 3.0, harmonic_intervals=(-24, -12))
+    assert np.flatnonzero(below[first] == 3.0).tolist() == [3 * (60 + i - 21) + k for i in (-24, -12)
+                                                           for k in range(-3, 4)]  # the sub-octaves alone
     top = NoteLabel(onset=0.0, offset=0.2, pitch=100, velocity=100, program=0, channel=0, bend=())
     assert activation_weights((top,), 0, 30, HOP, 16000, 10, 1.0, 3, 1.0, 3.0).shape == (30, 264)  # clipped at 108
 
@@ -284,13 +287,19 @@ def test_tail_ms_sets_the_weighted_span_in_frames_and_refuses_less_than_one(tmp_
 
     assert train("long", "--tail-ms", "320", "--tail-weight", "3") == 0
     assert train("plain") == 0
+    assert train("below", "--harmonic-weight", "4", "--harmonic-intervals=-24,-12") == 0
     settings = {name: torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["extra"]["settings"][
-        "training"] for name in ("long", "plain")}
+        "training"] for name in ("long", "plain", "below")}
     assert settings["long"]["tail_frames"] == 40 and settings["long"]["tail_weight"] == 3.0
     assert "tail_frames" not in settings["plain"]  # 192 ms, the default: older runs resume unchanged
+    assert "harmonic_intervals" not in settings["plain"] and list(settings["below"]["harmonic_intervals"]) == [-24, -12]
     capsys.readouterr()
     assert train("short", "--tail-ms", "3", "--tail-weight", "3") == 2
     assert "tail and attack spans must be >= 1 frame" in capsys.readouterr().err
+    for bad in ("0,12", "-12,x"):
+        with pytest.raises(SystemExit) as refused:
+            train("bad", f"--harmonic-intervals={bad}")
+        assert refused.value.code == 2 and "--harmonic-intervals" in capsys.readouterr().err
 
 
 def test_an_extra_dataset_without_training_phrases_is_a_one_line_error(tmp_path: Path) -> None:
