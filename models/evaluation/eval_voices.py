@@ -114,11 +114,15 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _ratios(means: dict[str, float | None]) -> dict[str, float | None]:
-    """Mean F1 per output, with poly and mono over the input's."""
+def _at_tolerance(scores: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Mean F1 per output (input, poly, mono), poly and mono over the input's, and the mean precision and recall
+    (a low precision is notes that were not played, a low recall notes lost)."""
+    means = {name: _mean([s["f1"] for s in rows]) for name, rows in scores.items()}
     base = means["input"]
-    return {**means, "poly_over_input": means["poly"] / base if base and means["poly"] is not None else None,
-            "mono_over_input": means["mono"] / base if base and means["mono"] is not None else None}
+    return {**means, **{f"{name}_over_input": means[name] / base if base and means[name] is not None else None
+                        for name in ("poly", "mono")},
+            **{kind: {name: _mean([s[kind] for s in rows]) for name, rows in scores.items()}
+               for kind in ("precision", "recall")}}
 
 
 def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[PolyPhrase],
@@ -126,7 +130,7 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
     bp = basic_pitch_model()
     f1: dict[str, list[float]] = {"input": [], "poly": [], "mono": []}
     tolerances = sorted({*REPORTED_TOLERANCES, settings.onset_tolerance})
-    f1_at: dict[float, dict[str, list[float]]] = {t: {name: [] for name in f1} for t in tolerances}
+    scores_at: dict[float, dict[str, list[dict[str, float]]]] = {t: {name: [] for name in f1} for t in tolerances}
     silent: dict[str, int] = {name: 0 for name in f1}
     before, after = [], []
     lags: list[float] = []
@@ -145,8 +149,8 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
                 heard[name] = transcription.notes
                 silent[name] += not transcription.notes
                 for tolerance in tolerances:
-                    f1_at[tolerance][name].append(note_scores(phrase.notes, transcription.notes, tolerance)["f1"])
-                f1[name].append(f1_at[settings.onset_tolerance][name][-1])
+                    scores_at[tolerance][name].append(note_scores(phrase.notes, transcription.notes, tolerance))
+                f1[name].append(scores_at[settings.onset_tolerance][name][-1]["f1"])
             lags += onset_lags_ms(phrase.notes, heard["input"], heard["poly"])
             toward = voices.morph(audio, "poly", 1.0)
             before.append(family_probability(classifier, audio, settings.family))
@@ -165,8 +169,7 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
             "basic_pitch_note_onset_f1": means, "no_notes_found": silent,
             "poly_over_input": means["poly"] / means["input"] if means["input"] else None,
             "mono_over_input": means["mono"] / means["input"] if means["input"] else None,
-            "by_onset_tolerance": {f"{1000 * t:g} ms": _ratios({name: _mean(v) for name, v in f1_at[t].items()})
-                                   for t in tolerances},
+            "by_onset_tolerance": {f"{1000 * t:g} ms": _at_tolerance(scores_at[t]) for t in tolerances},
             "poly_onset_lag_ms": lag_summary(lags, sum(len(p.notes) for p in phrases)),
             "family": settings.family, "family_probability": {"input": _mean(before), "poly_amount_1": _mean(after)},
             "plots": plotted}
