@@ -11,7 +11,9 @@ over k frames gives what k runs of one frame would. Gains move toward each slot'
 `attack_step` per frame on the way up and `release_step` on the way down, and the decoder ramps them within
 each frame, so notes, voice changes and mode switches never click. A voice struck again while it sounds (the
 allocator's `restruck`; never slot 0 on the monophonic controls, which stays today's path) dips to
-`restrike_gain` within that frame and rises back within the next: a 16-ms notch, so the new attack is heard.
+`restrike_gain` within that frame and rises back within the next: a 16-ms notch, so the new attack is heard. A
+tracked voice held at one pitch swells in loudness only slowly unless its note is struck (held_loudness.py), so a
+held note is not heard as struck again while others enter the mixture.
 Switching to `poly` starts the tracker
 and the spectra from silence (their first frames after a switch see zeros before it); switching back lets the
 other voices fade out before slot 0 runs alone.
@@ -19,13 +21,15 @@ other voices fade out before slot 0 runs alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
+from export.poly.held_loudness import HeldLoudness, HeldLoudnessConfig
+from export.poly.tracker import LOWEST_MIDI
 from export.poly.voice_allocator import AllocatorConfig, VoiceAllocator
 from export.poly.voice_controls import SHARE_WINDOW, FrameSpectra, harmonic_energy, refine_f0, share_db
 from export.poly.voice_decoder import MAX_VOICES, VoiceDecoder
@@ -48,6 +52,7 @@ class PolyConfig:
     attack_step: float = 1.0  # largest gain rise per frame (one frame: an 8 ms ramp)
     release_step: float = 1.0 / 3  # largest gain fall per frame (24 ms)
     restrike_gain: float = 0.0  # a re-struck voice's gain at the end of its frame (1 = no notch)
+    held: HeldLoudnessConfig = field(default_factory=HeldLoudnessConfig)  # a held voice's loudness rises slowly
 
 
 def check_mode(mode: str) -> str:
@@ -89,6 +94,7 @@ class PolySynth:
         self.allocator = VoiceAllocator(AllocatorConfig(voices=cfg.voices, on=cfg.on, off=cfg.off))
         self.spectra = FrameSpectra(self.hop, self.ae.sample_rate)
         self.share_spectra = FrameSpectra(self.hop, self.ae.sample_rate, SHARE_WINDOW)
+        self.held_loudness = HeldLoudness(cfg.voices, cfg.held)
         self.tracker_stream: FrameStream | None = None
         self.last_midi = np.full(self.config.voices, 60.0)
 
@@ -132,16 +138,21 @@ class PolySynth:
         activations, onsets = self.tracker_stream.push(audio)  # the k frames in one run
         magnitudes, share_magnitudes = self.spectra.push(audio), self.share_spectra.push(audio)
         bin_hz = self.spectra.bin_hz
-        hz, shares, mono = np.empty((k, n)), np.empty((k, n)), np.empty((k, n), bool)
-        for i in range(k):  # the allocator and the held pitches go frame by frame
+        hz, loudness, mono = np.empty((k, n)), np.empty((k, n)), np.empty((k, n), bool)
+        for i in range(k):  # the allocator, the held pitches and the held loudness go frame by frame
             voices = self.allocator.frame(activations[i], onsets[i])
             target[i], mono[i] = voices.gain, voices.mono
             notch[i] = voices.restruck & ~voices.mono
             named = voices.midi > 0
             self.last_midi[named] = voices.midi[named]
             hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
-            shares[i] = share_db(harmonic_energy(share_magnitudes[i], hz[i], bin_hz), voices.gain > 0)
-        f0, periodicity, loudness = (c[:, None] for c in (controls.f0, controls.periodicity, controls.loudness))
+            sounding = voices.gain > 0
+            shares = share_db(harmonic_energy(share_magnitudes[i], hz[i], bin_hz), sounding)
+            semitones = np.clip(np.round(self.last_midi).astype(int) - LOWEST_MIDI, 0, onsets.shape[1] - 1)
+            loudness[i] = self.held_loudness.frame(
+                np.where(mono[i], controls.loudness[i], controls.loudness[i] + shares), sounding, mono[i],
+                notch[i], hz[i], onsets[i][semitones])
+        f0, periodicity = controls.f0[:, None], controls.periodicity[:, None]
         return (np.where(mono, f0, hz).astype(np.float32),
                 np.where(mono, periodicity, np.maximum(periodicity, TRACKED_PERIODICITY)).astype(np.float32),
-                np.where(mono, loudness, loudness + shares).astype(np.float32), target, notch)
+                loudness.astype(np.float32), target, notch)
