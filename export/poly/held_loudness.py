@@ -11,8 +11,9 @@ monophonic path.
 
 Why: Basic Pitch hears a held note of `morph --voices poly` as struck again where the voice's loudness swells
 while other notes enter and leave the mixture: 513 such false notes on 80 valid phrases against the input's 218,
-and 413 even with the labels in place of the tracker. With 8 frames (64 ms), 0.1 dB per frame and 0.35 the
-note-onset F1 at 80 ms goes 0.575 -> 0.599 there (bench/results/poly_eval_2026-12-07/onset_tolerance/).
+and 413 even with the labels in place of the tracker. With 8 frames (64 ms), 0.1 dB per frame and 0.35 (chosen
+there among 0-0.5 dB, 4-8 frames, 0.2-0.5) its note-onset F1 goes 0.474 -> 0.508 at 50 ms and 0.575 -> 0.599 at
+80 ms (bench/results/poly_eval_2026-12-07/onset_tolerance/).
 """
 
 from __future__ import annotations

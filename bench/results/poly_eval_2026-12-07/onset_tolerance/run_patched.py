@@ -1,7 +1,8 @@
 """Scratch: `latentbridge ARGS` with the poly voices patched from PATCH in the environment: `nosub` (the
 allocator without the sub-octave rule), `voices=N` (N voices in the offline morph), `variant=V` (variants.py),
 `subonset` (a peak an octave or two below a sounding voice or another peak starts as any other peak where the
-onset head fires at its semitone, and needs `harmonic_on` only where it does not)."""
+onset head fires at its semitone, and needs `harmonic_on` only where it does not), `held=F,R,O` (the held-loudness
+rule with F settle frames, R dB per frame and strike onset O; with or without `voices=N`)."""
 
 import os
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import export.poly.offline as offline
 import export.poly.voice_allocator as voice_allocator
 from export.app.cli import main
+from export.poly.held_loudness import HeldLoudnessConfig
 from export.poly.poly_synth import PolyConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -48,11 +50,16 @@ def patch() -> None:
         voice_allocator.RELATED_INTERVALS = voice_allocator.HARMONIC_INTERVALS
     if "variant=" in PATCH:
         variants.install(PATCH.split("variant=")[1].split()[0])
-    if "voices=" in PATCH:
-        count, decode = int(PATCH.split("voices=")[1].split()[0]), offline.decode_voices
+    if "voices=" in PATCH or "held=" in PATCH:
+        count = int(PATCH.split("voices=")[1].split()[0]) if "voices=" in PATCH else PolyConfig().voices
+        held = HeldLoudnessConfig()
+        if "held=" in PATCH:
+            frames, rise, onset = PATCH.split("held=")[1].split()[0].split(",")
+            held = HeldLoudnessConfig(int(frames), float(rise), float(onset))
+        patched, decode = PolyConfig(voices=count, held=held), offline.decode_voices
 
         def decode_voices(ae, audio, z, controls, progress=None, mode="poly", config=None, tracker=None):  # noqa: ANN001, ANN202
-            return decode(ae, audio, z, controls, progress, mode, PolyConfig(voices=count), tracker)
+            return decode(ae, audio, z, controls, progress, mode, patched, tracker)  # the caller's config: None
 
         offline.decode_voices = decode_voices
 
