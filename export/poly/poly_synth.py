@@ -29,7 +29,7 @@ import numpy as np
 from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.core.errors import LatentbridgeError
 from export.poly.held_loudness import HeldLoudness, HeldLoudnessConfig
-from export.poly.tracker import LOWEST_MIDI
+from export.poly.tracker import onset_index
 from export.poly.voice_allocator import AllocatorConfig, VoiceAllocator
 from export.poly.voice_controls import SHARE_WINDOW, FrameSpectra, harmonic_energy, refine_f0, share_db
 from export.poly.voice_decoder import MAX_VOICES, VoiceDecoder
@@ -148,10 +148,9 @@ class PolySynth:
             hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
             sounding = voices.gain > 0
             shares = share_db(harmonic_energy(share_magnitudes[i], hz[i], bin_hz), sounding)
-            semitones = np.clip(np.round(self.last_midi).astype(int) - LOWEST_MIDI, 0, onsets.shape[1] - 1)
             loudness[i] = self.held_loudness.frame(
                 np.where(mono[i], controls.loudness[i], controls.loudness[i] + shares), sounding, mono[i],
-                notch[i], hz[i], onsets[i][semitones])
+                notch[i], hz[i], onsets[i][onset_index(self.last_midi)])
         f0, periodicity = controls.f0[:, None], controls.periodicity[:, None]
         return (np.where(mono, f0, hz).astype(np.float32),
                 np.where(mono, periodicity, np.maximum(periodicity, TRACKED_PERIODICITY)).astype(np.float32),

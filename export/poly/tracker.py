@@ -34,6 +34,11 @@ def midi_bin(midi: np.ndarray | float) -> np.ndarray:
     return (np.asarray(midi, np.float64) - LOWEST_MIDI) * BINS_PER_SEMITONE
 
 
+def onset_index(midi: np.ndarray | float) -> np.ndarray:
+    """The onset output (0 .. 87) of the semitone nearest a MIDI pitch, clipped to MIDI 21..108."""
+    return np.clip(np.round(np.asarray(midi, np.float64)).astype(int) - LOWEST_MIDI, 0, SEMITONES - 1)
+
+
 def midi_hz(midi: np.ndarray | float) -> np.ndarray:
     return 440.0 * 2.0 ** ((np.asarray(midi, np.float64) - 69.0) / 12.0)
 

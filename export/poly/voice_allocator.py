@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.poly.tracker import LOWEST_MIDI, bin_midi, refine_peak
+from export.poly.tracker import bin_midi, onset_index, refine_peak
 
 HARMONIC_INTERVALS = 12 * np.log2(np.arange(2, 7))  # semitones from a fundamental to its 2nd..6th harmonics
 # ... and one or two octaves below it (a sub-octave's harmonics include all of the note's). On 80 valid phrases,
@@ -107,9 +107,9 @@ class VoiceAllocator:
                 continue
             claimed[best] = True
             self.midi[slot], strength[slot] = found[best]
-            restruck[slot] = rising[int(np.clip(round(self.midi[slot]) - LOWEST_MIDI, 0, 87))]
+            restruck[slot] = rising[int(onset_index(self.midi[slot]))]
         for i, (midi, act) in enumerate(found):
-            semitone = int(np.clip(round(midi) - LOWEST_MIDI, 0, 87))
+            semitone = int(onset_index(midi))
             attack = onsets is not None and onsets[semitone] >= cfg.onset
             if self._harmonic(midi, [m for j, (m, _) in enumerate(found) if j != i]):
                 needed = cfg.harmonic_on

@@ -128,10 +128,10 @@ def _at_tolerance(scores: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
 def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[PolyPhrase],
                   settings: VoicesSettings, plots: Path | None = None) -> dict[str, Any]:
     bp = basic_pitch_model()
-    f1: dict[str, list[float]] = {"input": [], "poly": [], "mono": []}
+    names = ("input", "poly", "mono")
     tolerances = sorted({*REPORTED_TOLERANCES, settings.onset_tolerance})
-    scores_at: dict[float, dict[str, list[dict[str, float]]]] = {t: {name: [] for name in f1} for t in tolerances}
-    silent: dict[str, int] = {name: 0 for name in f1}
+    scores_at: dict[float, dict[str, list[dict[str, float]]]] = {t: {name: [] for name in names} for t in tolerances}
+    silent: dict[str, int] = {name: 0 for name in names}
     before, after = [], []
     lags: list[float] = []
     plotted: dict[str, str] = {}
@@ -150,7 +150,6 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
                 silent[name] += not transcription.notes
                 for tolerance in tolerances:
                     scores_at[tolerance][name].append(note_scores(phrase.notes, transcription.notes, tolerance))
-                f1[name].append(scores_at[settings.onset_tolerance][name][-1]["f1"])
             lags += onset_lags_ms(phrase.notes, heard["input"], heard["poly"])
             toward = voices.morph(audio, "poly", 1.0)
             before.append(family_probability(classifier, audio, settings.family))
@@ -162,13 +161,13 @@ def judge_phrases(voices: Voices, classifier: NoteClassifier, phrases: list[Poly
                 plot_voices(Path(plotted[phrase.style]), panels, phrase.notes,
                             f"{phrase.name} ({phrase.style}, held-out instrument)")
             progress.update(1)
-    means = {name: _mean(v) for name, v in f1.items()}
+    headline = _at_tolerance(scores_at[settings.onset_tolerance])
+    f1 = {name: [s["f1"] for s in rows] for name, rows in scores_at[settings.onset_tolerance].items()}
     per_style = {style: {name: _mean([v[i] for i, p in enumerate(phrases) if p.style == style])
                          for name, v in f1.items()} for style in sorted({p.style for p in phrases})}
     return {"files": len(phrases), "styles": sorted({p.style for p in phrases}), "per_style_f1": per_style,
-            "basic_pitch_note_onset_f1": means, "no_notes_found": silent,
-            "poly_over_input": means["poly"] / means["input"] if means["input"] else None,
-            "mono_over_input": means["mono"] / means["input"] if means["input"] else None,
+            "basic_pitch_note_onset_f1": {name: headline[name] for name in names}, "no_notes_found": silent,
+            "poly_over_input": headline["poly_over_input"], "mono_over_input": headline["mono_over_input"],
             "by_onset_tolerance": {f"{1000 * t:g} ms": _at_tolerance(scores_at[t]) for t in tolerances},
             "poly_onset_lag_ms": lag_summary(lags, sum(len(p.notes) for p in phrases)),
             "family": settings.family, "family_probability": {"input": _mean(before), "poly_amount_1": _mean(after)},

@@ -6,7 +6,7 @@ import numpy as np
 from export.poly.held_loudness import HeldLoudness, HeldLoudnessConfig
 
 CFG = HeldLoudnessConfig(settle_frames=3, rise_db=0.5, strike_onset=0.35)
-ON, OFF = np.array([True]), np.array([False])
+ON = np.array([True])
 
 
 def run(loudness: list[float], hz: list[float] | None = None, onset: list[float] | None = None,
