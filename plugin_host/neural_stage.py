@@ -128,7 +128,8 @@ class ResynthStage(Stage):
             raise LatentbridgeError(f"stage {name!r}: {exc}") from exc
         if voices == "poly":
             _ = self.poly.tracker  # load it now, not in the audio worker
-        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map, synth=self.wavenet or self.poly.push)
+        self.stream = AutoencoderStream(self.ae, latent_map=self._latent_map, synth=self.wavenet or self.poly.push,
+                                        prefetch=None if self.wavenet else self.poly.prefetch)
         self.model_rate = ModelRateStream(rate, self.stream.process, self.stream.delay_samples)
         self.align_attacks_ms = float(align_attacks_ms)
         # reported, not applied to the wet path: the chain delays its dry path (and render crops) that much more,

@@ -12,14 +12,15 @@ def run_stream(args: argparse.Namespace) -> int:
     from realtime.stream_bench import bench_stream
 
     return run_bench(args, lambda: bench_stream(args.preset or None, args.seconds, args.samplerate, args.blocksize,
-                                                args.prefill), _print_stream)
+                                                args.prefill, args.serial_analysis), _print_stream)
 
 
 def _print_stream(rows: list[dict[str, Any]]) -> None:
-    print(f"{'preset':<14}{'latency ms':>11}{'worker mean':>12}{'p99':>7}{'max':>7}{'late':>6}{'RSS +MB':>9}")
+    print(f"{'preset':<14}{'analysis':>9}{'latency ms':>11}{'worker mean':>12}{'p99':>7}{'max':>7}{'late':>6}"
+          f"{'RSS +MB':>9}")
     for r in rows:
         w = r["worker_fraction"]
-        print(f"{r['preset']:<14}{r['added_latency_ms']:>11.1f}{w['mean']:>12.2f}{w['p99']:>7.2f}{w['max']:>7.2f}"
+        print(f"{r['preset']:<14}{r['analysis']:>9}{r['added_latency_ms']:>11.1f}{w['mean']:>12.2f}{w['p99']:>7.2f}{w['max']:>7.2f}"
               f"{r['late_blocks']:>6}{r['rss_growth_mb']:>9.1f}")
 
 
@@ -55,6 +56,9 @@ def add_bench_parsers(kinds: argparse._SubParsersAction) -> None:
     stream.add_argument("--samplerate", type=int, default=48000, help="device rate (default 48000)")
     stream.add_argument("--blocksize", type=int, default=256, help="device block (default 256)")
     stream.add_argument("--prefill", type=int, default=4, help="blocks of write-ahead (default 4)")
+    stream.add_argument("--serial-analysis", action="store_true",
+                        help="run each preset with poly voices again with their analysis on the worker thread, "
+                             "side by side (row `analysis`: thread / worker)")
     stream.add_argument("--json", action="store_true", help="print the rows as JSON")
     add_save_options(stream)
     stream.set_defaults(func=run_stream)

@@ -7,6 +7,9 @@ its tagger stage hands a snapshot to its own thread every 0.5 s, so that ONNX ca
 worker but is not part of the worker's time per block. A preset with a `midi_pad` stage is played by
 `ChordLoop`: a new chord of as many notes as the pad has voices every half second, each struck while the last
 one still sounds (so every voice is busy and stealing runs), on top of the looped phrase.
+A stage with poly voices runs their analysis (tracker, spectra, allocator) on its own thread beside the encoder
+(`PolySynth.prefetch`); with `serial_analysis`, every such preset runs a second time, right after, with that
+analysis on the worker thread (row `analysis`: `thread` or `worker`), so the two are measured side by side.
 """
 
 from __future__ import annotations
@@ -89,29 +92,47 @@ def midi_voices(chain: Chain) -> int:
     return next((s.decoder.voices for s in chain.stages if isinstance(s, MidiPadStage)), 0)
 
 
+def poly_stages(chain: Chain) -> list[ResynthStage]:
+    """The chain's resynth/morph stages whose voices prefetch their analysis (poly voices, harmonic decoder)."""
+    return [s for s in chain.stages if isinstance(s, ResynthStage) and s.stream.prefetch is not None
+            and s.poly.mode == "poly"]
+
+
 def bench_stream(presets: list[str] | None = None, seconds: float = 20.0, samplerate: int = 48000,
-                 blocksize: int = 256, prefill: int = 4) -> list[dict[str, Any]]:
+                 blocksize: int = 256, prefill: int = 4, serial_analysis: bool = False) -> list[dict[str, Any]]:
     rows = []
     audio = phrase(samplerate)
     for name in presets or bundled_names():
-        chain = load_chain(name, samplerate)
-        pad = midi_voices(chain)
-        midi = MidiRouter(ChordLoop(pad, max(1, samplerate // (2 * blocksize)))) if pad else None
-        engine = Engine(chain, EngineConfig(samplerate, blocksize, prefill=prefill), midi=midi)
-        engine.warm_up(load_chain(name, samplerate))
-        before = rss_mb()
-        engine.start_worker()
-        clock = threading.Thread(target=run_clock, args=(engine, audio, seconds), name="clock")
-        clock.start()
-        clock.join()
-        engine.stop()
-        status = engine.status()
-        rows.append({"preset": name, "seconds": seconds, "samplerate": samplerate, "blocksize": blocksize,
-                     "prefill": prefill, "added_latency_ms": status["added_latency_ms"],
-                     "chain_delay_samples": status["chain"]["delay_samples"],
-                     "worker_fraction": status["worker_fraction"], "late_blocks": status["late_blocks"],
-                     "blocks": status["blocks"], "realtime_priority": status["realtime_priority"],
-                     "voices": voices_of(chain), "midi_messages": status["midi"]["received"] if midi else 0,
-                     "output_peak_db": round(engine.take_peak_db(), 1),
-                     "rss_growth_mb": round(rss_mb() - before, 2)})
+        rows.append(bench_preset(name, audio, seconds, samplerate, blocksize, prefill, serial=False))
+        if serial_analysis and rows[-1]["analysis"] == "thread":
+            rows.append(bench_preset(name, audio, seconds, samplerate, blocksize, prefill, serial=True))
     return rows
+
+
+def bench_preset(name: str, audio: np.ndarray, seconds: float, samplerate: int, blocksize: int, prefill: int,
+                 serial: bool) -> dict[str, Any]:
+    """One preset's row (see the module docstring); `serial`: its poly voices analyse on the worker thread."""
+    chain = load_chain(name, samplerate)
+    analysis = "thread" if poly_stages(chain) else "none"
+    if serial:
+        for stage in poly_stages(chain):
+            stage.stream.prefetch = None
+        analysis = "worker"
+    pad = midi_voices(chain)
+    midi = MidiRouter(ChordLoop(pad, max(1, samplerate // (2 * blocksize)))) if pad else None
+    engine = Engine(chain, EngineConfig(samplerate, blocksize, prefill=prefill), midi=midi)
+    engine.warm_up(load_chain(name, samplerate))
+    before = rss_mb()
+    engine.start_worker()
+    clock = threading.Thread(target=run_clock, args=(engine, audio, seconds), name="clock")
+    clock.start()
+    clock.join()
+    engine.stop()
+    status = engine.status()
+    return {"preset": name, "analysis": analysis, "seconds": seconds, "samplerate": samplerate,
+            "blocksize": blocksize, "prefill": prefill, "added_latency_ms": status["added_latency_ms"],
+            "chain_delay_samples": status["chain"]["delay_samples"],
+            "worker_fraction": status["worker_fraction"], "late_blocks": status["late_blocks"],
+            "blocks": status["blocks"], "realtime_priority": status["realtime_priority"],
+            "voices": voices_of(chain), "midi_messages": status["midi"]["received"] if midi else 0,
+            "output_peak_db": round(engine.take_peak_db(), 1), "rss_growth_mb": round(rss_mb() - before, 2)}

@@ -10,7 +10,9 @@ delay stays frame_hop - 1) and the output queue. `latent_map(z [k, Z], controls)
 (default: identity) is applied to the z of each new control frame, given those frames' controls, before
 decoding: the morph stage moves it toward a target (at the detected pitch) there. `synth(audio [k * hop],
 z [k, Z], controls) -> audio [k * hop]` decodes those frames (default: the monophonic decoder; the
-polyphonic voices of export.poly plug in here, with the frames' input audio for their tracker).
+polyphonic voices of export.poly plug in here, with the frames' input audio for their tracker). `prefetch(audio
+[k * hop])`, where given, is called with the same audio before the encoder and the controls run, so the synth
+can start its own analysis of it on another thread meanwhile (the voices' tracker does: `PolySynth.prefetch`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ Synth = Callable[[np.ndarray, np.ndarray, Controls], np.ndarray]
 class AutoencoderStream:
     """See the module docstring."""
 
-    def __init__(self, ae: OnnxAutoencoder, latent_map: LatentMap | None = None, synth: Synth | None = None) -> None:
+    def __init__(self, ae: OnnxAutoencoder, latent_map: LatentMap | None = None, synth: Synth | None = None,
+                 prefetch: Callable[[np.ndarray], None] | None = None) -> None:
         if not ae.causal or "encoder_stream" not in ae.graphs:
             raise LatentbridgeError("this autoencoder cannot stream (it has no causal encoder_stream graph)")
         if "controls_stream" not in ae.graphs:
@@ -42,7 +45,7 @@ class AutoencoderStream:
         if synth is None:
             decoder = DecoderStream(ae.graphs["decoder"])
             synth = lambda audio, z, controls: decoder.push(z, controls)  # noqa: E731
-        self.synth = synth
+        self.synth, self.prefetch = synth, prefetch
         self.pending = np.zeros(0, np.float32)
         self.controls = ControlsStream(ae.graphs["controls_stream"], self.hop)
         self.z_last = np.zeros((1, ae.z_dim), np.float32)  # z number z_count - 1 (zeros before the first)
@@ -66,6 +69,8 @@ class AutoencoderStream:
 
     def _frames(self, whole: np.ndarray, k: int) -> np.ndarray:
         """Decode the k control frames that `whole` (k hops) completes."""
+        if self.prefetch is not None:
+            self.prefetch(whole)
         z_new = self.encoder.push(whole)
         controls = self.controls.push(whole)
         zs = np.concatenate([self.z_last, z_new])

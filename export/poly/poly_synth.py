@@ -14,6 +14,12 @@ allocator's `restruck`; never slot 0 on the monophonic controls, which stays tod
 `restrike_gain` within that frame and rises back within the next: a 16-ms notch, so the new attack is heard. A
 tracked voice held at one pitch swells in loudness only slowly unless its note is struck (held_loudness.py), so a
 held note is not heard as struck again while others enter the mixture.
+`prefetch(audio)` (poly mode) starts the analysis of a push's audio (the tracker and the spectra) on the
+voices' own thread, and the next `push` of that audio collects it: a stream runs it beside its encoder and
+controls (two cores: the ONNX call and numpy's FFTs release the GIL). The analysis sees the same audio in the
+same order, so the output is the same bit for bit. The thread that waits on it (the engine's worker, under
+SCHED_FIFO where allowed) lends it its scheduling policy and priority with each job, so ordinary threads cannot
+starve it.
 Switching to `poly` starts the tracker
 and the spectra from silence (their first frames after a switch see zeros before it); switching back lets the
 other voices fade out before slot 0 runs alone.
@@ -21,6 +27,8 @@ other voices fade out before slot 0 runs alone.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,6 +52,20 @@ TRACKED_PERIODICITY = 0.95
 DEFAULT_VOICES = 6
 
 
+@dataclass
+class VoiceFrames:
+    """A push's voices as the audio alone decides them, each [k, N]: the allocator's gain target, whether the
+    slot is on the monophonic controls, the re-strike notch, the refined f0 (Hz), the loudness share (dB) and
+    the onset activation at the slot's semitone."""
+
+    target: np.ndarray
+    mono: np.ndarray
+    notch: np.ndarray
+    hz: np.ndarray
+    shares: np.ndarray
+    onset: np.ndarray
+
+
 @dataclass(frozen=True)
 class PolyConfig:
     voices: int = DEFAULT_VOICES
@@ -53,6 +75,13 @@ class PolyConfig:
     release_step: float = 1.0 / 3  # largest gain fall per frame (24 ms)
     restrike_gain: float = 0.0  # a re-struck voice's gain at the end of its frame (1 = no notch)
     held: HeldLoudnessConfig = field(default_factory=HeldLoudnessConfig)  # a held voice's loudness rises slowly
+
+
+def scheduling() -> tuple[int, int] | None:
+    """The calling thread's scheduling policy and priority (None where the OS does not say)."""
+    if not hasattr(os, "sched_getscheduler"):
+        return None
+    return os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
 
 
 def check_mode(mode: str) -> str:
@@ -77,6 +106,8 @@ class PolySynth:
         self.ae, self.hop = ae, ae.frame_hop
         self.decoder = VoiceDecoder(ae, self.config.voices, start_gain=np.eye(1, self.config.voices)[0])
         self._tracker = tracker
+        self._pool: ThreadPoolExecutor | None = None  # the analysis thread, started by the first prefetch
+        self._thread_policy: tuple[int, int] | None = None  # the scheduling it last took
         self.mode = check_mode(mode)
         self._fresh_analysis()
         self.gain = np.eye(1, self.config.voices, dtype=np.float32)[0]  # slot 0 plays from the start
@@ -96,6 +127,7 @@ class PolySynth:
         self.share_spectra = FrameSpectra(self.hop, self.ae.sample_rate, SHARE_WINDOW)
         self.held_loudness = HeldLoudness(cfg.voices, cfg.held)
         self.tracker_stream: FrameStream | None = None
+        self.prefetched: tuple[np.ndarray, Future[VoiceFrames]] | None = None
         self.last_midi = np.full(self.config.voices, 60.0)
 
     def set_mode(self, mode: str) -> None:
@@ -103,6 +135,54 @@ class PolySynth:
         if check_mode(mode) != self.mode:
             self.mode = mode
             self._fresh_analysis()
+
+    def prefetch(self, audio: np.ndarray) -> None:
+        """Start the analysis of the audio [k * hop] the next `push` gets (poly mode; nothing in mono)."""
+        if self.mode != "poly":
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="latentbridge-voices")
+        self.prefetched = (audio, self._pool.submit(self._analyse_as, scheduling(), audio))
+
+    def _analyse_as(self, policy: tuple[int, int] | None, audio: np.ndarray) -> VoiceFrames:
+        """`_analyse` on the voices' thread, first taking the waiting thread's scheduling where it changed."""
+        if policy is not None and policy != self._thread_policy:
+            try:
+                os.sched_setscheduler(0, policy[0], os.sched_param(policy[1]))
+            except OSError:  # not allowed here: the thread keeps its own
+                pass
+            self._thread_policy = policy
+        return self._analyse(audio)
+
+    def _analyse(self, audio: np.ndarray) -> VoiceFrames:
+        """Everything about the voices that the audio alone decides, frame by frame: the tracker (its k frames
+        in one run), the spectra, the allocator, the refined f0s and the loudness shares."""
+        if self.tracker_stream is None:
+            self.tracker_stream = self.tracker.stream()
+        activations, onsets = self.tracker_stream.push(audio)
+        magnitudes, share_magnitudes = self.spectra.push(audio), self.share_spectra.push(audio)
+        k, n, bin_hz = activations.shape[0], self.config.voices, self.spectra.bin_hz
+        out = VoiceFrames(np.zeros((k, n), np.float32), np.empty((k, n), bool), np.empty((k, n), bool),
+                          np.empty((k, n)), np.empty((k, n)), np.empty((k, n), np.float32))
+        for i in range(k):
+            voices = self.allocator.frame(activations[i], onsets[i])
+            out.target[i], out.mono[i] = voices.gain, voices.mono
+            out.notch[i] = voices.restruck & ~voices.mono
+            named = voices.midi > 0
+            self.last_midi[named] = voices.midi[named]
+            out.hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
+            out.shares[i] = share_db(harmonic_energy(share_magnitudes[i], out.hz[i], bin_hz), voices.gain > 0)
+            out.onset[i] = onsets[i][onset_index(self.last_midi)]
+        return out
+
+    def _analysis(self, audio: np.ndarray) -> VoiceFrames:
+        """This push's analysis: the prefetched one, else one now."""
+        prefetched, self.prefetched = self.prefetched, None
+        if prefetched is None:
+            return self._analyse(audio)
+        if prefetched[0] is not audio:
+            raise LatentbridgeError("PolySynth.push got other audio than the prefetch before it")
+        return prefetched[1].result()
 
     @property
     def sounding(self) -> int:
@@ -133,24 +213,14 @@ class PolySynth:
             f0, periodicity, loudness = (np.repeat(c[:, None], n, axis=1).astype(np.float32)
                                          for c in (controls.f0, controls.periodicity, controls.loudness))
             return f0, periodicity, loudness, target, notch
-        if self.tracker_stream is None:
-            self.tracker_stream = self.tracker.stream()
-        activations, onsets = self.tracker_stream.push(audio)  # the k frames in one run
-        magnitudes, share_magnitudes = self.spectra.push(audio), self.share_spectra.push(audio)
-        bin_hz = self.spectra.bin_hz
-        hz, loudness, mono = np.empty((k, n)), np.empty((k, n)), np.empty((k, n), bool)
-        for i in range(k):  # the allocator, the held pitches and the held loudness go frame by frame
-            voices = self.allocator.frame(activations[i], onsets[i])
-            target[i], mono[i] = voices.gain, voices.mono
-            notch[i] = voices.restruck & ~voices.mono
-            named = voices.midi > 0
-            self.last_midi[named] = voices.midi[named]
-            hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
-            sounding = voices.gain > 0
-            shares = share_db(harmonic_energy(share_magnitudes[i], hz[i], bin_hz), sounding)
+        frames = self._analysis(audio)
+        target, mono, notch, hz = frames.target, frames.mono, frames.notch, frames.hz
+        loudness = np.empty((k, n))
+        for i in range(k):  # the held loudness goes frame by frame
+            sounding = target[i] > 0
             loudness[i] = self.held_loudness.frame(
-                np.where(mono[i], controls.loudness[i], controls.loudness[i] + shares), sounding, mono[i],
-                notch[i], hz[i], onsets[i][onset_index(self.last_midi)])
+                np.where(mono[i], controls.loudness[i], controls.loudness[i] + frames.shares[i]), sounding, mono[i],
+                notch[i], hz[i], frames.onset[i])
         f0, periodicity = controls.f0[:, None], controls.periodicity[:, None]
         return (np.where(mono, f0, hz).astype(np.float32),
                 np.where(mono, periodicity, np.maximum(periodicity, TRACKED_PERIODICITY)).astype(np.float32),

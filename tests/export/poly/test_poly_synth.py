@@ -12,6 +12,7 @@ from poly_phrases import export_tiny_tracker, tone
 
 from export.autoencoder.runtime import Controls, OnnxAutoencoder
 from export.autoencoder.stream import AutoencoderStream
+from export.core.errors import LatentbridgeError
 from export.poly.offline import decode_voices
 from export.poly.poly_synth import PolyConfig, PolySynth
 from export.poly.tracker import PolyTracker
@@ -44,8 +45,11 @@ def chord() -> np.ndarray:
     return audio
 
 
-def stream(ae: OnnxAutoencoder, synth: PolySynth | None, audio: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
-    s = AutoencoderStream(ae, synth=None if synth is None else synth.push)
+def stream(ae: OnnxAutoencoder, synth: PolySynth | None, audio: np.ndarray, blocks: tuple[int, ...],
+           prefetch: bool = True) -> np.ndarray:
+    """The stream as the chain wires it: the voices' analysis prefetched beside the encoder (unless told not)."""
+    s = AutoencoderStream(ae, synth=None if synth is None else synth.push,
+                          prefetch=synth.prefetch if synth is not None and prefetch else None)
     out, start, i = [], 0, 0
     while start < audio.shape[0]:
         n = blocks[i % len(blocks)]
@@ -60,6 +64,24 @@ def test_streamed_voices_do_not_depend_on_the_block_sizes(ae, tracker, low) -> N
     awkward = stream(ae, PolySynth(ae, "poly", low, tracker), audio, BLOCKS)
     np.testing.assert_allclose(awkward, one, atol=2e-6, rtol=0)
     assert np.abs(one).max() > 0.01
+
+
+def test_the_prefetched_analysis_gives_the_same_audio_bit_for_bit(ae, tracker, low) -> None:
+    """The voices' analysis on their own thread beside the encoder sees the same audio in the same order."""
+    audio = chord()
+    prefetched = stream(ae, PolySynth(ae, "poly", low, tracker), audio, BLOCKS)
+    serial = stream(ae, PolySynth(ae, "poly", low, tracker), audio, BLOCKS, prefetch=False)
+    assert np.array_equal(prefetched, serial) and np.abs(serial).max() > 0.01
+
+
+def test_a_push_of_other_audio_than_the_prefetch_is_refused(ae, tracker, low) -> None:
+    synth = PolySynth(ae, "poly", low, tracker)
+    audio = chord()[:1280]
+    controls = ae.controls(audio)
+    z = np.zeros((controls.frames, ae.z_dim), np.float32)
+    synth.prefetch(audio)
+    with pytest.raises(LatentbridgeError, match="other audio than the prefetch"):
+        synth.push(audio.copy(), z, controls)
 
 
 def test_a_push_runs_the_tracker_once_over_all_its_frames(ae, tracker, low, monkeypatch) -> None:
