@@ -13,7 +13,9 @@ each frame, so notes, voice changes and mode switches never click. A voice struc
 allocator's `restruck`; never slot 0 on the monophonic controls, which stays today's path) dips to
 `restrike_gain` within that frame and rises back within the next: a 16-ms notch, so the new attack is heard. A
 tracked voice held at one pitch swells in loudness only slowly unless its note is struck (held_loudness.py), so a
-held note is not heard as struck again while others enter the mixture.
+held note is not heard as struck again while others enter the mixture. A voice one or two octaves below another
+is credited only with the loudness its own harmonics carry (`voice_controls.sub_octave_credit`), so a false
+sub-octave stays quiet and does not halve the note above it.
 `prefetch(audio)` (poly mode) starts the analysis of a push's audio (the tracker and the spectra) on the
 voices' own thread, and the next `push` of that audio collects it: a stream runs it beside its encoder and
 controls (two cores: the ONNX call and numpy's FFTs release the GIL). The analysis sees the same audio in the
@@ -39,7 +41,14 @@ from export.core.errors import LatentbridgeError
 from export.poly.held_loudness import HeldLoudness, HeldLoudnessConfig
 from export.poly.tracker import onset_index
 from export.poly.voice_allocator import AllocatorConfig, VoiceAllocator
-from export.poly.voice_controls import SHARE_WINDOW, FrameSpectra, harmonic_energy, refine_f0, share_db
+from export.poly.voice_controls import (
+    SHARE_WINDOW,
+    FrameSpectra,
+    harmonic_energy,
+    refine_f0,
+    share_db,
+    sub_octave_credit,
+)
 from export.poly.voice_decoder import MAX_VOICES, VoiceDecoder
 
 if TYPE_CHECKING:
@@ -171,7 +180,9 @@ class PolySynth:
             named = voices.midi > 0
             self.last_midi[named] = voices.midi[named]
             out.hz[i] = refine_f0(magnitudes[i], self.last_midi, bin_hz)
-            out.shares[i] = share_db(harmonic_energy(share_magnitudes[i], out.hz[i], bin_hz), voices.gain > 0)
+            sounding = voices.gain > 0
+            energy = harmonic_energy(share_magnitudes[i], out.hz[i], bin_hz)
+            out.shares[i] = share_db(energy * sub_octave_credit(magnitudes[i], out.hz[i], sounding, bin_hz), sounding)
             out.onset[i] = onsets[i][onset_index(self.last_midi)]
         return out
 

@@ -11,6 +11,12 @@ voices' harmonic energy, so one voice alone gets the input's loudness. The share
 note entering over ringing ones gets its share only as fast as the window fills: at 2048 samples its loudness
 reached -6 dB 42-58 ms after its onset, at 512 18-26 ms (Basic Pitch note-onset F1 of `morph --voices poly`
 on 40 held-out phrases 0.235 -> 0.276; the f0 search keeps 2048 for its resolution).
+A voice one or two octaves below another sounding voice plays every harmonic of that note besides its own, so
+its harmonic energy would count the upper note's too: a false sub-octave (the tracker's costliest false note)
+would take half the loudness of the note above it. `sub_octave_credit` credits such a voice with
+`SUB_OCTAVE_CREDIT` times the fraction of its harmonic power (on the `WINDOW` spectrum, which resolves them) at
+the harmonics the upper note does not play (h not a multiple of m = 2 or 4): little for a false sub-octave, most
+of its own for a real bass note under a chord tone.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ SEARCH_CENTS, GRID_CENTS = 50.0, 5.0
 CENTS = np.arange(-SEARCH_CENTS, SEARCH_CENTS + GRID_CENTS / 2, GRID_CENTS)  # the f0 search grid
 MAX_HARMONIC_HZ, MAX_HARMONICS = 7000.0, 12
 SHARE_FLOOR_DB = -60.0
+SUB_OCTAVE_CREDIT = 0.5  # chosen on 80 valid phrases (bench/results/poly_eval_2026-12-07/sub_octave_credit/)
+SUB_OCTAVE_TOLERANCE = 0.35  # semitones from exactly one or two octaves
 
 
 class FrameSpectra:
@@ -78,6 +86,28 @@ def harmonic_energy(magnitude: np.ndarray, f0: np.ndarray, bin_hz: float) -> np.
     bins, usable = _harmonic_bins(np.asarray(f0, np.float64), bin_hz)
     power = np.interp(bins, np.arange(magnitude.shape[0]), magnitude.astype(np.float64) ** 2)
     return (power * usable).sum(axis=1)
+
+
+def sub_octave_credit(magnitude: np.ndarray, f0: np.ndarray, sounding: np.ndarray, bin_hz: float) -> np.ndarray:
+    """Per voice [n] (f0 in Hz, `sounding` [n] bool), the factor its share energy is credited with: for a sounding
+    voice one (m = 2) or two (m = 4) octaves below another sounding voice, `SUB_OCTAVE_CREDIT` times the fraction
+    of its harmonic power on `magnitude` at harmonics h % m != 0 (0 where it has none); 1 for every other voice."""
+    f0 = np.asarray(f0, np.float64)
+    credit = np.ones(f0.shape[0])
+    semitones = 12.0 * np.log2(np.maximum(f0, 1e-3))
+    above = np.where(sounding[None, :], semitones[None, :] - semitones[:, None], np.nan)  # [voice, other]
+    octave = sounding & (np.abs(above - 12.0) <= SUB_OCTAVE_TOLERANCE).any(axis=1)
+    two = sounding & (np.abs(above - 24.0) <= SUB_OCTAVE_TOLERANCE).any(axis=1)
+    below = np.flatnonzero(octave | two)
+    if below.size == 0:
+        return credit
+    bins, usable = _harmonic_bins(f0[below], bin_hz)
+    power = np.interp(bins, np.arange(magnitude.shape[0]), magnitude.astype(np.float64) ** 2) * usable
+    m = np.where(octave[below], 2, 4)[:, None]
+    own = (power * (np.arange(1, MAX_HARMONICS + 1)[None, :] % m != 0)).sum(axis=1)
+    total = power.sum(axis=1)
+    credit[below] = SUB_OCTAVE_CREDIT * np.divide(own, total, out=np.zeros_like(own), where=total > 0)
+    return credit
 
 
 def share_db(energy: np.ndarray, sounding: np.ndarray) -> np.ndarray:

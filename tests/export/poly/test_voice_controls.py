@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from export.core.pitch_units import hz_to_midi, midi_to_hz
-from export.poly.voice_controls import FrameSpectra, harmonic_energy, refine_f0, share_db
+from export.poly.voice_controls import (
+    SUB_OCTAVE_CREDIT,
+    FrameSpectra,
+    harmonic_energy,
+    refine_f0,
+    share_db,
+    sub_octave_credit,
+)
 
 RATE, HOP = 16000, 128
 
@@ -45,6 +52,28 @@ def test_loudness_shares_follow_the_energy_of_two_notes() -> None:
     shares = share_db(energy, np.array([True, True, False]))
     assert abs(shares[0] - 10 * np.log10(0.8)) < 0.3 and abs(shares[1] - 10 * np.log10(0.2)) < 0.6
     assert share_db(energy[:1], np.array([True]))[0] == 0.0  # alone: the whole loudness
+
+
+def test_a_false_sub_octave_is_credited_with_little_and_a_real_bass_note_with_its_own() -> None:
+    """A voice one or two octaves below a sounding one keeps only what its own harmonics (those the upper note
+    does not play) carry; a voice with no such relation, or under a silent slot, keeps all of its energy."""
+    spectra = FrameSpectra(HOP, RATE)
+    upper = tone(220.0, 0.3)
+    alone = spectra.push(upper)[-1]
+    voices = np.array([110.0, 220.0, 55.0, 330.0])
+    both = np.array([True, True, False, False])
+    credit = sub_octave_credit(alone, voices, both, spectra.bin_hz)
+    assert credit[0] < 0.02 * SUB_OCTAVE_CREDIT and (credit[1:] == 1).all()
+    two_below = sub_octave_credit(alone, voices, np.array([False, True, True, False]), spectra.bin_hz)
+    assert two_below[2] < 0.02 * SUB_OCTAVE_CREDIT and two_below[1] == 1
+    assert (sub_octave_credit(alone, voices, np.array([True, False, False, True]), spectra.bin_hz) == 1).all()
+    with_bass = FrameSpectra(HOP, RATE).push(upper + tone(110.0, 0.3))[-1]
+    credit = sub_octave_credit(with_bass, voices, both, spectra.bin_hz)
+    # harmonic h of the bass: its own 1 / h (h <= 5) plus, at even h, the upper note's 1 / (h / 2); in phase
+    bass = {h: 1 / h for h in range(1, 6)}
+    power = {h: (bass.get(h, 0) + (2 / h if h % 2 == 0 and h <= 10 else 0)) ** 2 for h in range(1, 13)}
+    expected = sum(p for h, p in power.items() if h % 2) / sum(power.values())
+    assert abs(credit[0] / SUB_OCTAVE_CREDIT - expected) < 0.02 and credit[1] == 1
 
 
 def test_spectra_are_causal_and_block_size_free() -> None:
