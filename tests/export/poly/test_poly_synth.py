@@ -80,8 +80,11 @@ def test_a_push_of_other_audio_than_the_prefetch_is_refused(ae, tracker, low) ->
     controls = ae.controls(audio)
     z = np.zeros((controls.frames, ae.z_dim), np.float32)
     synth.prefetch(audio)
+    assert synth.prefetched is not None
+    job = synth.prefetched[1]
     with pytest.raises(LatentbridgeError, match="other audio than the prefetch"):
         synth.push(audio.copy(), z, controls)
+    job.result()  # the module's tracker is shared: its run must be over before the next test counts runs
 
 
 def test_a_push_runs_the_tracker_once_over_all_its_frames(ae, tracker, low, monkeypatch) -> None:
