@@ -16,9 +16,10 @@ tracked voice held at one pitch swells in loudness only slowly unless its note i
 held note is not heard as struck again while others enter the mixture. A voice one or two octaves below another
 is credited only with the loudness its own harmonics carry (`voice_controls.sub_octave_credit`), so a false
 sub-octave stays quiet and does not halve the note above it.
-`prefetch(audio)` (poly mode) starts the analysis of a push's audio (the tracker and the spectra) on the
-voices' own thread, and the next `push` of that audio collects it: a stream runs it beside its encoder and
-controls (two cores: the ONNX call and numpy's FFTs release the GIL). The analysis sees the same audio in the
+`prefetch(audio)` (poly mode) starts the analysis of a push's audio (everything the audio alone decides: the
+tracker, the spectra, the allocator, the refined f0s and the loudness shares) on the voices' own thread, and the
+next `push` of that audio collects it: a stream runs it beside its encoder and controls (two cores: the ONNX call
+and numpy's FFTs release the GIL). The analysis sees the same audio in the
 same order, so the output is the same bit for bit. The thread that waits on it (the engine's worker, under
 SCHED_FIFO where allowed) lends it its scheduling policy and priority with each job, so ordinary threads cannot
 starve it.
