@@ -81,11 +81,15 @@ def refine_f0(magnitude: np.ndarray, midi: np.ndarray, bin_hz: float) -> np.ndar
     return np.array([midi_to_hz(m) for m in midi + (CENTS[best] + shift * GRID_CENTS) / 100.0])
 
 
+def harmonic_power(magnitude: np.ndarray, f0: np.ndarray, bin_hz: float) -> np.ndarray:
+    """Power at each harmonic of each f0 [n] (Hz) -> [n, MAX_HARMONICS] (0 above `MAX_HARMONIC_HZ`)."""
+    bins, usable = _harmonic_bins(np.asarray(f0, np.float64), bin_hz)
+    return np.interp(bins, np.arange(magnitude.shape[0]), magnitude.astype(np.float64) ** 2) * usable
+
+
 def harmonic_energy(magnitude: np.ndarray, f0: np.ndarray, bin_hz: float) -> np.ndarray:
     """Power at the harmonics of each f0 [n] (Hz) -> [n]."""
-    bins, usable = _harmonic_bins(np.asarray(f0, np.float64), bin_hz)
-    power = np.interp(bins, np.arange(magnitude.shape[0]), magnitude.astype(np.float64) ** 2)
-    return (power * usable).sum(axis=1)
+    return harmonic_power(magnitude, f0, bin_hz).sum(axis=1)
 
 
 def sub_octave_credit(magnitude: np.ndarray, f0: np.ndarray, sounding: np.ndarray, bin_hz: float) -> np.ndarray:
@@ -101,8 +105,7 @@ def sub_octave_credit(magnitude: np.ndarray, f0: np.ndarray, sounding: np.ndarra
     below = np.flatnonzero(octave | two)
     if below.size == 0:
         return credit
-    bins, usable = _harmonic_bins(f0[below], bin_hz)
-    power = np.interp(bins, np.arange(magnitude.shape[0]), magnitude.astype(np.float64) ** 2) * usable
+    power = harmonic_power(magnitude, f0[below], bin_hz)
     m = np.where(octave[below], 2, 4)[:, None]
     own = (power * (np.arange(1, MAX_HARMONICS + 1)[None, :] % m != 0)).sum(axis=1)
     total = power.sum(axis=1)
